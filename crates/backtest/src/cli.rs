@@ -1,0 +1,392 @@
+//! The `backtest` command: `engine backtest --data FILE.csv --strategy sma_cross
+//! --params fast=10,slow=30 --quantity 100 --fill next-open --out DIR`.
+//!
+//! A `--params` value with a range (`fast=5..20:5,slow=20..60:10`) runs a parameter sweep.
+
+use std::fs;
+use std::io::{BufWriter, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use domain::fill::{FeeSchedule, FillModel, FillTiming};
+use domain::risk::RiskLimits;
+use domain::strategy::StrategyParams;
+use domain::{Bps, InstrumentId, Money, Qty};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::data::{load_bars, BarSeries, LoadOptions};
+use crate::report::{write_outputs, RunDescription, RunOutputs};
+use crate::sweep::{is_grid, run_sweep, write_sweep_csv, ParamGrid, SweepOutcome};
+use crate::{run_backtest, BacktestSpec};
+
+/// Bars from which a single run shows a progress bar (below that it takes well under a second).
+const PROGRESS_BAR_MIN_BARS: usize = 5_000_000;
+
+/// When market orders fill.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FillArg {
+    /// At the next bar's open (default).
+    #[value(name = "next-open")]
+    NextOpen,
+    /// At the signal bar's close.
+    #[value(name = "close")]
+    Close,
+}
+
+impl FillArg {
+    fn name(self) -> &'static str {
+        match self {
+            FillArg::NextOpen => "next-open",
+            FillArg::Close => "close",
+        }
+    }
+}
+
+/// Arguments of the `backtest` command.
+#[derive(Debug, Clone, clap::Args)]
+pub struct BacktestArgs {
+    /// Bar file (`timestamp,open,high,low,close,volume`; `.gz` accepted).
+    #[arg(long, value_name = "FILE.csv")]
+    pub data: PathBuf,
+    /// Strategy name: sma_cross, rsi_reversion, bollinger_breakout or signal_follower.
+    #[arg(long)]
+    pub strategy: String,
+    /// Strategy parameters `name=value,…`; ranges `name=start..end[:step]` run a sweep.
+    #[arg(long, default_value = "")]
+    pub params: String,
+    /// Units per order.
+    #[arg(long)]
+    pub quantity: Qty,
+    /// When market orders fill.
+    #[arg(long, value_enum, default_value_t = FillArg::NextOpen)]
+    pub fill: FillArg,
+    /// Output directory for summary.json, trades.csv, equity.csv, report.html (or sweep.csv).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Fee in basis points of the notional, per fill.
+    #[arg(long, default_value = "0")]
+    pub fee_bps: Bps,
+    /// Fixed fee per order.
+    #[arg(long, default_value = "0")]
+    pub fee_per_order: Money,
+    /// Slippage in basis points against the trader on market fills.
+    #[arg(long, default_value = "0")]
+    pub slippage_bps: Bps,
+    /// Capital at the start (the base of returns).
+    #[arg(long, default_value = "100000")]
+    pub initial_capital: Money,
+    /// Accept missing bars instead of refusing gapped data.
+    #[arg(long)]
+    pub allow_gaps: bool,
+    /// Risk limit: largest order quantity.
+    #[arg(long)]
+    pub max_order_qty: Option<Qty>,
+    /// Risk limit: largest order notional.
+    #[arg(long)]
+    pub max_order_notional: Option<Money>,
+    /// Risk limit: largest absolute position.
+    #[arg(long)]
+    pub max_position: Option<Qty>,
+    /// Sweep shard to run (combinations whose index modulo the shard count equals it).
+    #[arg(long, default_value_t = 0)]
+    pub shard_index: usize,
+    /// Number of shards the sweep is split into.
+    #[arg(long, default_value_t = 1)]
+    pub shard_count: usize,
+    /// Worker threads for sweeps (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+}
+
+fn spec_from(args: &BacktestArgs, params: StrategyParams) -> anyhow::Result<BacktestSpec> {
+    if !args.quantity.is_positive() {
+        bail!("--quantity must be positive, got {}", args.quantity);
+    }
+    if args.fee_bps.centi_bps() < 0 || args.slippage_bps.centi_bps() < 0 || args.fee_per_order.is_negative() {
+        bail!("--fee-bps, --fee-per-order and --slippage-bps must not be negative");
+    }
+    if args.slippage_bps.centi_bps() >= 1_000_000 {
+        bail!("--slippage-bps must be below 10000");
+    }
+    if !args.initial_capital.is_positive() {
+        bail!("--initial-capital must be positive");
+    }
+    Ok(BacktestSpec {
+        strategy: args.strategy.clone(),
+        params,
+        quantity: args.quantity,
+        fill_model: FillModel {
+            timing: match args.fill {
+                FillArg::NextOpen => FillTiming::NextBarOpen,
+                FillArg::Close => FillTiming::SignalBarClose,
+            },
+            fees: FeeSchedule { per_order: args.fee_per_order, rate: args.fee_bps },
+            slippage: args.slippage_bps,
+            ..FillModel::default()
+        },
+        risk_limits: RiskLimits {
+            max_order_qty: args.max_order_qty,
+            max_order_notional: args.max_order_notional,
+            max_position: args.max_position,
+            ..RiskLimits::default()
+        },
+        initial_capital: args.initial_capital,
+    })
+}
+
+fn progress_bar(total: u64, unit: &str, show: bool) -> ProgressBar {
+    if !show || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+    let template = format!("{{bar:40}} {{pos}}/{{len}} {unit} ({{per_sec}}, eta {{eta}})");
+    if let Ok(style) = ProgressStyle::with_template(&template) {
+        bar.set_style(style);
+    }
+    bar
+}
+
+fn load(args: &BacktestArgs) -> anyhow::Result<(BarSeries, Duration)> {
+    let started = Instant::now();
+    let options = LoadOptions { instrument: InstrumentId(0), allow_gaps: args.allow_gaps };
+    let series = load_bars(&args.data, &options).with_context(|| format!("invalid data in {}", args.data.display()))?;
+    Ok((series, started.elapsed()))
+}
+
+/// Runs the command: loads the data, runs the backtest (or sweep), prints a summary table and
+/// writes the output files. Bad input fails before anything is written.
+///
+/// # Errors
+/// Bad arguments, unknown strategy or parameter, invalid data, or an output that cannot be
+/// written.
+pub fn run(args: BacktestArgs) -> anyhow::Result<()> {
+    if is_grid(&args.params) {
+        return run_grid(&args);
+    }
+    let params: StrategyParams = args.params.parse()?;
+    let spec = spec_from(&args, params)?;
+    // Validate the strategy before reading a possibly large file.
+    domain::build_strategy(
+        &spec.strategy,
+        &spec.params,
+        domain::StrategyBase { instrument: InstrumentId(0), quantity: spec.quantity },
+    )?;
+    let (series, load_time) = load(&args)?;
+
+    let bar = progress_bar(series.bars.len() as u64, "bars", series.bars.len() >= PROGRESS_BAR_MIN_BARS);
+    let outcome = run_backtest(&spec, &series, &mut |done| bar.set_position(done as u64))?;
+    bar.finish_and_clear();
+
+    let description = RunDescription {
+        strategy: spec.strategy.clone(),
+        params: spec.params.to_string(),
+        data: args.data.display().to_string(),
+        fill: args.fill.name().to_owned(),
+        quantity: spec.quantity,
+        fee_per_order: args.fee_per_order,
+        fee_bps: args.fee_bps.to_string(),
+        slippage_bps: args.slippage_bps.to_string(),
+        price_decimals: series.price_decimals,
+        first_ts_ms: series.bars.first().map(|b| b.ts.millis()),
+        last_ts_ms: series.bars.last().map(|b| b.ts.millis()),
+    };
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    print_summary(&mut out, &description, &outcome, load_time)?;
+    if let Some(dir) = &args.out {
+        let bar_ts_ms: Vec<i64> = series.bars.iter().map(|b| b.ts.millis()).collect();
+        write_outputs(
+            dir,
+            &RunOutputs {
+                description: &description,
+                result: &outcome.result,
+                metrics: &outcome.metrics,
+                bar_ts_ms: &bar_ts_ms,
+            },
+        )?;
+        writeln!(out, "wrote summary.json, trades.csv, equity.csv, report.html to {}", dir.display())?;
+    }
+    Ok(())
+}
+
+fn ratio(value: Option<f64>, percent: bool) -> String {
+    match value {
+        Some(v) if v.is_finite() && percent => format!("{:.4}%", v * 100.0),
+        Some(v) if v.is_finite() => format!("{v:.4}"),
+        _ => "n/a".to_owned(),
+    }
+}
+
+fn print_summary(
+    out: &mut dyn Write,
+    description: &RunDescription,
+    outcome: &crate::BacktestOutcome,
+    load_time: Duration,
+) -> anyhow::Result<()> {
+    let m = &outcome.metrics;
+    let r = &outcome.result;
+    let loop_seconds = r.elapsed.as_secs_f64();
+    let rows: Vec<(&str, String)> = vec![
+        ("strategy", format!("{} {}", description.strategy, description.params)),
+        ("data", format!("{} ({} decimals)", description.data, description.price_decimals)),
+        ("fill", description.fill.clone()),
+        ("bars", r.bars.to_string()),
+        ("round trips", m.round_trips.to_string()),
+        ("realized P&L", m.realized_pnl.display_min(2).to_string()),
+        ("open position", m.open_position.to_string()),
+        ("unrealized P&L", m.unrealized_pnl.display_min(2).to_string()),
+        ("fees", m.fees.display_min(2).to_string()),
+        ("final equity", m.final_equity.display_min(2).to_string()),
+        ("total return", ratio(Some(m.total_return), true)),
+        ("CAGR", ratio(m.cagr, true)),
+        ("Sharpe (annualized)", ratio(m.sharpe, false)),
+        ("Sortino (annualized)", ratio(m.sortino, false)),
+        ("max drawdown", format!("{} ({})", m.max_drawdown.display_min(2), ratio(Some(m.max_drawdown_pct), true))),
+        (
+            "max drawdown duration",
+            format!(
+                "{} bars ({:.1} days)",
+                m.max_drawdown_duration_bars,
+                m.max_drawdown_duration_ms as f64 / 86_400_000.0
+            ),
+        ),
+        ("win rate", ratio(m.win_rate, true)),
+        ("profit factor", ratio(m.profit_factor, false)),
+        ("average trade", m.average_trade.map_or_else(|| "n/a".to_owned(), |a| a.display_with(4).to_string())),
+        ("exposure", ratio(Some(m.exposure), true)),
+        ("orders / fills", format!("{} / {} ({} unfilled at end)", r.orders_submitted, r.fills, r.unfilled_orders)),
+        (
+            "risk rejections",
+            if r.risk_rejections.is_empty() {
+                "0".to_owned()
+            } else {
+                r.risk_rejections
+                    .iter()
+                    .map(|(reason, n)| format!("{}={n}", reason.code()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            },
+        ),
+        ("data load", format!("{:.1} ms", load_time.as_secs_f64() * 1e3)),
+        (
+            "backtest loop",
+            format!(
+                "{:.2} ms ({:.1}M bars/s)",
+                loop_seconds * 1e3,
+                if loop_seconds > 0.0 { r.bars as f64 / loop_seconds / 1e6 } else { 0.0 }
+            ),
+        ),
+    ];
+    for (name, value) in rows {
+        writeln!(out, "{name:<24}{value}")?;
+    }
+    Ok(())
+}
+
+fn run_grid(args: &BacktestArgs) -> anyhow::Result<()> {
+    let grid = ParamGrid::parse(&args.params)?;
+    let spec = spec_from(args, StrategyParams::new())?;
+    if args.shard_count == 0 || args.shard_index >= args.shard_count {
+        bail!("--shard-index {} must be below --shard-count {}", args.shard_index, args.shard_count);
+    }
+    let (series, _) = load(args)?;
+    let threads =
+        args.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZero::get));
+    let total = grid.combinations().len().div_ceil(args.shard_count);
+    let bar = progress_bar(total as u64, "runs", true);
+    let started = Instant::now();
+    let outcome = run_sweep(&spec, &grid, &series, args.shard_index, args.shard_count, threads, &|done| {
+        bar.set_position(done as u64);
+    })?;
+    bar.finish_and_clear();
+    let elapsed = started.elapsed();
+
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    writeln!(
+        out,
+        "sweep {} {} on {} ({} bars): {} runs on {} threads in {:.1} ms, {} skipped (invalid combination){}",
+        spec.strategy,
+        args.params,
+        args.data.display(),
+        series.bars.len(),
+        outcome.ranked.len(),
+        outcome.threads,
+        elapsed.as_secs_f64() * 1e3,
+        outcome.skipped.len(),
+        if args.shard_count > 1 {
+            format!(", shard {} of {}", args.shard_index, args.shard_count)
+        } else {
+            String::new()
+        },
+    )?;
+    print_ranked(&mut out, &grid, &outcome)?;
+    if let Some(dir) = &args.out {
+        let name = if args.shard_count > 1 {
+            format!("sweep-shard-{}-of-{}.csv", args.shard_index, args.shard_count)
+        } else {
+            "sweep.csv".to_owned()
+        };
+        let path = write_file_atomically(dir, &name, |w| Ok(write_sweep_csv(w, &grid, &outcome)?))?;
+        writeln!(out, "wrote {}", path.display())?;
+    }
+    Ok(())
+}
+
+/// Rows of the ranked table printed to the terminal (all of them are in sweep.csv).
+const PRINTED_ROWS: usize = 20;
+
+fn print_ranked(out: &mut dyn Write, grid: &ParamGrid, outcome: &SweepOutcome) -> anyhow::Result<()> {
+    let names: Vec<&str> = grid.names().collect();
+    let mut header = format!("{:>4}", "rank");
+    for name in &names {
+        header.push_str(&format!(" {name:>10}"));
+    }
+    writeln!(
+        out,
+        "{header} {:>11} {:>14} {:>10} {:>8} {:>9}",
+        "round_trips", "realized_pnl", "return", "sharpe", "max_dd"
+    )?;
+    for (rank, row) in outcome.ranked.iter().take(PRINTED_ROWS).enumerate() {
+        let mut line = format!("{:>4}", rank + 1);
+        for name in &names {
+            line.push_str(&format!(" {:>10}", row.params.get(name).unwrap_or("")));
+        }
+        writeln!(
+            out,
+            "{line} {:>11} {:>14} {:>9.4}% {:>8} {:>8.4}%",
+            row.round_trips,
+            row.realized_pnl.display_min(2).to_string(),
+            row.total_return * 100.0,
+            row.sharpe.map_or_else(|| "n/a".to_owned(), |s| format!("{s:.3}")),
+            row.max_drawdown_pct * 100.0,
+        )?;
+    }
+    if outcome.ranked.len() > PRINTED_ROWS {
+        writeln!(out, "… {} more", outcome.ranked.len() - PRINTED_ROWS)?;
+    }
+    Ok(())
+}
+
+fn write_file_atomically(
+    dir: &Path,
+    name: &str,
+    write: impl FnOnce(&mut dyn Write) -> anyhow::Result<()>,
+) -> anyhow::Result<PathBuf> {
+    fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let target = dir.join(name);
+    let temporary = dir.join(format!(".{name}.partial"));
+    let result = (|| -> anyhow::Result<()> {
+        let mut writer = BufWriter::new(fs::File::create(&temporary)?);
+        write(&mut writer)?;
+        writer.flush()?;
+        fs::rename(&temporary, &target)?;
+        Ok(())
+    })();
+    if let Err(error) = result {
+        let _ = fs::remove_file(&temporary);
+        return Err(error.context(format!("cannot write {}", target.display())));
+    }
+    Ok(target)
+}

@@ -1,0 +1,91 @@
+//! Halyard's backtester: the live strategy, risk, fill and position code of the `domain` crate
+//! driven over historical bars, with metrics, reports and parameter sweeps.
+//!
+//! - [`data`]: the CSV bar loader.
+//! - [`simulation`]: the event-driven loop.
+//! - [`metrics`]: returns, risk-adjusted ratios, drawdown, trade statistics.
+//! - [`report`]: `summary.json`, `trades.csv`, `equity.csv`, `report.html`.
+//! - [`sweep`]: parameter grids run in parallel.
+//! - [`cli`]: the `backtest` command.
+
+#![warn(missing_docs, clippy::missing_errors_doc, clippy::missing_panics_doc)]
+
+pub mod cli;
+pub mod data;
+pub mod metrics;
+pub mod report;
+pub mod simulation;
+pub mod sweep;
+
+use domain::fill::FillModel;
+use domain::risk::RiskLimits;
+use domain::strategy::{build_strategy, StrategyBase, StrategyConfigError, StrategyParams};
+use domain::{Money, Price, Qty};
+
+use crate::data::BarSeries;
+use crate::metrics::{compute_metrics, Metrics};
+use crate::simulation::{run_simulation, SimulationConfig, SimulationError, SimulationResult};
+
+/// What to backtest: a strategy, its parameters and the trading conditions.
+#[derive(Debug, Clone)]
+pub struct BacktestSpec {
+    /// Registry name of the strategy.
+    pub strategy: String,
+    /// Its parameters.
+    pub params: StrategyParams,
+    /// Order quantity.
+    pub quantity: Qty,
+    /// Fill timing, fees and slippage; its tick is replaced by the data's price precision.
+    pub fill_model: FillModel,
+    /// Pre-trade limits.
+    pub risk_limits: RiskLimits,
+    /// Capital at the start.
+    pub initial_capital: Money,
+}
+
+/// Why a backtest could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum BacktestError {
+    /// The strategy name or parameters are invalid.
+    #[error(transparent)]
+    Strategy(#[from] StrategyConfigError),
+    /// The loop stopped.
+    #[error(transparent)]
+    Simulation(#[from] SimulationError),
+}
+
+/// A finished run.
+#[derive(Debug, Clone)]
+pub struct BacktestOutcome {
+    /// What the loop produced.
+    pub result: SimulationResult,
+    /// Metrics derived from it.
+    pub metrics: Metrics,
+}
+
+/// Builds the strategy of `spec` and runs it over `series`.
+///
+/// # Errors
+/// [`BacktestError`] for an invalid strategy or a loop failure.
+pub fn run_backtest(
+    spec: &BacktestSpec,
+    series: &BarSeries,
+    progress: &mut dyn FnMut(usize),
+) -> Result<BacktestOutcome, BacktestError> {
+    let instrument = series.bars.first().map(|bar| bar.instrument).unwrap_or_default();
+    let mut strategy =
+        build_strategy(&spec.strategy, &spec.params, StrategyBase { instrument, quantity: spec.quantity })?;
+    let config = SimulationConfig {
+        instrument,
+        fill_model: FillModel {
+            tick: Price::tick_for_decimals(series.price_decimals).unwrap_or(Price::from_raw(1)),
+            ..spec.fill_model
+        },
+        risk_limits: spec.risk_limits,
+        initial_capital: spec.initial_capital,
+    };
+    let result = run_simulation(&series.bars, &mut strategy, &config, progress)?;
+    let last_close = series.bars.last().map(|bar| bar.close);
+    let metrics = compute_metrics(&result, spec.initial_capital, last_close, series.interval_nanos);
+    Ok(BacktestOutcome { result, metrics })
+}

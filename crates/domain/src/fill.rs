@@ -1,0 +1,495 @@
+//! The fill model: when and at what price a simulated order executes, and what it costs.
+//!
+//! [`FillModel`] holds the pure pricing rules (slippage, fees, limit touches). [`SimulatedVenue`]
+//! keeps the working orders of a simulation and matches them against bars (backtests) or trades
+//! (the paper venue), so both use the very same rules.
+//!
+//! Rules:
+//! - Market orders fill in full at the next bar's open ([`FillTiming::NextBarOpen`], default) or
+//!   at the signal bar's close ([`FillTiming::SignalBarClose`]); on a trade feed, at the next trade.
+//! - Slippage moves the price against the trader by `slippage` and rounds it to the instrument's
+//!   tick, again against the trader (buys up, sells down). Limit fills get no slippage.
+//! - A limit order fills when the bar's range touches its price: a buy when `low <= limit`, at
+//!   `min(open, limit)` (a gap through the limit fills at the better open); a sell symmetrically.
+//! - Fees per fill: `per_order + notional × rate` (one fill per order in this model).
+//! - IOC orders get exactly one chance (the first bar or trade they meet); DAY orders expire at
+//!   the first bar or trade of a later UTC day; GTC orders wait until filled or cancelled.
+
+use crate::fixed::{Bps, Money, Price, Qty};
+use crate::market::{Bar, Fill, InstrumentId, OrderIntent, OrderType, Side, TimeInForce, Timestamp};
+
+/// Identifier of an order in a simulated venue, unique within that venue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SimOrderId(pub u64);
+
+/// When market orders placed on a bar are filled.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum FillTiming {
+    /// At the open of the bar after the signal (no look-ahead; the default).
+    #[default]
+    NextBarOpen,
+    /// At the close of the bar that produced the signal.
+    SignalBarClose,
+}
+
+/// Fees charged on every fill.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FeeSchedule {
+    /// Fixed fee per order.
+    pub per_order: Money,
+    /// Fee proportional to the notional.
+    pub rate: Bps,
+}
+
+/// A fill could not be priced because an amount overflowed `i64`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("fill pricing overflowed")]
+pub struct FillOverflow;
+
+/// Pricing rules shared by the backtester and the paper venue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FillModel {
+    /// When market orders fill relative to the signal bar.
+    pub timing: FillTiming,
+    /// Fees per fill.
+    pub fees: FeeSchedule,
+    /// Adverse price move applied to market fills.
+    pub slippage: Bps,
+    /// Price increment that slipped prices are rounded to.
+    pub tick: Price,
+}
+
+impl Default for FillModel {
+    fn default() -> Self {
+        Self {
+            timing: FillTiming::NextBarOpen,
+            fees: FeeSchedule::default(),
+            slippage: Bps::ZERO,
+            tick: Price::from_raw(1),
+        }
+    }
+}
+
+impl FillModel {
+    /// The price a market order on `side` gets when the market trades at `reference`.
+    ///
+    /// # Errors
+    /// [`FillOverflow`] if the slipped price does not fit.
+    pub fn market_price(&self, side: Side, reference: Price) -> Result<Price, FillOverflow> {
+        if self.slippage == Bps::ZERO {
+            return Ok(reference);
+        }
+        let centi_bps = match side {
+            Side::Buy => 1_000_000 + self.slippage.centi_bps(),
+            Side::Sell => 1_000_000 - self.slippage.centi_bps(),
+        };
+        let slipped = reference.checked_mul_ratio(centi_bps, 1_000_000).ok_or(FillOverflow)?;
+        slipped.checked_round_to_tick(self.tick, side == Side::Buy).ok_or(FillOverflow)
+    }
+
+    /// The price a resting limit order gets from `bar`, or `None` if the bar did not touch it.
+    #[must_use]
+    pub fn limit_price_on_bar(side: Side, limit: Price, bar: &Bar) -> Option<Price> {
+        match side {
+            Side::Buy if bar.low <= limit => Some(bar.open.min(limit)),
+            Side::Sell if bar.high >= limit => Some(bar.open.max(limit)),
+            _ => None,
+        }
+    }
+
+    /// The fee for a fill of `qty` at `price`.
+    ///
+    /// # Errors
+    /// [`FillOverflow`] if the notional or fee does not fit.
+    pub fn fee(&self, price: Price, qty: Qty) -> Result<Money, FillOverflow> {
+        if self.fees.rate == Bps::ZERO {
+            return Ok(self.fees.per_order);
+        }
+        let notional = price.checked_notional(qty).ok_or(FillOverflow)?;
+        let proportional =
+            self.fees.rate.checked_apply(notional.checked_abs().ok_or(FillOverflow)?).ok_or(FillOverflow)?;
+        self.fees.per_order.checked_add(proportional).ok_or(FillOverflow)
+    }
+
+    fn fill(&self, id: SimOrderId, intent: &OrderIntent, price: Price, ts: Timestamp) -> Result<SimFill, FillOverflow> {
+        Ok(SimFill {
+            order_id: id,
+            fill: Fill {
+                instrument: intent.instrument,
+                side: intent.side,
+                qty: intent.qty,
+                price,
+                fee: self.fee(price, intent.qty)?,
+                ts,
+            },
+        })
+    }
+}
+
+/// A fill produced by a [`SimulatedVenue`], with the order it belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SimFill {
+    /// The order that filled.
+    pub order_id: SimOrderId,
+    /// The execution.
+    pub fill: Fill,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct WorkingOrder {
+    id: SimOrderId,
+    intent: OrderIntent,
+    submitted_day: i64,
+}
+
+/// Outcome of submitting an order to a [`SimulatedVenue`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Submitted {
+    /// Filled at once (signal-bar-close timing, or a marketable limit at the close).
+    Filled(SimFill),
+    /// Resting until a later bar or trade.
+    Working(SimOrderId),
+    /// An IOC order that could not fill at once and was cancelled.
+    Cancelled(SimOrderId),
+}
+
+/// Working orders of a simulation and their matching against bars or trades.
+///
+/// Allocation-free in steady state: working orders live in a vector that is reused, and fills
+/// are pushed into a buffer owned by the caller.
+#[derive(Debug, Clone, Default)]
+pub struct SimulatedVenue {
+    model: FillModel,
+    working: Vec<WorkingOrder>,
+    next_id: u64,
+}
+
+impl SimulatedVenue {
+    /// A venue with no working orders that prices fills with `model`.
+    #[must_use]
+    pub fn new(model: FillModel) -> Self {
+        Self { model, working: Vec::with_capacity(8), next_id: 1 }
+    }
+
+    /// The pricing rules in use.
+    #[must_use]
+    pub const fn model(&self) -> &FillModel {
+        &self.model
+    }
+
+    /// Signed quantity of the working orders in `instrument` (buys positive).
+    #[must_use]
+    pub fn working_qty(&self, instrument: InstrumentId) -> Qty {
+        self.working
+            .iter()
+            .filter(|order| order.intent.instrument == instrument)
+            .fold(Qty::ZERO, |sum, order| sum.checked_add(order.intent.signed_qty()).unwrap_or(Qty::MAX))
+    }
+
+    /// Number of working orders.
+    #[must_use]
+    pub fn working_count(&self) -> usize {
+        self.working.len()
+    }
+
+    /// Cancels every working order in `instrument`; returns how many were cancelled.
+    pub fn cancel_all(&mut self, instrument: InstrumentId) -> usize {
+        let before = self.working.len();
+        self.working.retain(|order| order.intent.instrument != instrument);
+        before - self.working.len()
+    }
+
+    /// Accepts an order decided on `signal_bar` (after the bar closed).
+    ///
+    /// With [`FillTiming::SignalBarClose`] a market order fills at once at the bar's close (with
+    /// slippage), and a limit order that is marketable at the close fills there; anything else
+    /// rests until a later bar. IOC orders that do not fill at once are cancelled.
+    ///
+    /// # Errors
+    /// [`FillOverflow`] if the fill cannot be priced.
+    pub fn submit_on_bar(&mut self, intent: OrderIntent, signal_bar: &Bar) -> Result<Submitted, FillOverflow> {
+        let id = self.allocate_id();
+        if self.model.timing == FillTiming::SignalBarClose {
+            let close = signal_bar.close;
+            let price = match intent.order_type {
+                OrderType::Market => Some(self.model.market_price(intent.side, close)?),
+                OrderType::Limit(limit) => match intent.side {
+                    Side::Buy if close <= limit => Some(close),
+                    Side::Sell if close >= limit => Some(close),
+                    _ => None,
+                },
+            };
+            if let Some(price) = price {
+                let fill = self.model.fill(id, &intent, price, signal_bar.ts)?;
+                return Ok(Submitted::Filled(fill));
+            }
+            if intent.time_in_force == TimeInForce::Ioc {
+                return Ok(Submitted::Cancelled(id));
+            }
+        }
+        self.working.push(WorkingOrder { id, intent, submitted_day: signal_bar.ts.utc_day() });
+        Ok(Submitted::Working(id))
+    }
+
+    /// Accepts an order submitted at `now` for matching against the next trades (paper venue).
+    pub fn submit(&mut self, intent: OrderIntent, now: Timestamp) -> SimOrderId {
+        let id = self.allocate_id();
+        self.working.push(WorkingOrder { id, intent, submitted_day: now.utc_day() });
+        id
+    }
+
+    /// Matches the working orders of `bar.instrument` against `bar`, pushing fills into `fills`
+    /// and dropping filled, expired DAY and unfilled IOC orders.
+    ///
+    /// # Errors
+    /// [`FillOverflow`] if a fill cannot be priced; the order stays working then.
+    pub fn on_bar(&mut self, bar: &Bar, fills: &mut Vec<SimFill>) -> Result<(), FillOverflow> {
+        if self.working.is_empty() {
+            return Ok(());
+        }
+        let model = self.model;
+        self.match_working(bar.instrument, bar.ts, fills, |intent| match intent.order_type {
+            OrderType::Market => model.market_price(intent.side, bar.open).map(Some),
+            OrderType::Limit(limit) => Ok(FillModel::limit_price_on_bar(intent.side, limit, bar)),
+        })
+    }
+
+    /// Matches the working orders of `instrument` against a trade at `price` (paper venue):
+    /// market orders fill at the trade price with slippage, limits when the trade touches them.
+    ///
+    /// # Errors
+    /// [`FillOverflow`] if a fill cannot be priced; the order stays working then.
+    pub fn on_trade(
+        &mut self,
+        instrument: InstrumentId,
+        price: Price,
+        ts: Timestamp,
+        fills: &mut Vec<SimFill>,
+    ) -> Result<(), FillOverflow> {
+        if self.working.is_empty() {
+            return Ok(());
+        }
+        let model = self.model;
+        self.match_working(instrument, ts, fills, |intent| match intent.order_type {
+            OrderType::Market => model.market_price(intent.side, price).map(Some),
+            OrderType::Limit(limit) => Ok(match intent.side {
+                Side::Buy if price <= limit => Some(price),
+                Side::Sell if price >= limit => Some(price),
+                _ => None,
+            }),
+        })
+    }
+
+    fn match_working(
+        &mut self,
+        instrument: InstrumentId,
+        ts: Timestamp,
+        fills: &mut Vec<SimFill>,
+        mut price_for: impl FnMut(&OrderIntent) -> Result<Option<Price>, FillOverflow>,
+    ) -> Result<(), FillOverflow> {
+        let day = ts.utc_day();
+        let model = self.model;
+        let mut result = Ok(());
+        self.working.retain(|order| {
+            if order.intent.instrument != instrument || result.is_err() {
+                return true;
+            }
+            if order.intent.time_in_force == TimeInForce::Day && day > order.submitted_day {
+                return false;
+            }
+            match price_for(&order.intent)
+                .and_then(|price| price.map(|p| model.fill(order.id, &order.intent, p, ts)).transpose())
+            {
+                Ok(Some(fill)) => {
+                    fills.push(fill);
+                    false
+                }
+                Ok(None) => order.intent.time_in_force != TimeInForce::Ioc,
+                Err(overflow) => {
+                    result = Err(overflow);
+                    true
+                }
+            }
+        });
+        result
+    }
+
+    fn allocate_id(&mut self) -> SimOrderId {
+        let id = SimOrderId(self.next_id);
+        self.next_id += 1;
+        id
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const INSTRUMENT: InstrumentId = InstrumentId(7);
+
+    fn price(text: &str) -> Price {
+        text.parse().unwrap()
+    }
+
+    fn bar(ts_millis: i64, open: &str, high: &str, low: &str, close: &str) -> Bar {
+        Bar {
+            instrument: INSTRUMENT,
+            ts: Timestamp::checked_from_millis(ts_millis).unwrap(),
+            open: price(open),
+            high: price(high),
+            low: price(low),
+            close: price(close),
+            volume: Qty::from_units(1000),
+        }
+    }
+
+    fn buy(qty: i64) -> OrderIntent {
+        OrderIntent::market(INSTRUMENT, Side::Buy, Qty::from_units(qty))
+    }
+
+    fn model(timing: FillTiming) -> FillModel {
+        FillModel { timing, tick: Price::tick_for_decimals(4).unwrap(), ..FillModel::default() }
+    }
+
+    #[test]
+    fn market_order_fills_at_next_bar_open_by_default() {
+        let mut venue = SimulatedVenue::new(model(FillTiming::NextBarOpen));
+        let signal = bar(0, "10", "11", "9", "10.5");
+        assert!(matches!(venue.submit_on_bar(buy(100), &signal), Ok(Submitted::Working(_))));
+        let mut fills = Vec::new();
+        venue.on_bar(&bar(60_000, "10.6", "11", "10", "10.8"), &mut fills).unwrap();
+        assert_eq!(fills.len(), 1);
+        assert_eq!(fills[0].fill.price, price("10.6"));
+        assert_eq!(fills[0].fill.ts.millis(), 60_000);
+        assert_eq!(venue.working_count(), 0);
+    }
+
+    #[test]
+    fn market_order_fills_at_signal_bar_close_when_configured() {
+        let mut venue = SimulatedVenue::new(model(FillTiming::SignalBarClose));
+        let signal = bar(0, "10", "11", "9", "10.5");
+        let Ok(Submitted::Filled(fill)) = venue.submit_on_bar(buy(100), &signal) else {
+            panic!("market order must fill at the close");
+        };
+        assert_eq!(fill.fill.price, price("10.5"));
+        assert_eq!(fill.fill.ts.millis(), 0);
+    }
+
+    #[test]
+    fn slippage_moves_price_against_trader_and_rounds_to_tick() {
+        let slipped = FillModel { slippage: Bps::from_bps(10), ..model(FillTiming::NextBarOpen) };
+        // 100.0001 × 1.001 = 100.1001001 → buys round up to 100.1002
+        assert_eq!(slipped.market_price(Side::Buy, price("100.0001")), Ok(price("100.1002")));
+        // 100.0001 × 0.999 = 99.9000999 → sells round down to 99.9000
+        assert_eq!(slipped.market_price(Side::Sell, price("100.0001")), Ok(price("99.9000")));
+    }
+
+    #[test]
+    fn fees_add_per_order_and_proportional_parts() {
+        let priced = FillModel {
+            fees: FeeSchedule { per_order: "1".parse().unwrap(), rate: Bps::from_bps(10) },
+            ..model(FillTiming::NextBarOpen)
+        };
+        // 100 × 50 = 5000 notional; 10 bp = 5; plus 1 per order.
+        assert_eq!(priced.fee(price("50"), Qty::from_units(100)), Ok("6".parse().unwrap()));
+    }
+
+    #[test]
+    fn buy_limit_fills_when_bar_low_touches_it_at_the_better_of_open_and_limit() {
+        let touching = bar(0, "10", "11", "9.5", "10");
+        assert_eq!(FillModel::limit_price_on_bar(Side::Buy, price("9.5"), &touching), Some(price("9.5")));
+        let gapped_down = bar(0, "9", "9.2", "8.8", "9");
+        assert_eq!(FillModel::limit_price_on_bar(Side::Buy, price("9.5"), &gapped_down), Some(price("9")));
+        let above = bar(0, "10", "11", "9.6", "10");
+        assert_eq!(FillModel::limit_price_on_bar(Side::Buy, price("9.5"), &above), None);
+    }
+
+    #[test]
+    fn sell_limit_fills_when_bar_high_touches_it() {
+        let touching = bar(0, "10", "11", "9", "10");
+        assert_eq!(FillModel::limit_price_on_bar(Side::Sell, price("11"), &touching), Some(price("11")));
+        assert_eq!(FillModel::limit_price_on_bar(Side::Sell, price("11.01"), &touching), None);
+        let gapped_up = bar(0, "12", "12.5", "11.8", "12");
+        assert_eq!(FillModel::limit_price_on_bar(Side::Sell, price("11"), &gapped_up), Some(price("12")));
+    }
+
+    #[test]
+    fn gtc_limit_waits_until_touched() {
+        let mut venue = SimulatedVenue::new(model(FillTiming::NextBarOpen));
+        let intent = OrderIntent::limit(INSTRUMENT, Side::Buy, Qty::from_units(1), price("9"));
+        venue.submit_on_bar(intent, &bar(0, "10", "10", "10", "10")).unwrap();
+        let mut fills = Vec::new();
+        venue.on_bar(&bar(60_000, "10", "10.5", "9.5", "10"), &mut fills).unwrap();
+        assert!(fills.is_empty());
+        assert_eq!(venue.working_qty(INSTRUMENT), Qty::from_units(1));
+        venue.on_bar(&bar(120_000, "9.8", "9.9", "8.9", "9"), &mut fills).unwrap();
+        assert_eq!(fills.len(), 1);
+        assert_eq!(fills[0].fill.price, price("9"));
+    }
+
+    #[test]
+    fn ioc_limit_gets_one_chance_then_is_cancelled() {
+        let mut venue = SimulatedVenue::new(model(FillTiming::NextBarOpen));
+        let intent = OrderIntent::limit(INSTRUMENT, Side::Buy, Qty::from_units(1), price("9"))
+            .with_time_in_force(TimeInForce::Ioc);
+        venue.submit_on_bar(intent, &bar(0, "10", "10", "10", "10")).unwrap();
+        let mut fills = Vec::new();
+        venue.on_bar(&bar(60_000, "10", "10.5", "9.5", "10"), &mut fills).unwrap();
+        assert!(fills.is_empty());
+        assert_eq!(venue.working_count(), 0);
+    }
+
+    #[test]
+    fn ioc_limit_not_marketable_at_close_is_cancelled_with_close_timing() {
+        let mut venue = SimulatedVenue::new(model(FillTiming::SignalBarClose));
+        let intent = OrderIntent::limit(INSTRUMENT, Side::Buy, Qty::from_units(1), price("9"))
+            .with_time_in_force(TimeInForce::Ioc);
+        let outcome = venue.submit_on_bar(intent, &bar(0, "10", "10", "10", "10")).unwrap();
+        assert!(matches!(outcome, Submitted::Cancelled(_)));
+        assert_eq!(venue.working_count(), 0);
+    }
+
+    #[test]
+    fn day_order_expires_on_the_next_utc_day() {
+        let mut venue = SimulatedVenue::new(model(FillTiming::NextBarOpen));
+        let intent = OrderIntent::limit(INSTRUMENT, Side::Buy, Qty::from_units(1), price("9"))
+            .with_time_in_force(TimeInForce::Day);
+        let day_ms = 86_400_000;
+        venue.submit_on_bar(intent, &bar(day_ms - 120_000, "10", "10", "10", "10")).unwrap();
+        let mut fills = Vec::new();
+        venue.on_bar(&bar(day_ms - 60_000, "10", "10", "9.5", "10"), &mut fills).unwrap();
+        assert_eq!(venue.working_count(), 1, "still the same day");
+        venue.on_bar(&bar(day_ms, "8", "8", "8", "8"), &mut fills).unwrap();
+        assert!(fills.is_empty(), "expired before it could fill on the new day");
+        assert_eq!(venue.working_count(), 0);
+    }
+
+    #[test]
+    fn orders_of_other_instruments_are_left_alone() {
+        let mut venue = SimulatedVenue::new(model(FillTiming::NextBarOpen));
+        venue.submit_on_bar(buy(1), &bar(0, "10", "10", "10", "10")).unwrap();
+        let mut other = bar(60_000, "10", "10", "10", "10");
+        other.instrument = InstrumentId(99);
+        let mut fills = Vec::new();
+        venue.on_bar(&other, &mut fills).unwrap();
+        assert!(fills.is_empty());
+        assert_eq!(venue.cancel_all(INSTRUMENT), 1);
+    }
+
+    #[test]
+    fn paper_trade_fills_market_at_trade_price_and_limits_when_touched() {
+        let mut venue = SimulatedVenue::new(model(FillTiming::NextBarOpen));
+        venue.submit(buy(1), Timestamp::from_nanos(0));
+        venue.submit(
+            OrderIntent::limit(INSTRUMENT, Side::Sell, Qty::from_units(1), price("11")),
+            Timestamp::from_nanos(0),
+        );
+        let mut fills = Vec::new();
+        venue.on_trade(INSTRUMENT, price("10.2"), Timestamp::from_nanos(5), &mut fills).unwrap();
+        assert_eq!(fills.len(), 1);
+        assert_eq!(fills[0].fill.price, price("10.2"));
+        venue.on_trade(INSTRUMENT, price("11.1"), Timestamp::from_nanos(6), &mut fills).unwrap();
+        assert_eq!(fills.len(), 2);
+        assert_eq!(fills[1].fill.price, price("11.1"));
+    }
+}

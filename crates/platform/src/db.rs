@@ -1,0 +1,122 @@
+//! The PostgreSQL pool, the embedded migrations and the readiness check of the schema.
+//!
+//! All services share one database and one `migrations/` folder. Migrations run from the
+//! `migrate` subcommand (a one-shot ECS task before a deploy) and again at service start-up;
+//! sqlx's migrator holds a Postgres advisory lock while it runs, so several tasks starting at
+//! once apply each migration exactly once and the others wait, then find nothing to do.
+
+use std::{future::Future, pin::Pin, time::Duration};
+
+use sqlx::{
+    migrate::Migrator,
+    postgres::{PgConnectOptions, PgPoolOptions},
+    PgPool,
+};
+
+use crate::config::{DatabaseSettings, DatabaseSource, RdsSecret};
+
+/// The project's migrations, embedded in every binary.
+pub static MIGRATOR: Migrator = sqlx::migrate!("../../migrations");
+
+/// Failures setting up or checking the database.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// The credentials could not be resolved.
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    /// A secret could not be fetched.
+    #[error("fetching database secret {secret_id}: {message}")]
+    Secret {
+        /// The secret asked for.
+        secret_id: String,
+        /// Why it failed (never the secret's value).
+        message: String,
+    },
+    /// The database did not answer or refused.
+    #[error("database: {0}")]
+    Sqlx(#[from] sqlx::Error),
+    /// Applying migrations failed.
+    #[error("migrations: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+/// Future returned by a [`SecretSource`].
+pub type SecretFuture<'a> = Pin<Box<dyn Future<Output = Result<String, String>> + Send + 'a>>;
+
+/// Where secret strings come from (AWS Secrets Manager in production). A seam so the services
+/// do not depend on how secrets are fetched.
+pub trait SecretSource: Send + Sync {
+    /// The secret string of `secret_id`; the error text must not contain secret material.
+    fn secret_string<'a>(&'a self, secret_id: &'a str) -> SecretFuture<'a>;
+}
+
+/// A source for deployments that configure `DATABASE_URL` directly: asking it for a secret
+/// is a configuration error that says so.
+pub struct NoSecretSource;
+
+impl SecretSource for NoSecretSource {
+    fn secret_string<'a>(&'a self, _secret_id: &'a str) -> SecretFuture<'a> {
+        Box::pin(async {
+            Err("this build resolves DATABASE_SECRET_ID only through AWS Secrets Manager, which is not configured; set DATABASE_URL".to_owned())
+        })
+    }
+}
+
+/// Resolves the connection options, fetching the secret when configured by secret id.
+pub async fn connect_options(
+    settings: &DatabaseSettings,
+    secrets: &dyn SecretSource,
+) -> Result<PgConnectOptions, DbError> {
+    match &settings.source {
+        DatabaseSource::Url(url) => Ok(url.parse()?),
+        DatabaseSource::Secret { secret_id, defaults } => {
+            let raw = secrets
+                .secret_string(secret_id)
+                .await
+                .map_err(|message| DbError::Secret { secret_id: secret_id.clone(), message })?;
+            Ok(RdsSecret::parse(&raw)?.connect_options(defaults)?)
+        }
+    }
+}
+
+/// A pool that connects lazily, so a service starts (and answers `/healthz`) while the database
+/// is still coming up; `/readyz` reports whether it answers.
+pub fn lazy_pool(options: PgConnectOptions, max_connections: u32) -> PgPool {
+    PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect_lazy_with(options)
+}
+
+/// Applies every pending migration under the migrator's advisory lock.
+pub async fn migrate(pool: &PgPool) -> Result<(), DbError> {
+    MIGRATOR.run(pool).await?;
+    Ok(())
+}
+
+/// Whether the database schema matches the migrations this binary carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SchemaStatus {
+    /// Every embedded migration is applied.
+    Current,
+    /// These embedded migration versions are not applied yet.
+    Behind(Vec<i64>),
+}
+
+/// Compares applied migrations with the embedded ones.
+pub async fn schema_status(pool: &PgPool) -> Result<SchemaStatus, DbError> {
+    let table_exists: bool =
+        sqlx::query_scalar("select to_regclass('_sqlx_migrations') is not null").fetch_one(pool).await?;
+    let applied: Vec<i64> = if table_exists {
+        sqlx::query_scalar("select version from _sqlx_migrations where success").fetch_all(pool).await?
+    } else {
+        Vec::new()
+    };
+    let missing: Vec<i64> = MIGRATOR
+        .iter()
+        .filter(|m| m.migration_type.is_up_migration())
+        .map(|m| m.version)
+        .filter(|v| !applied.contains(v))
+        .collect();
+    Ok(if missing.is_empty() { SchemaStatus::Current } else { SchemaStatus::Behind(missing) })
+}

@@ -1,0 +1,15 @@
+//! Shared service plumbing for Halyard's services.
+//!
+//! Every service builds on the same pieces so they behave alike in operation:
+//! - [`config`]: typed settings from environment variables, with errors that name the variable;
+//! - [`telemetry`]: `tracing` set-up, JSON logs in production;
+//! - [`db`]: the connection pool, the embedded migrations and the schema-currency check;
+//! - [`http`]: the JSON error type, extractors that answer bad input with a 4xx JSON body,
+//!   health routes, request ids and access logs;
+//! - [`shutdown`]: the SIGTERM/Ctrl-C signal that drives graceful shutdown on ECS.
+
+pub mod config;
+pub mod db;
+pub mod http;
+pub mod shutdown;
+pub mod telemetry;

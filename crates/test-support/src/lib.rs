@@ -1,0 +1,156 @@
+//! Test harness shared by every crate's integration tests (a dev-dependency only).
+//!
+//! [`TestDb::new`] gives each test its own freshly migrated database on a real PostgreSQL:
+//! - the server is `HALYARD_TEST_DATABASE_URL` when set (CI or a developer's own server),
+//!   otherwise a throwaway cluster under `.local/pg-test` that the harness starts itself through
+//!   `scripts/pg-local.sh` (shared by all test processes; `make test` stops it at the end);
+//! - a template database is migrated once per migration set, and each test's database is a
+//!   copy of it, which takes milliseconds instead of re-running migrations;
+//! - the test's database is dropped when the [`TestDb`] is dropped.
+
+use std::{
+    path::{Path, PathBuf},
+    process::Command,
+    str::FromStr,
+};
+
+use anyhow::{bail, Context};
+use sqlx::{
+    postgres::{PgConnectOptions, PgPoolOptions},
+    ConnectOptions, Connection, PgConnection, PgPool,
+};
+use tokio::sync::OnceCell;
+
+/// Port of the harness's own cluster; away from the default so it never meets a system server.
+const TEST_PG_PORT: u16 = 54329;
+
+static SERVER: OnceCell<(PgConnectOptions, String)> = OnceCell::const_new();
+
+/// The repository root (two levels above this crate).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("repository root")
+}
+
+/// Connection options of the test server (its `postgres` database) and the template's name.
+async fn server() -> anyhow::Result<(PgConnectOptions, String)> {
+    SERVER
+        .get_or_try_init(|| async {
+            let url = match std::env::var("HALYARD_TEST_DATABASE_URL") {
+                Ok(url) if !url.is_empty() => url,
+                _ => start_local_cluster()?,
+            };
+            let opts =
+                PgConnectOptions::from_str(&url).context("HALYARD_TEST_DATABASE_URL")?.disable_statement_logging();
+            let template = ensure_template(&opts).await?;
+            Ok((opts, template))
+        })
+        .await
+        .cloned()
+}
+
+fn start_local_cluster() -> anyhow::Result<String> {
+    let root = repo_root();
+    let out = Command::new("bash")
+        .arg(root.join("scripts/pg-local.sh"))
+        .args(["start", &root.join(".local/pg-test").to_string_lossy(), &TEST_PG_PORT.to_string(), "fast"])
+        .output()
+        .context("running scripts/pg-local.sh")?;
+    if !out.status.success() {
+        bail!("starting the test PostgreSQL failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(String::from_utf8(out.stdout)?.trim().to_owned())
+}
+
+/// Creates (once per migration set) a migrated template database and returns its name.
+async fn ensure_template(server: &PgConnectOptions) -> anyhow::Result<String> {
+    let fingerprint: u64 = platform::db::MIGRATOR.iter().fold(0xcbf2_9ce4_8422_2325, |h, m| {
+        m.checksum.iter().fold(h ^ m.version as u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3))
+    });
+    let name = format!("halyard_template_{fingerprint:016x}");
+    let mut admin = PgConnection::connect_with(server).await.context("connecting to the test PostgreSQL")?;
+    // Several test binaries start at once: one creates the template, the others wait for it.
+    sqlx::query("select pg_advisory_lock(7405147)").execute(&mut admin).await?;
+    let result = async {
+        let exists: bool = sqlx::query_scalar("select exists(select 1 from pg_database where datname = $1)")
+            .bind(&name)
+            .fetch_one(&mut admin)
+            .await?;
+        if !exists {
+            sqlx::query(&format!("create database {name}")).execute(&mut admin).await?;
+            let mut conn = PgConnection::connect_with(&server.clone().database(&name)).await?;
+            platform::db::MIGRATOR.run_direct(&mut conn).await?;
+            conn.close().await?;
+        }
+        anyhow::Ok(())
+    }
+    .await;
+    sqlx::query("select pg_advisory_unlock(7405147)").execute(&mut admin).await?;
+    result?;
+    Ok(name)
+}
+
+/// A database of its own for one test, migrated, dropped on drop.
+pub struct TestDb {
+    /// A pool on the test's database.
+    pub pool: PgPool,
+    /// Connection options of the test's database, for code that builds its own pool.
+    pub options: PgConnectOptions,
+    name: String,
+    server: PgConnectOptions,
+}
+
+impl TestDb {
+    /// Creates a fresh, migrated database.
+    pub async fn new() -> Self {
+        Self::try_new().await.expect("creating a test database")
+    }
+
+    /// Creates a fresh database with no schema at all, for tests of the migrations themselves.
+    pub async fn empty() -> Self {
+        Self::try_create(false).await.expect("creating an empty test database")
+    }
+
+    async fn try_new() -> anyhow::Result<Self> {
+        Self::try_create(true).await
+    }
+
+    async fn try_create(migrated: bool) -> anyhow::Result<Self> {
+        let (server, template) = server().await?;
+        let name = format!("test_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = PgConnection::connect_with(&server).await?;
+        let template = if migrated { template } else { "template0".to_owned() };
+        sqlx::query(&format!("create database {name} template {template}")).execute(&mut admin).await?;
+        admin.close().await?;
+        let options = server.clone().database(&name);
+        let pool = PgPoolOptions::new().max_connections(10).connect_with(options.clone()).await?;
+        Ok(Self { pool, options, name, server })
+    }
+
+    /// A `postgres://` URL of the test's database, for child processes.
+    pub fn url(&self) -> String {
+        format!(
+            "postgres://{}@{}:{}/{}",
+            self.server.get_username(),
+            self.server.get_host(),
+            self.server.get_port(),
+            self.name
+        )
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        // Dropping needs async I/O; run it on a thread of its own so it works whether or not the
+        // test's runtime is still alive. `with (force)` closes the test's own pool connections.
+        let server = self.server.clone();
+        let name = self.name.clone();
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+            rt.block_on(async {
+                let mut admin = PgConnection::connect_with(&server).await.ok()?;
+                sqlx::query(&format!("drop database if exists {name} with (force)")).execute(&mut admin).await.ok()
+            })
+        })
+        .join();
+    }
+}

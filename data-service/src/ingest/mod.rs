@@ -1,0 +1,184 @@
+//! Ingest: every feed hands ticks to one writer task per process, which commits them to
+//! Postgres in batches and only then publishes them to live-stream subscribers.
+//!
+//! Batching is natural group commit: the writer takes everything queued while the previous
+//! batch was being written (up to [`MAX_BATCH_TICKS`]), so under load batches grow and the cost
+//! per tick falls, while a lone tick is written at once. Callers that need durability
+//! ([`Ingest::submit`], used by the tick endpoint) wait until their ticks are committed; feeds use
+//! [`Ingest::feed`], which only waits for room in the queue (backpressure, never unbounded memory).
+
+pub mod binance;
+pub mod store;
+pub mod synthetic;
+
+use std::{collections::HashSet, sync::Arc, time::Duration};
+
+use sqlx::PgPool;
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+use crate::{
+    market::{Bar, Tick},
+    symbols::Symbols,
+};
+
+/// Largest number of ticks written in one transaction.
+pub const MAX_BATCH_TICKS: usize = 50_000;
+
+/// Batches published per subscriber buffer before a slow subscriber starts skipping.
+pub const STREAM_BUFFER_BATCHES: usize = 1024;
+
+/// Why ticks were not stored.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum IngestError {
+    /// The database refused or is unreachable; nothing of the request was stored.
+    #[error("storing ticks failed: {0}")]
+    Storage(String),
+    /// The service is shutting down.
+    #[error("the service is shutting down")]
+    Closed,
+}
+
+struct Batch {
+    ticks: Vec<Tick>,
+    /// Authoritative 1-minute bars (a venue's closed candles), written after the ticks.
+    bars: Vec<(String, Bar)>,
+    ack: Option<oneshot::Sender<Result<usize, IngestError>>>,
+}
+
+/// A handle to the writer. Cheap to clone; the writer stops (after flushing) when every handle
+/// is dropped.
+#[derive(Clone)]
+pub struct Ingest {
+    queue: mpsc::Sender<Batch>,
+    stream: broadcast::Sender<Arc<Vec<Tick>>>,
+}
+
+impl Ingest {
+    /// Starts the writer task. Await the returned handle after dropping every [`Ingest`] to be
+    /// sure queued ticks are written.
+    pub fn start(pool: PgPool, symbols: Symbols) -> (Self, tokio::task::JoinHandle<()>) {
+        let (queue, rx) = mpsc::channel(4096);
+        let (stream, _) = broadcast::channel(STREAM_BUFFER_BATCHES);
+        let writer = Writer { pool, symbols, partitions: HashSet::new(), stream: stream.clone() };
+        let handle = tokio::spawn(writer.run(rx));
+        (Self { queue, stream }, handle)
+    }
+
+    /// Stores `ticks` and returns once they are committed (durable before acknowledged).
+    pub async fn submit(&self, ticks: Vec<Tick>) -> Result<usize, IngestError> {
+        if ticks.is_empty() {
+            return Ok(0);
+        }
+        let (ack, done) = oneshot::channel();
+        self.queue.send(Batch { ticks, bars: Vec::new(), ack: Some(ack) }).await.map_err(|_| IngestError::Closed)?;
+        done.await.map_err(|_| IngestError::Closed)?
+    }
+
+    /// Queues `ticks` from a feed, waiting only for queue room. The writer retries storage
+    /// failures until the database is back.
+    pub async fn feed(&self, ticks: Vec<Tick>) -> Result<(), IngestError> {
+        if ticks.is_empty() {
+            return Ok(());
+        }
+        self.queue.send(Batch { ticks, bars: Vec::new(), ack: None }).await.map_err(|_| IngestError::Closed)
+    }
+
+    /// Queues closed candles from a venue; they replace the minute's bar built from ticks, in
+    /// order with the ticks queued before them.
+    pub async fn feed_bars(&self, bars: Vec<(String, Bar)>) -> Result<(), IngestError> {
+        if bars.is_empty() {
+            return Ok(());
+        }
+        self.queue.send(Batch { ticks: Vec::new(), bars, ack: None }).await.map_err(|_| IngestError::Closed)
+    }
+
+    /// Committed ticks, batch by batch, for the live stream.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Vec<Tick>>> {
+        self.stream.subscribe()
+    }
+}
+
+struct Writer {
+    pool: PgPool,
+    symbols: Symbols,
+    /// Partitions known to exist, so each is ensured once per process.
+    partitions: HashSet<String>,
+    stream: broadcast::Sender<Arc<Vec<Tick>>>,
+}
+
+impl Writer {
+    async fn run(mut self, mut rx: mpsc::Receiver<Batch>) {
+        while let Some(first) = rx.recv().await {
+            let mut count = first.ticks.len() + first.bars.len();
+            let mut batches = vec![first];
+            while count < MAX_BATCH_TICKS {
+                match rx.try_recv() {
+                    Ok(b) => {
+                        count += b.ticks.len() + b.bars.len();
+                        batches.push(b);
+                    }
+                    Err(_) => break,
+                }
+            }
+            self.write_with_retry(batches, &rx).await;
+        }
+        tracing::info!("ingest writer stopped: queue drained");
+    }
+
+    async fn write_with_retry(&mut self, mut batches: Vec<Batch>, rx: &mpsc::Receiver<Batch>) {
+        let mut attempt: u32 = 0;
+        loop {
+            let ticks: Vec<&Tick> = batches.iter().flat_map(|b| b.ticks.iter()).collect();
+            let bars: Vec<&(String, Bar)> = batches.iter().flat_map(|b| b.bars.iter()).collect();
+            let started = std::time::Instant::now();
+            match store::write_batch(&self.pool, &self.symbols, &mut self.partitions, &ticks, &bars).await {
+                Ok(()) => {
+                    tracing::debug!(
+                        ticks = ticks.len(),
+                        elapsed_ms = started.elapsed().as_millis() as u64,
+                        "ticks committed"
+                    );
+                    let mut published = Vec::with_capacity(ticks.len());
+                    for b in batches {
+                        let n = b.ticks.len();
+                        published.extend(b.ticks);
+                        if let Some(ack) = b.ack {
+                            let _ = ack.send(Ok(n));
+                        }
+                    }
+                    // No subscribers is not an error.
+                    let _ = self.stream.send(Arc::new(published));
+                    return;
+                }
+                Err(e) => {
+                    attempt += 1;
+                    tracing::warn!(error = %e, attempt, ticks = ticks.len(), "writing ticks failed; will retry");
+                    // Requests waiting for an answer are told now, so their callers can retry;
+                    // their ticks leave the batch, since they were reported as not stored.
+                    let message = e.to_string();
+                    batches.retain_mut(|b| match b.ack.take() {
+                        Some(ack) => {
+                            let _ = ack.send(Err(IngestError::Storage(message.clone())));
+                            false
+                        }
+                        None => true,
+                    });
+                    if batches.is_empty() {
+                        return;
+                    }
+                    if rx.is_closed() && attempt >= 5 {
+                        let lost: usize = batches.iter().map(|b| b.ticks.len()).sum();
+                        tracing::error!(lost, "shutting down with the database unavailable: feed ticks dropped");
+                        return;
+                    }
+                    tokio::time::sleep(backoff(attempt)).await;
+                }
+            }
+        }
+    }
+}
+
+/// Exponential backoff from 100 ms, capped at 5 s.
+pub fn backoff(attempt: u32) -> Duration {
+    Duration::from_millis(100u64.saturating_mul(1 << attempt.min(6)).min(5_000))
+}

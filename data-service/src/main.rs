@@ -1,0 +1,99 @@
+//! The data-service binary: parses the command line and configuration, then hands over to the
+//! library. `serve` is the default command.
+
+use std::{path::PathBuf, process::ExitCode};
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use data_service::{configuration::Settings, import, startup::Application, symbols::Symbols};
+use platform::{config::DatabaseSettings, db};
+
+#[derive(Parser)]
+#[command(name = "data-service", version, about = "Halyard market data: feeds, history API, live stream")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP service and the configured feeds (the default).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Import 1-minute OHLCV bars from a CSV file (all or nothing).
+    Import {
+        /// Symbol the bars belong to.
+        #[arg(long)]
+        symbol: String,
+        /// CSV file with header timestamp,open,high,low,close,volume.
+        #[arg(long)]
+        file: PathBuf,
+    },
+    /// Exit 0 when GET /healthz on LISTEN_ADDR answers 200 (container HEALTHCHECK).
+    Healthcheck,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    platform::telemetry::init("data-service");
+    match run(Cli::parse()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => {
+            let app = Application::build(Settings::from_env()?, &db::NoSecretSource).await?;
+            app.run_until_stopped(platform::shutdown::signal()).await
+        }
+        Command::Migrate => {
+            let pool = pool().await?;
+            db::migrate(&pool).await?;
+            println!("migrations applied; schema is current");
+            Ok(())
+        }
+        Command::Import { symbol, file } => {
+            let symbol = data_service::market::canonical_symbol(&symbol).map_err(anyhow::Error::msg)?;
+            let text = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
+            let bars = import::parse_bars_csv(&text).with_context(|| format!("{}", file.display()))?;
+            let pool = pool().await?;
+            db::migrate(&pool).await?;
+            let progress = platform_progress(bars.len() as u64);
+            let summary = import::import_bars(&pool, &Symbols::default(), &symbol, &bars, &progress).await?;
+            progress.finish_and_clear();
+            println!(
+                "imported {} bars of {symbol} from {} ({} to {})",
+                summary.bars,
+                file.display(),
+                summary.first.to_rfc3339(),
+                summary.last.to_rfc3339()
+            );
+            Ok(())
+        }
+        Command::Healthcheck => {
+            let addr = platform::config::parsed_or("LISTEN_ADDR", std::net::SocketAddr::from(([127, 0, 0, 1], 8081)))?;
+            platform::http::health::probe(addr).await
+        }
+    }
+}
+
+async fn pool() -> anyhow::Result<sqlx::PgPool> {
+    let settings = DatabaseSettings::from_env()?;
+    let options = db::connect_options(&settings, &db::NoSecretSource).await?;
+    Ok(db::lazy_pool(options, 2))
+}
+
+fn platform_progress(len: u64) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(len);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} bars {elapsed_precise}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar
+}

@@ -1,0 +1,124 @@
+//! Wiring: builds the state, the feeds and the router, and runs them until shutdown.
+
+use std::{future::Future, time::Duration};
+
+use axum::{extract::FromRef, Router};
+use platform::db::{self, SecretSource};
+use sqlx::PgPool;
+use tokio::{net::TcpListener, task::JoinHandle};
+use tokio_util::sync::CancellationToken;
+
+use crate::{configuration::Settings, ingest::Ingest, symbols::Symbols};
+
+/// Shared state of every handler.
+#[derive(Clone)]
+pub struct AppState {
+    /// The database.
+    pub pool: PgPool,
+    /// The ingest writer.
+    pub ingest: Ingest,
+    /// Symbol cache.
+    pub symbols: Symbols,
+    /// Fires at shutdown, so long-lived connections (the stream) close cleanly.
+    pub shutdown: CancellationToken,
+}
+
+impl FromRef<AppState> for PgPool {
+    fn from_ref(s: &AppState) -> Self {
+        s.pool.clone()
+    }
+}
+
+/// Every route of the service, with the standard layers.
+pub fn router(state: AppState) -> Router {
+    let routes = Router::new().merge(platform::http::health::router()).merge(crate::api::router()).with_state(state);
+    platform::http::with_standard_layers(routes)
+}
+
+/// A built service, listening, not yet serving.
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+    writer: JoinHandle<()>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Application {
+    /// Connects (lazily), starts migrations, the ingest writer and the configured feeds, and
+    /// binds the listener (port 0 picks a free port; see [`Application::port`]).
+    pub async fn build(settings: Settings, secrets: &dyn SecretSource) -> anyhow::Result<Self> {
+        let options = db::connect_options(&settings.database, secrets).await?;
+        let pool = db::lazy_pool(options, settings.database.max_connections);
+        let shutdown = CancellationToken::new();
+        let mut tasks = Vec::new();
+        if settings.migrate_on_start {
+            tasks.push(tokio::spawn(migrate_until_done(pool.clone(), shutdown.clone())));
+        }
+        let symbols = Symbols::default();
+        let (ingest, writer) = Ingest::start(pool.clone(), symbols.clone());
+        if let Some(s) = settings.synthetic {
+            tasks.push(tokio::spawn(crate::ingest::synthetic::run(
+                ingest.clone(),
+                s.symbols,
+                s.ticks_per_second,
+                shutdown.clone(),
+            )));
+        }
+        if let Some(b) = settings.binance {
+            tasks.push(tokio::spawn(crate::ingest::binance::run(ingest.clone(), b.url, b.symbols, shutdown.clone())));
+        }
+        let listener = TcpListener::bind(settings.listen_addr).await?;
+        Ok(Self { listener, state: AppState { pool, ingest, symbols, shutdown }, writer, tasks })
+    }
+
+    /// The port actually bound.
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map(|a| a.port()).unwrap_or_default()
+    }
+
+    /// Serves until `signal` completes, then shuts down in order: stop accepting and let
+    /// in-flight requests finish, stop the feeds and streams, flush the ingest queue.
+    /// Bounded to fit ECS's 30 s stop timeout.
+    pub async fn run_until_stopped(self, signal: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let Self { listener, state, writer, tasks } = self;
+        let stop = state.shutdown.clone();
+        tracing::info!(addr = %listener.local_addr()?, "data-service listening");
+        let app = router(state);
+        let stop_for_server = stop.clone();
+        let server = platform::http::serve(listener, app, async move {
+            signal.await;
+            stop_for_server.cancel();
+        });
+        server.await?;
+        stop.cancel();
+        for t in tasks {
+            let _ = tokio::time::timeout(Duration::from_secs(5), t).await;
+        }
+        // Every Ingest handle is gone with the router and the feeds: the writer drains and ends.
+        if tokio::time::timeout(Duration::from_secs(20), writer).await.is_err() {
+            tracing::error!("ingest writer did not finish within 20 s");
+        }
+        tracing::info!("data-service stopped");
+        Ok(())
+    }
+}
+
+async fn migrate_until_done(pool: PgPool, stop: CancellationToken) {
+    let mut attempt = 0;
+    loop {
+        match db::migrate(&pool).await {
+            Ok(()) => {
+                tracing::info!("database schema is current");
+                return;
+            }
+            Err(e) => {
+                attempt += 1;
+                tracing::warn!(error = %e, attempt, "migrations not applied yet; retrying");
+            }
+        }
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(crate::ingest::backoff(attempt)) => {}
+        }
+    }
+}

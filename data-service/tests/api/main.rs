@@ -1,0 +1,11 @@
+//! Black-box tests of the data-service: the real application on a real PostgreSQL, driven over
+//! HTTP and WebSocket. One binary, one module per feature.
+
+mod binance;
+mod health;
+mod helpers;
+mod history;
+mod import;
+mod lifecycle;
+mod stream;
+mod ticks;

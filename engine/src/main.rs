@@ -1,0 +1,61 @@
+//! The engine binary: parses the command line and configuration, then hands over to the library.
+//! `serve` is the default command.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use engine::{configuration::Settings, startup::Application};
+use platform::{config::DatabaseSettings, db};
+
+#[derive(Parser)]
+#[command(name = "engine", version, about = "Halyard trading engine")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP service (the default).
+    Serve,
+    /// Apply pending database migrations and exit (the one-shot task before a deploy).
+    Migrate,
+    /// Exit 0 when GET /healthz on LISTEN_ADDR answers 200 (container HEALTHCHECK).
+    Healthcheck,
+    /// Backtest a strategy over historical bars (CSV), or sweep a parameter grid.
+    Backtest(backtest::cli::BacktestArgs),
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    platform::telemetry::init("engine");
+    match run(Cli::parse()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => {
+            let app = Application::build(Settings::from_env()?, &db::NoSecretSource).await?;
+            app.run_until_stopped(platform::shutdown::signal()).await
+        }
+        Command::Migrate => {
+            let settings = DatabaseSettings::from_env()?;
+            let pool = db::lazy_pool(db::connect_options(&settings, &db::NoSecretSource).await?, 2);
+            db::migrate(&pool).await?;
+            println!("migrations applied; schema is current");
+            Ok(())
+        }
+        Command::Healthcheck => {
+            let addr = platform::config::parsed_or("LISTEN_ADDR", std::net::SocketAddr::from(([127, 0, 0, 1], 8080)))?;
+            platform::http::health::probe(addr).await
+        }
+        // CPU-bound and synchronous: run it off the async runtime's worker threads.
+        Command::Backtest(args) => tokio::task::spawn_blocking(move || backtest::cli::run(args)).await?,
+    }
+}

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# `make demo`: the whole platform on this machine, in the foreground. Ctrl-C stops everything.
+#
+# Without DATABASE_URL a throwaway PostgreSQL is started under .local/pg-demo (port 54330) and
+# stopped again on exit; its data is kept for the next run (`make clean-local` deletes it).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+say() { printf '[demo] %s\n' "$*"; }
+
+say "building (the first build takes several minutes)"
+cargo build -p data-service -p engine
+
+pids=()
+started_pg=""
+cleanup() {
+  trap - INT TERM EXIT
+  say "stopping"
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  if [ -n "$started_pg" ]; then
+    bash scripts/pg-local.sh stop "$started_pg" || true
+    say "local PostgreSQL stopped"
+  fi
+  say "stopped"
+}
+trap cleanup INT TERM EXIT
+
+if [ -z "${DATABASE_URL:-}" ]; then
+  started_pg="$root/.local/pg-demo"
+  server=$(bash scripts/pg-local.sh start "$started_pg" 54330)
+  psql "$server" -qtAc "select 1 from pg_database where datname = 'halyard'" | grep -q 1 \
+    || psql "$server" -qc "create database halyard"
+  export DATABASE_URL="${server%/postgres}/halyard"
+  say "local PostgreSQL on port 54330 (data in .local/pg-demo)"
+fi
+
+target/debug/engine migrate
+
+demo_bars="$root/demo/bars_demo.csv.gz"
+if [ -f "$demo_bars" ]; then
+  gunzip -c "$demo_bars" > "$root/.local/bars_demo.csv"
+  target/debug/data-service import --symbol DEMO --file "$root/.local/bars_demo.csv"
+fi
+
+export MIGRATE_ON_START=false
+FEEDS=${FEEDS:-synthetic} LISTEN_ADDR=${DATA_SERVICE_ADDR:-0.0.0.0:8081} target/debug/data-service serve &
+pids+=($!)
+LISTEN_ADDR=${ENGINE_ADDR:-0.0.0.0:8080} target/debug/engine serve &
+pids+=($!)
+
+for _ in $(seq 1 50); do
+  curl -sf localhost:8081/readyz >/dev/null 2>&1 && curl -sf localhost:8080/readyz >/dev/null 2>&1 && break
+  sleep 0.2
+done
+
+cat <<MSG
+
+  Halyard is running. Ctrl-C stops everything.
+
+  data-service  http://localhost:8081   (/healthz, /readyz, /api/v1/market/openapi.json)
+                live prices:  curl 'http://localhost:8081/api/v1/market/prices/BTCUSD?limit=5'
+                bars:         curl 'http://localhost:8081/api/v1/market/bars/BTCUSD?interval=1m'
+  engine        http://localhost:8080   (/healthz, /readyz)
+  dashboard     not built yet
+
+MSG
+wait -n "${pids[@]}" || true
+say "a service exited"

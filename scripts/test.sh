@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# `make test`: every test the project has.
+#  1. a throwaway PostgreSQL for the integration tests (stopped again on exit);
+#  2. the Rust workspace's unit and integration tests;
+#  3. the infrastructure checks (terraform fmt/validate, checkov, apply/destroy against moto).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "starting the test PostgreSQL"
+pgdir="$root/.local/pg-test"
+export HALYARD_TEST_DATABASE_URL=$(bash scripts/pg-local.sh start "$pgdir" 54329 fast)
+trap 'bash scripts/pg-local.sh stop "$pgdir" || true' EXIT
+
+step "Rust tests"
+cargo test --workspace --no-fail-fast 2>&1 | tee "$root/.local/cargo-test.log"
+status=${PIPESTATUS[0]}
+if [ "$status" -ne 0 ]; then
+  echo "Rust tests failed (exit $status); see .local/cargo-test.log" >&2
+  exit "$status"
+fi
+
+if [ -f scripts/infra-test.sh ]; then
+  step "infrastructure checks"
+  bash scripts/infra-test.sh
+fi
+
+step "all tests passed"
