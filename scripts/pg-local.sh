@@ -12,6 +12,7 @@ set -euo pipefail
 
 cmd=${1:?usage: pg-local.sh start|stop|url DIR [PORT] [fast]}
 dir=${2:?data directory required}
+dir=$(realpath -m "$dir")  # the server resolves its socket directory relative to the data directory
 port=${3:-54329}
 mode=${4:-}
 

@@ -81,7 +81,11 @@ pub async fn connect_options(
 
 /// A pool that connects lazily, so a service starts (and answers `/healthz`) while the database
 /// is still coming up; `/readyz` reports whether it answers.
+///
+/// JIT compilation is switched off: the services run short queries whose cost estimates over
+/// partitioned tables can look large, and compiling them took longer (200+ ms) than running them.
 pub fn lazy_pool(options: PgConnectOptions, max_connections: u32) -> PgPool {
+    let options = options.options([("jit", "off")]);
     PgPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(5))

@@ -269,17 +269,23 @@ pub async fn average(
     let (sum, count): (Option<Decimal>, i64) = if first_full_day < days_end {
         let (full_from, full_to) = (midnight(first_full_day), midnight(days_end));
         let mut tx = state.pool.begin().await?;
+        // Only days without a cached row are scanned; days without bars are cached as zero so
+        // they are not scanned again.
         sqlx::query(
             "insert into bar_day_stats (symbol_id, day, close_sum, bar_count)
-             select $1, (ts at time zone 'UTC')::date, sum(close), count(*) from bar_1m
-             where symbol_id = $1 and ts >= $2 and ts < $3
-               and (ts at time zone 'UTC')::date not in (select day from bar_day_stats where symbol_id = $1 and day >= $4 and day < $5)
-             group by 2
+             select $1, d.day::date, coalesce(s.close_sum, 0), s.bar_count
+             from (
+                 select day from generate_series($2::timestamp, $3::timestamp - interval '1 day', interval '1 day') as g(day)
+                 where not exists (select 1 from bar_day_stats c where c.symbol_id = $1 and c.day = g.day::date)
+                 offset 0 -- evaluate the filter before the per-day scans below
+             ) as d(day)
+             cross join lateral (
+                 select sum(close) as close_sum, count(*) as bar_count from bar_1m
+                 where symbol_id = $1 and ts >= d.day at time zone 'UTC' and ts < (d.day + interval '1 day') at time zone 'UTC'
+             ) s
              on conflict do nothing",
         )
         .bind(id)
-        .bind(full_from)
-        .bind(full_to)
         .bind(first_full_day)
         .bind(days_end)
         .execute(&mut *tx)
@@ -288,7 +294,9 @@ pub async fn average(
             "select sum(s), coalesce(sum(n), 0)::int8 from (
                  select sum(close_sum) as s, sum(bar_count) as n from bar_day_stats where symbol_id = $1 and day >= $2 and day < $3
                  union all
-                 select sum(close), count(*) from bar_1m where symbol_id = $1 and ((ts >= $4 and ts < $5) or (ts >= $6 and ts < $7))
+                 select sum(close), count(*) from bar_1m where symbol_id = $1 and ts >= $4 and ts < $5
+                 union all
+                 select sum(close), count(*) from bar_1m where symbol_id = $1 and ts >= $6 and ts < $7
              ) parts",
         )
         .bind(id)

