@@ -11,7 +11,7 @@ step() { printf '\n==> %s\n' "$*"; }
 
 step "starting the test PostgreSQL"
 pgdir="$root/.local/pg-test"
-export HALYARD_TEST_DATABASE_URL=$(bash scripts/pg-local.sh start "$pgdir" 54329 fast)
+export HALYARD_TEST_DATABASE_URL=$(bash scripts/pg-local.sh start "$pgdir" "${HALYARD_TEST_PG_PORT:-54329}" fast)
 trap 'bash scripts/pg-local.sh stop "$pgdir" || true' EXIT
 
 step "Rust tests"
