@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # `make demo`: the whole platform on this machine, in the foreground. Ctrl-C stops everything.
 #
-# Without DATABASE_URL a throwaway PostgreSQL is started under .local/pg-demo (port 54330) and
-# stopped again on exit; its data is kept for the next run (`make clean-local` deletes it).
+# Without DATABASE_URL a throwaway PostgreSQL is started under .local/pg-demo (port 54330), and
+# stopped and deleted on exit (HALYARD_KEEP_DEMO_DB=1 keeps its data for the next run).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -21,6 +21,7 @@ cleanup() {
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
   if [ -n "$started_pg" ]; then
     bash scripts/pg-local.sh stop "$started_pg" || true
+    if [ "${HALYARD_KEEP_DEMO_DB:-0}" != 1 ]; then rm -rf "$started_pg" "$started_pg.lock" "$started_pg.initdb.log"; fi
     say "local PostgreSQL stopped"
   fi
   say "stopped"
