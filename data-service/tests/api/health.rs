@@ -94,3 +94,12 @@ async fn migrations_started_concurrently_apply_once() {
     assert_eq!(applied as usize, platform::db::MIGRATOR.iter().count());
     assert_eq!(platform::db::schema_status(&db.pool).await.unwrap(), platform::db::SchemaStatus::Current);
 }
+
+#[tokio::test]
+async fn unknown_paths_get_a_json_404() {
+    let app = spawn_app().await;
+    let (status, body) = app.get("/api/v1/market/nothing-here").await;
+    assert_eq!(status, 404);
+    assert!(crate::helpers::error_message(&body, "not_found").contains("/api/v1/market/nothing-here"));
+    app.stop().await;
+}

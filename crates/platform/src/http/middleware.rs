@@ -13,11 +13,12 @@ use tracing::Span;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// Adds the layers every service wants: a request id (taken from `x-request-id` or generated,
-/// echoed in the response) and one access-log line per request with method, path, status and
-/// latency, inside a span that carries the request id.
+/// Adds what every service wants around its routes: a JSON 404 for unknown paths, a request id
+/// (taken from `x-request-id` or generated, echoed in the response) and one access-log line per
+/// request with method, path, status and latency, inside a span that carries the request id.
 pub fn with_standard_layers(router: Router) -> Router {
     router
+        .fallback(|uri: axum::http::Uri| async move { super::ApiError::NotFound(format!("no route for {}", uri.path())) })
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(
             TraceLayer::new_for_http()
