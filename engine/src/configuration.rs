@@ -6,9 +6,23 @@
 //! | `DATABASE_URL` / `DATABASE_SECRET_ID` | — (one required) | see [`platform::config::DatabaseSettings`] |
 //! | `DATABASE_MAX_CONNECTIONS` | `10` | pool size |
 //! | `MIGRATE_ON_START` | `true` | apply pending migrations at start-up |
+//! | `DATA_SERVICE_URL` | `http://localhost:8081` | data-service base URL: live ticks (WebSocket) and quotes |
+//! | `VENUE` | `paper` | where orders go: `paper` (fills against live ticks) |
+//! | `PAPER_FEE_BPS` | `0` | paper venue fee, basis points of the notional (e.g. `1.5`) |
+//! | `PAPER_FEE_PER_ORDER` | `0` | paper venue fixed fee per fill |
+//! | `PAPER_SLIPPAGE_BPS` | `0` | paper venue slippage on market orders, basis points |
+//! | `SIGNAL_MAX_AGE_SECS` | `60` | webhook alerts whose `time` is older than this are refused |
+//! | `SIGNAL_HMAC_SECRET` | — | when set, webhook requests must carry `X-Halyard-Signature: sha256=<hex hmac of the body>` |
+//! | `SIGNAL_BODY_LIMIT_BYTES` | `16384` | largest webhook body |
+//! | `LEASE_TTL_SECS` | `10` | strategy lease lifetime; a dead instance's strategies move within TTL + one renew interval |
+//! | `LEASE_RENEW_MILLIS` | `2000` | how often leases are renewed and free strategies claimed |
+//! | `HALT_POLL_MILLIS` | `250` | how often the kill switch state is re-read (LISTEN/NOTIFY wakes it sooner) |
+//! | `EQUITY_SNAPSHOT_SECS` | `60` | equity history sampling interval |
+//! | `INSTANCE_ID` | random | this process's name in leases and order ownership |
 
-use std::net::SocketAddr;
+use std::{net::SocketAddr, time::Duration};
 
+use domain::{fill::FeeSchedule, Bps, Money};
 use platform::config::{self, ConfigError, DatabaseSettings};
 
 /// Everything the engine needs to start.
@@ -20,15 +34,90 @@ pub struct Settings {
     pub database: DatabaseSettings,
     /// Apply migrations at start-up.
     pub migrate_on_start: bool,
+    /// Base URL of the data-service.
+    pub data_service_url: String,
+    /// The paper venue's fees and slippage.
+    pub paper: PaperSettings,
+    /// Webhook settings.
+    pub signals: SignalSettings,
+    /// Lease lifetime.
+    pub lease_ttl: Duration,
+    /// Lease renewal interval.
+    pub lease_renew: Duration,
+    /// Kill-switch poll interval.
+    pub halt_poll: Duration,
+    /// Equity sampling interval.
+    pub equity_snapshot: Duration,
+    /// This process's id.
+    pub instance_id: String,
+}
+
+/// Paper venue pricing.
+#[derive(Debug, Clone, Copy)]
+pub struct PaperSettings {
+    /// Fees per fill.
+    pub fees: FeeSchedule,
+    /// Slippage of market orders.
+    pub slippage: Bps,
+}
+
+/// Webhook settings.
+#[derive(Debug, Clone)]
+pub struct SignalSettings {
+    /// Alerts older than this are refused.
+    pub max_age: Duration,
+    /// HMAC key; when set the signature header is required.
+    pub hmac_secret: Option<String>,
+    /// Largest body.
+    pub body_limit: usize,
 }
 
 impl Settings {
     /// Reads and validates the environment.
     pub fn from_env() -> Result<Self, ConfigError> {
+        let venue = config::optional("VENUE").unwrap_or_else(|| "paper".to_owned());
+        if venue != "paper" {
+            return Err(ConfigError::new("VENUE", format!("unknown venue {venue:?}; this build supports `paper`")));
+        }
+        let data_service_url =
+            config::optional("DATA_SERVICE_URL").unwrap_or_else(|| "http://localhost:8081".to_owned());
+        if !(data_service_url.starts_with("http://") || data_service_url.starts_with("https://")) {
+            return Err(ConfigError::new("DATA_SERVICE_URL", "must start with http:// or https://"));
+        }
+        let millis = |var: &str, default: u64, min: u64| -> Result<Duration, ConfigError> {
+            let value = config::parsed_or(var, default)?;
+            if value < min {
+                return Err(ConfigError::new(var, format!("must be at least {min}")));
+            }
+            Ok(Duration::from_millis(value))
+        };
         Ok(Self {
             listen_addr: config::parsed_or("LISTEN_ADDR", SocketAddr::from(([0, 0, 0, 0], 8080)))?,
             database: DatabaseSettings::from_env()?,
             migrate_on_start: config::parsed_or("MIGRATE_ON_START", true)?,
+            data_service_url: data_service_url.trim_end_matches('/').to_owned(),
+            paper: PaperSettings {
+                fees: FeeSchedule {
+                    per_order: config::parsed_or("PAPER_FEE_PER_ORDER", Money::ZERO)?,
+                    rate: config::parsed_or("PAPER_FEE_BPS", Bps::ZERO)?,
+                },
+                slippage: config::parsed_or("PAPER_SLIPPAGE_BPS", Bps::ZERO)?,
+            },
+            signals: SignalSettings {
+                max_age: millis("SIGNAL_MAX_AGE_SECS", 60, 1)?.saturating_mul(1000),
+                hmac_secret: config::optional("SIGNAL_HMAC_SECRET"),
+                body_limit: config::parsed_or("SIGNAL_BODY_LIMIT_BYTES", 16_384usize)?,
+            },
+            lease_ttl: millis("LEASE_TTL_SECS", 10, 1)?.saturating_mul(1000),
+            lease_renew: millis("LEASE_RENEW_MILLIS", 2000, 50)?,
+            halt_poll: millis("HALT_POLL_MILLIS", 250, 10)?,
+            equity_snapshot: millis("EQUITY_SNAPSHOT_SECS", 60, 1)?.saturating_mul(1000),
+            instance_id: config::optional("INSTANCE_ID").unwrap_or_else(new_instance_id),
         })
     }
+}
+
+/// A fresh random instance id.
+pub fn new_instance_id() -> String {
+    format!("engine-{}", &uuid::Uuid::new_v4().simple().to_string()[..12])
 }

@@ -16,7 +16,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the HTTP service (the default).
+    /// Run the HTTP service, the strategy runner and the signal worker (the default).
     Serve,
     /// Apply pending database migrations and exit (the one-shot task before a deploy).
     Migrate,
@@ -24,6 +24,23 @@ enum Command {
     Healthcheck,
     /// Backtest a strategy over historical bars (CSV), or sweep a parameter grid.
     Backtest(backtest::cli::BacktestArgs),
+    /// Manage API tokens.
+    Token {
+        #[command(subcommand)]
+        action: TokenAction,
+    },
+    /// Create the demo strategies and limits (if absent) and print a new API token.
+    SeedDemo,
+}
+
+#[derive(Subcommand)]
+enum TokenAction {
+    /// Create a token and print it (it is shown only once; only its hash is stored).
+    Create {
+        /// Name of the token, recorded as the actor in the audit log.
+        #[arg(long)]
+        name: String,
+    },
 }
 
 #[tokio::main]
@@ -38,6 +55,11 @@ async fn main() -> ExitCode {
     }
 }
 
+async fn pool() -> anyhow::Result<sqlx::PgPool> {
+    let settings = DatabaseSettings::from_env()?;
+    Ok(db::lazy_pool(db::connect_options(&settings, &db::NoSecretSource).await?, 2))
+}
+
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
@@ -45,9 +67,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             app.run_until_stopped(platform::shutdown::signal()).await
         }
         Command::Migrate => {
-            let settings = DatabaseSettings::from_env()?;
-            let pool = db::lazy_pool(db::connect_options(&settings, &db::NoSecretSource).await?, 2);
-            db::migrate(&pool).await?;
+            db::migrate(&pool().await?).await?;
             println!("migrations applied; schema is current");
             Ok(())
         }
@@ -57,5 +77,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         // CPU-bound and synchronous: run it off the async runtime's worker threads.
         Command::Backtest(args) => tokio::task::spawn_blocking(move || backtest::cli::run(args)).await?,
+        Command::Token { action: TokenAction::Create { name } } => {
+            let token = engine::auth::create_token(&pool().await?, &name).await?;
+            println!("{token}");
+            Ok(())
+        }
+        Command::SeedDemo => {
+            let token = engine::seed::seed_demo(&pool().await?).await?;
+            println!("{token}");
+            Ok(())
+        }
     }
 }

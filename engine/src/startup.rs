@@ -1,19 +1,40 @@
-//! Wiring: state, router, serving until shutdown.
+//! Wiring: state, background tasks, router, serving until shutdown.
+//!
+//! Background tasks of one engine process: the market-data stream, the paper venue, the venue
+//! event applier, the signal writer and worker, the lease/strategy runner, the kill-switch
+//! watcher and the equity sampler. Shutdown order: stop accepting HTTP, stop the runner (which
+//! releases its leases at once), stop the other tasks, drain the signal writer.
 
-use std::future::Future;
+use std::{future::Future, sync::Arc, time::Duration};
 
-use axum::{extract::FromRef, Router};
+use axum::{extract::FromRef, middleware, Router};
 use platform::db::{self, SecretSource};
 use sqlx::PgPool;
-use tokio::net::TcpListener;
+use tokio::{net::TcpListener, sync::Notify, task::JoinHandle};
+use tokio_util::sync::CancellationToken;
 
-use crate::configuration::Settings;
+use crate::{
+    configuration::Settings,
+    market::MarketData,
+    oms::Oms,
+    signals::SignalWriter,
+    strategies::StrategyCache,
+    venue::{paper::PaperVenue, Venue},
+};
 
 /// Shared state of every handler.
 #[derive(Clone)]
 pub struct AppState {
     /// The database.
     pub pool: PgPool,
+    /// Settings.
+    pub settings: Arc<Settings>,
+    /// Order manager.
+    pub oms: Oms,
+    /// Group-commit writer of webhook signals.
+    pub signal_writer: SignalWriter,
+    /// Strategy lookups for the webhook.
+    pub strategies: StrategyCache,
 }
 
 impl FromRef<AppState> for PgPool {
@@ -24,25 +45,96 @@ impl FromRef<AppState> for PgPool {
 
 /// Every route of the engine, with the standard layers.
 pub fn router(state: AppState) -> Router {
-    platform::http::with_standard_layers(Router::new().merge(platform::http::health::router()).with_state(state))
+    let protected =
+        crate::api::protected().route_layer(middleware::from_fn_with_state(state.clone(), crate::auth::require_token));
+    let routes = Router::new()
+        .merge(platform::http::health::router())
+        .merge(crate::api::public())
+        .merge(crate::signals::webhook::router(state.settings.signals.body_limit))
+        .merge(protected)
+        .with_state(state);
+    platform::http::with_standard_layers(routes)
 }
 
 /// A built engine, listening, not yet serving.
 pub struct Application {
     listener: TcpListener,
     state: AppState,
+    stop: CancellationToken,
+    runner: JoinHandle<()>,
+    tasks: Vec<JoinHandle<()>>,
+    writer: JoinHandle<()>,
 }
 
 impl Application {
-    /// Connects (lazily), applies migrations when configured, binds the listener.
+    /// Connects (lazily), applies migrations when configured, starts the background tasks and
+    /// binds the listener (port 0 picks a free port; see [`Application::port`]).
     pub async fn build(settings: Settings, secrets: &dyn SecretSource) -> anyhow::Result<Self> {
+        let market = MarketData::new(&settings.data_service_url);
+        Self::build_with_market(settings, secrets, market, true).await
+    }
+
+    /// As [`Self::build`], with a given market-data hub; `follow_stream` connects it to the
+    /// data-service (tests publish ticks into the hub directly or run a stand-in server).
+    pub async fn build_with_market(
+        settings: Settings,
+        secrets: &dyn SecretSource,
+        market: MarketData,
+        follow_stream: bool,
+    ) -> anyhow::Result<Self> {
         let options = db::connect_options(&settings.database, secrets).await?;
         let pool = db::lazy_pool(options, settings.database.max_connections);
         if settings.migrate_on_start {
             db::migrate(&pool).await?;
         }
+        let stop = CancellationToken::new();
+        let mut tasks = Vec::new();
+        if follow_stream {
+            tasks.push(tokio::spawn(market.clone().run(stop.clone())));
+        }
+        let (events_tx, events_rx) = tokio::sync::mpsc::channel(16_384);
+        let (paper, paper_task) =
+            PaperVenue::start(settings.paper, &settings.instance_id, market.subscribe(), events_tx, stop.clone());
+        tasks.push(paper_task);
+        let oms = Oms::new(pool.clone(), &settings.instance_id, Venue::Paper(paper), market);
+        tasks.push(tokio::spawn(oms.clone().run_events(events_rx)));
+        let stored = Arc::new(Notify::new());
+        let (signal_writer, writer) = SignalWriter::start(pool.clone(), stored.clone());
+        tasks.push(tokio::spawn(crate::signals::worker::run(
+            oms.clone(),
+            stored,
+            Duration::from_millis(500),
+            stop.clone(),
+        )));
+        tasks.push(tokio::spawn(crate::halt::watch(oms.clone(), settings.halt_poll, stop.clone())));
+        let runner_stop = CancellationToken::new();
+        let runner = tokio::spawn(crate::runner::run(
+            oms.clone(),
+            settings.lease_ttl,
+            settings.lease_renew,
+            runner_stop.clone(),
+        ));
+        let settings = Arc::new(settings);
+        let state = AppState {
+            pool: pool.clone(),
+            settings: settings.clone(),
+            oms,
+            signal_writer,
+            strategies: StrategyCache::new(pool),
+        };
+        tasks.push(tokio::spawn(crate::api::portfolio::snapshot_equity(
+            state.clone(),
+            settings.equity_snapshot,
+            stop.clone(),
+        )));
+        // The runner has its own token so that shutdown stops it (and releases leases) first.
+        let runner_guard = stop.clone();
+        tasks.push(tokio::spawn(async move {
+            runner_guard.cancelled().await;
+            runner_stop.cancel();
+        }));
         let listener = TcpListener::bind(settings.listen_addr).await?;
-        Ok(Self { listener, state: AppState { pool } })
+        Ok(Self { listener, state, stop, runner, tasks, writer })
     }
 
     /// The port actually bound.
@@ -50,10 +142,32 @@ impl Application {
         self.listener.local_addr().map(|a| a.port()).unwrap_or_default()
     }
 
-    /// Serves until `signal` completes, letting in-flight requests finish.
+    /// The shared state (tests use its order manager directly).
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `signal` completes, then shuts down in order. Bounded to fit ECS's 30 s
+    /// stop timeout.
     pub async fn run_until_stopped(self, signal: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
-        tracing::info!(addr = %self.listener.local_addr()?, "engine listening");
-        platform::http::serve(self.listener, router(self.state), signal).await?;
+        let Self { listener, state, stop, runner, tasks, writer } = self;
+        tracing::info!(addr = %listener.local_addr()?, instance = %state.settings.instance_id, "engine listening");
+        let app = router(state);
+        let stop_for_server = stop.clone();
+        platform::http::serve(listener, app, async move {
+            signal.await;
+            stop_for_server.cancel();
+        })
+        .await?;
+        stop.cancel();
+        if tokio::time::timeout(Duration::from_secs(10), runner).await.is_err() {
+            tracing::error!("strategy runner did not stop within 10 s");
+        }
+        for t in tasks {
+            let _ = tokio::time::timeout(Duration::from_secs(5), t).await;
+        }
+        // The router and its writer handles are gone: the writer drains and ends.
+        let _ = tokio::time::timeout(Duration::from_secs(10), writer).await;
         tracing::info!("engine stopped");
         Ok(())
     }

@@ -199,6 +199,19 @@ impl SimulatedVenue {
         before - self.working.len()
     }
 
+    /// Cancels one working order; `false` when it is not working (filled, expired or unknown).
+    pub fn cancel(&mut self, id: SimOrderId) -> bool {
+        let before = self.working.len();
+        self.working.retain(|order| order.id != id);
+        before != self.working.len()
+    }
+
+    /// True while the order rests in the venue.
+    #[must_use]
+    pub fn is_working(&self, id: SimOrderId) -> bool {
+        self.working.iter().any(|order| order.id == id)
+    }
+
     /// Accepts an order decided on `signal_bar` (after the bar closed).
     ///
     /// With [`FillTiming::SignalBarClose`] a market order fills at once at the bar's close (with
@@ -474,6 +487,18 @@ mod tests {
         venue.on_bar(&other, &mut fills).unwrap();
         assert!(fills.is_empty());
         assert_eq!(venue.cancel_all(INSTRUMENT), 1);
+    }
+
+    #[test]
+    fn cancelling_one_order_leaves_the_others_working() {
+        let mut venue = SimulatedVenue::new(model(FillTiming::NextBarOpen));
+        let first = venue.submit(buy(1), Timestamp::from_nanos(0));
+        let second = venue.submit(buy(2), Timestamp::from_nanos(0));
+        assert!(venue.cancel(first));
+        assert!(!venue.cancel(first), "already cancelled");
+        assert!(!venue.is_working(first));
+        assert!(venue.is_working(second));
+        assert_eq!(venue.working_qty(INSTRUMENT), Qty::from_units(2));
     }
 
     #[test]

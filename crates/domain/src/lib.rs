@@ -6,13 +6,17 @@
 //! - [`strategy`]: the event-driven [`Strategy`] trait, parameters and built-in strategies.
 //! - [`risk`]: pre-trade checks with reason codes.
 //! - [`fill`]: the fill model and a simulated venue for backtests and paper trading.
+//! - [`order`]: the order lifecycle state machine.
+//! - [`bars`]: bars of a fixed period built from live ticks.
 //! - [`position`]: average-cost positions with realized and unrealized P&L.
 
 #![warn(missing_docs, clippy::missing_errors_doc, clippy::missing_panics_doc)]
 
+pub mod bars;
 pub mod fill;
 pub mod fixed;
 pub mod market;
+pub mod order;
 pub mod position;
 pub mod risk;
 pub mod strategy;
@@ -21,4 +25,5 @@ pub use fixed::{Bps, Money, Price, Qty};
 pub use market::{
     Bar, ExternalSignal, Fill, InstrumentId, OrderIntent, OrderType, Side, SignalAction, Tick, TimeInForce, Timestamp,
 };
+pub use order::{OrderEvent, OrderState, OrderStatus, TransitionError};
 pub use strategy::{build_strategy, Strategy, StrategyBase, StrategyContext, StrategyParams};

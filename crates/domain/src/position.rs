@@ -30,6 +30,19 @@ impl Position {
         Self { instrument, ..Self::default() }
     }
 
+    /// A position restored from stored accounting fields (the inverse of the getters), e.g. a
+    /// row loaded from the database.
+    #[must_use]
+    pub const fn from_parts(
+        instrument: InstrumentId,
+        qty: Qty,
+        cost_basis: Money,
+        realized_pnl: Money,
+        fees: Money,
+    ) -> Self {
+        Self { instrument, qty, cost_basis, realized_pnl, fees }
+    }
+
     /// Signed quantity held: positive long, negative short.
     #[must_use]
     pub const fn qty(&self) -> Qty {
@@ -211,6 +224,23 @@ mod tests {
         assert_eq!(position.apply_fill(&fill(Side::Sell, 1, "11", "0.5")), Ok(money("0.5")));
         assert_eq!(position.realized_pnl(), Money::ZERO);
         assert_eq!(position.fees(), money("1"));
+    }
+
+    #[test]
+    fn position_restored_from_parts_continues_the_same_accounting() {
+        let mut original = Position::flat(InstrumentId(1));
+        original.apply_fill(&fill(Side::Buy, 3, "10", "0.1")).unwrap();
+        let mut restored = Position::from_parts(
+            InstrumentId(1),
+            original.qty(),
+            original.cost_basis(),
+            original.realized_pnl(),
+            original.fees(),
+        );
+        assert_eq!(restored, original);
+        let sell = fill(Side::Sell, 3, "12", "0.1");
+        assert_eq!(restored.apply_fill(&sell), original.apply_fill(&sell));
+        assert_eq!(restored.realized_pnl(), money("5.8"));
     }
 
     #[test]

@@ -1,0 +1,319 @@
+//! The order lifecycle: FIX-like states and the one function that moves an order between them.
+//!
+//! ```text
+//!  pending_new ──accepted──▶ new ──fill──▶ partially_filled ──fill──▶ filled
+//!      │  │  │                │  ╲            │     ▲   │
+//!      │  │  └─expired        │   cancel_requested   │   └─cancel_requested─▶ pending_cancel
+//!      │  └─cancelled         │        ▼              │                         │  │  │
+//!      └─rejected             │   pending_cancel ─────┘(cancel_rejected)       │  │  └─expired
+//!                             └─cancelled / expired                 cancelled ◀┘  └─fill (complete) ▶ filled
+//! ```
+//!
+//! Every state change the engine records goes through [`OrderState::apply`]; an event that is
+//! not legal in the current state is refused and changes nothing, so a late or duplicated venue
+//! message can never move a filled order back to working.
+
+use serde::{Deserialize, Serialize};
+
+use crate::fixed::Qty;
+
+/// Where an order is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderStatus {
+    /// Written (write-ahead) but not yet acknowledged by the venue.
+    PendingNew,
+    /// Working at the venue, nothing filled.
+    New,
+    /// Working at the venue, part filled.
+    PartiallyFilled,
+    /// Completely filled (terminal).
+    Filled,
+    /// A cancel was sent and is not yet confirmed.
+    PendingCancel,
+    /// Cancelled (terminal); fills before the cancel stand.
+    Cancelled,
+    /// Refused by a risk check or by the venue (terminal).
+    Rejected,
+    /// Ended by its time in force (terminal).
+    Expired,
+}
+
+/// Every status, in lifecycle order.
+pub const ORDER_STATUSES: [OrderStatus; 8] = [
+    OrderStatus::PendingNew,
+    OrderStatus::New,
+    OrderStatus::PartiallyFilled,
+    OrderStatus::Filled,
+    OrderStatus::PendingCancel,
+    OrderStatus::Cancelled,
+    OrderStatus::Rejected,
+    OrderStatus::Expired,
+];
+
+impl OrderStatus {
+    /// Stable snake_case code for storage and APIs.
+    #[must_use]
+    pub const fn code(self) -> &'static str {
+        match self {
+            Self::PendingNew => "pending_new",
+            Self::New => "new",
+            Self::PartiallyFilled => "partially_filled",
+            Self::Filled => "filled",
+            Self::PendingCancel => "pending_cancel",
+            Self::Cancelled => "cancelled",
+            Self::Rejected => "rejected",
+            Self::Expired => "expired",
+        }
+    }
+
+    /// The status with this code.
+    #[must_use]
+    pub fn from_code(code: &str) -> Option<Self> {
+        ORDER_STATUSES.iter().copied().find(|status| status.code() == code)
+    }
+
+    /// True once nothing more can happen to the order.
+    #[must_use]
+    pub const fn is_terminal(self) -> bool {
+        matches!(self, Self::Filled | Self::Cancelled | Self::Rejected | Self::Expired)
+    }
+
+    /// True while the order may still fill (working, or pending at either end).
+    #[must_use]
+    pub const fn is_open(self) -> bool {
+        !self.is_terminal()
+    }
+}
+
+/// Something that happens to an order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrderEvent {
+    /// The venue acknowledged the order.
+    Accepted,
+    /// A risk check or the venue refused the order.
+    Rejected,
+    /// An execution of `qty` (unsigned).
+    Fill {
+        /// Executed quantity.
+        qty: Qty,
+    },
+    /// The engine asked the venue to cancel.
+    CancelRequested,
+    /// The venue refused the cancel (e.g. the order filled meanwhile).
+    CancelRejected,
+    /// The order was cancelled (by request, IOC remainder, or before it was sent).
+    Cancelled,
+    /// The order's time in force ran out.
+    Expired,
+}
+
+impl OrderEvent {
+    /// Stable snake_case name for the event log.
+    #[must_use]
+    pub const fn code(self) -> &'static str {
+        match self {
+            Self::Accepted => "accepted",
+            Self::Rejected => "rejected",
+            Self::Fill { .. } => "fill",
+            Self::CancelRequested => "cancel_requested",
+            Self::CancelRejected => "cancel_rejected",
+            Self::Cancelled => "cancelled",
+            Self::Expired => "expired",
+        }
+    }
+}
+
+/// An event that is not legal in the order's current state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TransitionError {
+    /// The event cannot happen in this state.
+    #[error("event `{}` is not allowed in state `{}`", event.code(), from.code())]
+    Illegal {
+        /// The state the order was in.
+        from: OrderStatus,
+        /// The refused event.
+        event: OrderEvent,
+    },
+    /// A fill of zero or negative quantity, or one that would exceed the order's quantity.
+    #[error("fill of {qty} does not fit an order of {order_qty} with {filled} already filled")]
+    Overfill {
+        /// The fill's quantity.
+        qty: Qty,
+        /// The order's quantity.
+        order_qty: Qty,
+        /// Filled before this fill.
+        filled: Qty,
+    },
+}
+
+/// The part of an order the state machine needs: its status and quantities.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OrderState {
+    /// Current status.
+    pub status: OrderStatus,
+    /// Ordered quantity (unsigned).
+    pub qty: Qty,
+    /// Filled so far (unsigned).
+    pub filled: Qty,
+}
+
+impl OrderState {
+    /// A freshly written order of `qty`.
+    #[must_use]
+    pub const fn new(qty: Qty) -> Self {
+        Self { status: OrderStatus::PendingNew, qty, filled: Qty::ZERO }
+    }
+
+    /// Quantity still open.
+    #[must_use]
+    pub fn remaining(&self) -> Qty {
+        self.qty.checked_sub(self.filled).unwrap_or(Qty::ZERO)
+    }
+
+    /// Applies `event`, returning the new status; on error the state is unchanged.
+    ///
+    /// # Errors
+    /// [`TransitionError::Illegal`] when the event cannot happen in the current status, and
+    /// [`TransitionError::Overfill`] for a fill that is not positive or exceeds what is open.
+    pub fn apply(&mut self, event: OrderEvent) -> Result<OrderStatus, TransitionError> {
+        use OrderEvent as E;
+        use OrderStatus as S;
+        let illegal = Err(TransitionError::Illegal { from: self.status, event });
+        let next = match (self.status, event) {
+            (S::PendingNew, E::Accepted) => S::New,
+            (S::PendingNew, E::Rejected) => S::Rejected,
+            (S::PendingNew | S::New | S::PartiallyFilled | S::PendingCancel, E::Cancelled) => S::Cancelled,
+            (S::PendingNew | S::New | S::PartiallyFilled | S::PendingCancel, E::Expired) => S::Expired,
+            (S::New | S::PartiallyFilled, E::CancelRequested) => S::PendingCancel,
+            (S::PendingCancel, E::CancelRejected) => {
+                if self.filled.is_zero() {
+                    S::New
+                } else {
+                    S::PartiallyFilled
+                }
+            }
+            (S::New | S::PartiallyFilled | S::PendingCancel, E::Fill { qty }) => {
+                let filled = self.filled.checked_add(qty).filter(|total| qty.is_positive() && *total <= self.qty);
+                let Some(filled) = filled else {
+                    return Err(TransitionError::Overfill { qty, order_qty: self.qty, filled: self.filled });
+                };
+                self.filled = filled;
+                if filled == self.qty {
+                    S::Filled
+                } else if self.status == S::PendingCancel {
+                    S::PendingCancel
+                } else {
+                    S::PartiallyFilled
+                }
+            }
+            _ => return illegal,
+        };
+        self.status = next;
+        Ok(next)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use OrderEvent as E;
+    use OrderStatus as S;
+
+    const EVENTS: [OrderEvent; 7] = [
+        E::Accepted,
+        E::Rejected,
+        E::Fill { qty: Qty::from_units(4) },
+        E::CancelRequested,
+        E::CancelRejected,
+        E::Cancelled,
+        E::Expired,
+    ];
+
+    /// The expected outcome of every (status, event) pair for an order of 10 with `filled`
+    /// already filled; `None` = illegal. A fill of 4 completes the order only when 6 are filled.
+    fn expected(status: OrderStatus, event: OrderEvent, filled: i64) -> Option<OrderStatus> {
+        let completes = filled == 6;
+        match (status, event) {
+            (S::PendingNew, E::Accepted) => Some(S::New),
+            (S::PendingNew, E::Rejected) => Some(S::Rejected),
+            (S::PendingNew | S::New | S::PartiallyFilled | S::PendingCancel, E::Cancelled) => Some(S::Cancelled),
+            (S::PendingNew | S::New | S::PartiallyFilled | S::PendingCancel, E::Expired) => Some(S::Expired),
+            (S::New | S::PartiallyFilled, E::CancelRequested) => Some(S::PendingCancel),
+            (S::PendingCancel, E::CancelRejected) => Some(if filled == 0 { S::New } else { S::PartiallyFilled }),
+            (S::New | S::PartiallyFilled, E::Fill { .. }) => {
+                Some(if completes { S::Filled } else { S::PartiallyFilled })
+            }
+            (S::PendingCancel, E::Fill { .. }) => Some(if completes { S::Filled } else { S::PendingCancel }),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn every_status_and_event_pair_follows_the_transition_table() {
+        let mut checked = 0;
+        for status in ORDER_STATUSES {
+            for event in EVENTS {
+                for filled in [0, 2, 6] {
+                    let mut state = OrderState { status, qty: Qty::from_units(10), filled: Qty::from_units(filled) };
+                    let before = state;
+                    let outcome = state.apply(event);
+                    match expected(status, event, filled) {
+                        Some(next) => {
+                            assert_eq!(outcome, Ok(next), "{status:?} + {event:?} (filled {filled})");
+                            assert_eq!(state.status, next);
+                        }
+                        None => {
+                            assert_eq!(
+                                outcome,
+                                Err(TransitionError::Illegal { from: status, event }),
+                                "{status:?} + {event:?} must be illegal"
+                            );
+                            assert_eq!(state, before, "an illegal event changes nothing");
+                        }
+                    }
+                    checked += 1;
+                }
+            }
+        }
+        assert_eq!(checked, 8 * 7 * 3);
+    }
+
+    #[test]
+    fn terminal_states_accept_no_event() {
+        for status in ORDER_STATUSES.into_iter().filter(|s| s.is_terminal()) {
+            for event in EVENTS {
+                let mut state = OrderState { status, qty: Qty::from_units(10), filled: Qty::ZERO };
+                assert!(state.apply(event).is_err(), "{status:?} + {event:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn fills_accumulate_until_the_order_is_filled() {
+        let mut state = OrderState::new(Qty::from_units(10));
+        assert_eq!(state.apply(E::Accepted), Ok(S::New));
+        assert_eq!(state.apply(E::Fill { qty: Qty::from_units(3) }), Ok(S::PartiallyFilled));
+        assert_eq!(state.remaining(), Qty::from_units(7));
+        assert_eq!(state.apply(E::Fill { qty: Qty::from_units(7) }), Ok(S::Filled));
+        assert_eq!(state.filled, Qty::from_units(10));
+    }
+
+    #[test]
+    fn overfill_and_non_positive_fills_are_refused_without_change() {
+        let mut state = OrderState { status: S::PartiallyFilled, qty: Qty::from_units(10), filled: Qty::from_units(8) };
+        let before = state;
+        assert!(matches!(state.apply(E::Fill { qty: Qty::from_units(3) }), Err(TransitionError::Overfill { .. })));
+        assert!(matches!(state.apply(E::Fill { qty: Qty::ZERO }), Err(TransitionError::Overfill { .. })));
+        assert_eq!(state, before);
+    }
+
+    #[test]
+    fn status_codes_round_trip() {
+        for status in ORDER_STATUSES {
+            assert_eq!(OrderStatus::from_code(status.code()), Some(status));
+        }
+        assert_eq!(OrderStatus::from_code("canceled"), None);
+        assert!(S::PendingCancel.is_open() && !S::Expired.is_open());
+    }
+}

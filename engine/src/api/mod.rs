@@ -1,0 +1,70 @@
+//! The engine's HTTP API under `/api/v1`, one router per feature. Everything except health,
+//! the OpenAPI document and the TradingView webhook needs a bearer API token.
+
+pub mod halt;
+pub mod orders;
+pub mod portfolio;
+pub mod risk;
+pub mod signals;
+pub mod strategies;
+
+use axum::{routing::get, Json, Router};
+use utoipa::{
+    openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
+    Modify, OpenApi,
+};
+
+use crate::startup::AppState;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// The OpenAPI document, generated from the handlers' annotations.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Halyard engine", description = "Strategies, signals, orders, risk limits, kill switch, positions and P&L."),
+    modifiers(&BearerAuth),
+    paths(
+        crate::signals::webhook::tradingview,
+        signals::list,
+        orders::list, orders::get_one, orders::place, orders::cancel,
+        portfolio::fills, portfolio::positions, portfolio::pnl, portfolio::equity,
+        strategies::create, strategies::list, strategies::get_one, strategies::configure, strategies::enable, strategies::disable,
+        risk::get_limits, risk::put_limits,
+        halt::create, halt::resume, halt::list,
+    ),
+    components(schemas(
+        crate::signals::webhook::Alert, crate::signals::webhook::SignalReceipt, signals::SignalRow,
+        crate::oms::OrderRow, orders::OrderPage, orders::OrderDetail, orders::OrderEventRow, orders::PlaceOrder,
+        portfolio::FillRow, portfolio::PositionView, portfolio::Pnl, portfolio::EquityPoint,
+        crate::strategies::StrategyRow, strategies::CreateStrategy, strategies::ConfigureStrategy,
+        crate::oms::risk::StoredLimits,
+        crate::halt::Halt, crate::halt::Scope, halt::HaltRequest, halt::ResumeRequest, halt::Resumed,
+    ))
+)]
+pub struct ApiDoc;
+
+/// Routes that need a bearer token.
+pub fn protected() -> Router<AppState> {
+    Router::new()
+        .merge(orders::router())
+        .merge(portfolio::router())
+        .merge(strategies::router())
+        .merge(risk::router())
+        .merge(halt::router())
+        .merge(signals::router())
+}
+
+/// Routes open to anyone: the OpenAPI document.
+pub fn public() -> Router<AppState> {
+    Router::new().route("/api/v1/openapi.json", get(|| async { Json(ApiDoc::openapi()) }))
+}

@@ -1,0 +1,226 @@
+//! Orders: list (filters, paging), get with its event log, place manually, cancel.
+
+use axum::{
+    extract::State,
+    http::StatusCode,
+    routing::{get, post},
+    Json, Router,
+};
+use chrono::{DateTime, Utc};
+use domain::{OrderType, Side, TimeInForce};
+use platform::http::{ApiError, ApiJson, ApiPath, ApiQuery};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::{
+    auth::Caller,
+    convert,
+    oms::{self, NewOrder, OrderRow, WriteOutcome},
+    startup::AppState,
+};
+
+/// Routes of this feature.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/orders", get(list).post(place))
+        .route("/api/v1/orders/{order_id}", get(get_one))
+        .route("/api/v1/orders/{order_id}/cancel", post(cancel))
+}
+
+/// Order filters and paging (newest first).
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct OrderQuery {
+    /// Account.
+    pub account: Option<String>,
+    /// Strategy name.
+    pub strategy: Option<String>,
+    /// Symbol.
+    pub symbol: Option<String>,
+    /// Status.
+    pub status: Option<String>,
+    /// Orders with an id below this (the previous page's `next_before`).
+    pub before: Option<i64>,
+    /// Page size (default 100, at most 1000).
+    pub limit: Option<i64>,
+}
+
+/// A page of orders.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrderPage {
+    /// Orders, newest first.
+    pub orders: Vec<OrderRow>,
+    /// Pass as `before` for the next page; absent on the last page.
+    pub next_before: Option<i64>,
+}
+
+/// List orders.
+#[utoipa::path(get, path = "/api/v1/orders", tag = "orders", params(OrderQuery), security(("bearer" = [])),
+    responses((status = 200, body = OrderPage)))]
+pub async fn list(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<OrderQuery>,
+) -> Result<Json<OrderPage>, ApiError> {
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::bad_request("invalid_limit", "limit must be between 1 and 1000"));
+    }
+    let orders: Vec<OrderRow> = sqlx::query_as(&format!(
+        "select {} from \"order\"
+          where ($1::text is null or account = $1) and ($2::text is null or strategy = $2)
+            and ($3::text is null or symbol = $3) and ($4::text is null or status = $4)
+            and ($5::bigint is null or order_id < $5)
+          order by order_id desc limit $6",
+        oms::order_columns()
+    ))
+    .bind(&q.account)
+    .bind(&q.strategy)
+    .bind(q.symbol.as_ref().map(|s| s.to_ascii_uppercase()))
+    .bind(&q.status)
+    .bind(q.before)
+    .bind(limit)
+    .fetch_all(&state.pool)
+    .await?;
+    let next_before = (orders.len() as i64 == limit).then(|| orders.last().map(|o| o.order_id)).flatten();
+    Ok(Json(OrderPage { orders, next_before }))
+}
+
+/// One entry of an order's event log.
+#[derive(Debug, Serialize, sqlx::FromRow, ToSchema)]
+pub struct OrderEventRow {
+    /// Event id.
+    pub event_id: i64,
+    /// `created`, `risk_rejected`, `accepted`, `fill`, `cancel_requested`, `cancelled`, ...
+    pub event: String,
+    /// Status before.
+    pub from_status: Option<String>,
+    /// Status after.
+    pub to_status: String,
+    /// Details (fill price and quantity, reasons).
+    #[schema(value_type = Option<Object>)]
+    pub detail: Option<serde_json::Value>,
+    /// When.
+    pub ts: DateTime<Utc>,
+}
+
+/// An order with its events.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrderDetail {
+    /// The order.
+    #[serde(flatten)]
+    pub order: OrderRow,
+    /// Its transitions, oldest first.
+    pub events: Vec<OrderEventRow>,
+}
+
+/// Get an order and its events.
+#[utoipa::path(get, path = "/api/v1/orders/{order_id}", tag = "orders", params(("order_id" = i64, Path)),
+    security(("bearer" = [])), responses((status = 200, body = OrderDetail), (status = 404, description = "no such order")))]
+pub async fn get_one(
+    State(state): State<AppState>,
+    ApiPath(order_id): ApiPath<i64>,
+) -> Result<Json<OrderDetail>, ApiError> {
+    let order = oms::get_order(&state.pool, order_id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("order {order_id} not found")))?;
+    let events = sqlx::query_as(
+        "select event_id, event, from_status, to_status, detail, ts from order_event where order_id = $1 order by event_id",
+    )
+    .bind(order_id)
+    .fetch_all(&state.pool)
+    .await?;
+    Ok(Json(OrderDetail { order, events }))
+}
+
+/// A manual order.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PlaceOrder {
+    /// Account.
+    pub account: String,
+    /// Symbol.
+    pub symbol: String,
+    /// `buy` or `sell`.
+    #[schema(value_type = String)]
+    pub side: Side,
+    /// Quantity (decimal string).
+    #[schema(value_type = String)]
+    pub qty: Decimal,
+    /// `market` (default) or `limit`.
+    #[serde(default)]
+    pub order_type: Option<String>,
+    /// Limit price, for limit orders.
+    #[schema(value_type = Option<String>)]
+    pub limit_price: Option<Decimal>,
+    /// `gtc` (default), `ioc` or `day`.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub time_in_force: Option<TimeInForce>,
+    /// Idempotency key, unique per account; a retry with the same key returns the same order.
+    pub client_order_id: String,
+    /// Strategy to book it under (default `manual`).
+    pub strategy: Option<String>,
+}
+
+/// Place an order. 201 with the new order (its `status` is `rejected` with a `reject_reason`
+/// when a risk check refused it); 200 with the original order when `client_order_id` was used.
+#[utoipa::path(post, path = "/api/v1/orders", tag = "orders", request_body = PlaceOrder, security(("bearer" = [])),
+    responses((status = 201, body = OrderRow), (status = 200, body = OrderRow, description = "idempotent retry"),
+              (status = 422, description = "invalid order")))]
+pub async fn place(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(req): ApiJson<PlaceOrder>,
+) -> Result<(StatusCode, Json<OrderRow>), ApiError> {
+    let invalid = |m: String| ApiError::unprocessable("invalid_order", m);
+    let qty = convert::qty(req.qty).map_err(|e| invalid(format!("qty: {e}")))?;
+    if !qty.is_positive() {
+        return Err(invalid("qty must be greater than zero".into()));
+    }
+    let order_type = match (
+        req.order_type.as_deref().unwrap_or(if req.limit_price.is_some() { "limit" } else { "market" }),
+        req.limit_price,
+    ) {
+        ("market", None) => OrderType::Market,
+        ("limit", Some(p)) if p > Decimal::ZERO => {
+            OrderType::Limit(convert::price(p).map_err(|e| invalid(format!("limit_price: {e}")))?)
+        }
+        ("limit", _) => return Err(invalid("a limit order needs a positive limit_price".into())),
+        ("market", Some(_)) => return Err(invalid("a market order takes no limit_price".into())),
+        (other, _) => return Err(invalid(format!("order_type must be market or limit, got {other:?}"))),
+    };
+    let symbol = req.symbol.trim().to_ascii_uppercase();
+    if symbol.is_empty() || req.account.trim().is_empty() {
+        return Err(invalid("account and symbol are required".into()));
+    }
+    let order = NewOrder {
+        account: req.account.trim().to_owned(),
+        strategy: req.strategy.unwrap_or_else(|| "manual".to_owned()),
+        client_order_id: req.client_order_id,
+        symbol,
+        side: req.side,
+        qty,
+        order_type,
+        time_in_force: req.time_in_force.unwrap_or_default(),
+        signal_id: None,
+        lease: None,
+        bypass_halt: false,
+    };
+    tracing::info!(actor = %caller.name, client_order_id = %order.client_order_id, "manual order");
+    match state.oms.place(order).await? {
+        WriteOutcome::Created(o) => Ok((StatusCode::CREATED, Json(o))),
+        WriteOutcome::Existing(o) => Ok((StatusCode::OK, Json(o))),
+    }
+}
+
+/// Cancel an order: 202 with the order in `pending_cancel` (or `cancelled` if it was never sent).
+#[utoipa::path(post, path = "/api/v1/orders/{order_id}/cancel", tag = "orders", params(("order_id" = i64, Path)),
+    security(("bearer" = [])), responses((status = 202, body = OrderRow), (status = 404), (status = 409, description = "order already final")))]
+pub async fn cancel(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(order_id): ApiPath<i64>,
+) -> Result<(StatusCode, Json<OrderRow>), ApiError> {
+    let order = state.oms.cancel(order_id, &caller.name).await?;
+    Ok((StatusCode::ACCEPTED, Json(order)))
+}

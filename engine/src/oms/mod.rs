@@ -1,0 +1,668 @@
+//! The order manager: writes every order to Postgres before it goes to the venue (write-ahead),
+//! runs the pre-trade risk checks inside the same transaction as the kill-switch and lease
+//! checks, applies venue events through the domain's state machine, and keeps fills and
+//! positions.
+//!
+//! Write path (one transaction): `kill_switch` FOR SHARE → idempotency by `(account,
+//! client_order_id)` → lease fencing token → active halts → order rate → risk snapshot and
+//! [`domain::risk::check_order`] → insert the order (`pending_new`, or `rejected` with its
+//! reason) and its first event. Only after the commit is the order handed to the venue.
+
+pub mod risk;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use domain::{
+    position::Position, InstrumentId, OrderEvent, OrderIntent, OrderState, OrderStatus, OrderType, Qty, Side,
+    TimeInForce,
+};
+use rust_decimal::Decimal;
+use serde::Serialize;
+use sqlx::{PgConnection, PgPool};
+use tokio::sync::mpsc;
+use utoipa::ToSchema;
+
+use crate::{
+    convert::{self, ToDecimal},
+    market::MarketData,
+    venue::{Venue, VenueEvent, VenueEventKind, VenueOrder},
+};
+
+/// The strategy lease an order is written under.
+#[derive(Debug, Clone, Copy)]
+pub struct LeaseClaim {
+    /// The strategy.
+    pub strategy_id: i64,
+    /// The fencing token this instance got when it acquired the lease.
+    pub fencing_token: i64,
+}
+
+/// An order to write.
+#[derive(Debug, Clone)]
+pub struct NewOrder {
+    /// Account.
+    pub account: String,
+    /// Strategy name (`manual` for API orders).
+    pub strategy: String,
+    /// Idempotency key, unique per account.
+    pub client_order_id: String,
+    /// Symbol.
+    pub symbol: String,
+    /// Side.
+    pub side: Side,
+    /// Unsigned quantity.
+    pub qty: Qty,
+    /// Market or limit.
+    pub order_type: OrderType,
+    /// Time in force.
+    pub time_in_force: TimeInForce,
+    /// The signal that caused it.
+    pub signal_id: Option<i64>,
+    /// The runner's lease, checked against the database.
+    pub lease: Option<LeaseClaim>,
+    /// Orders that close positions for a halt (`flatten`) pass the kill switch.
+    pub bypass_halt: bool,
+}
+
+/// An order as stored.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, ToSchema)]
+pub struct OrderRow {
+    /// Engine order id.
+    pub order_id: i64,
+    /// Account.
+    pub account: String,
+    /// Strategy name.
+    pub strategy: String,
+    /// Client order id (idempotency key).
+    pub client_order_id: String,
+    /// Symbol.
+    pub symbol: String,
+    /// `buy` or `sell`.
+    pub side: String,
+    /// `market` or `limit`.
+    pub order_type: String,
+    /// Limit price.
+    #[serde(serialize_with = "convert::ser_opt_dec")]
+    #[schema(value_type = Option<String>)]
+    pub limit_price: Option<Decimal>,
+    /// `gtc`, `ioc` or `day`.
+    pub time_in_force: String,
+    /// Ordered quantity.
+    #[serde(serialize_with = "convert::ser_dec")]
+    #[schema(value_type = String)]
+    pub qty: Decimal,
+    /// Filled so far.
+    #[serde(serialize_with = "convert::ser_dec")]
+    #[schema(value_type = String)]
+    pub filled_qty: Decimal,
+    /// Average fill price.
+    #[serde(serialize_with = "convert::ser_opt_dec")]
+    #[schema(value_type = Option<String>)]
+    pub avg_fill_price: Option<Decimal>,
+    /// Lifecycle status (`pending_new`, `new`, `partially_filled`, `filled`, `pending_cancel`,
+    /// `cancelled`, `rejected`, `expired`).
+    pub status: String,
+    /// Risk or venue rejection reason code.
+    pub reject_reason: Option<String>,
+    /// Venue name.
+    pub venue: String,
+    /// Engine process the order works in.
+    pub instance_id: Option<String>,
+    /// Originating signal.
+    pub signal_id: Option<i64>,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl OrderRow {
+    fn state(&self) -> Result<OrderState, OmsError> {
+        let status = OrderStatus::from_code(&self.status)
+            .ok_or_else(|| OmsError::Corrupt(format!("order {} has unknown status {}", self.order_id, self.status)))?;
+        Ok(OrderState { status, qty: convert::qty(self.qty)?, filled: convert::qty(self.filled_qty)? })
+    }
+
+    /// The domain intent for what is still open.
+    pub fn open_intent(&self, instrument: InstrumentId) -> Result<OrderIntent, OmsError> {
+        let state = self.state()?;
+        let side = if self.side == "buy" { Side::Buy } else { Side::Sell };
+        let order_type = match self.limit_price {
+            Some(price) => OrderType::Limit(convert::price(price)?),
+            None => OrderType::Market,
+        };
+        let time_in_force = match self.time_in_force.as_str() {
+            "ioc" => TimeInForce::Ioc,
+            "day" => TimeInForce::Day,
+            _ => TimeInForce::Gtc,
+        };
+        Ok(OrderIntent { instrument, side, qty: state.remaining(), order_type, time_in_force })
+    }
+}
+
+/// What a write did.
+#[derive(Debug, Clone)]
+pub enum WriteOutcome {
+    /// A new order (possibly `rejected` by risk).
+    Created(OrderRow),
+    /// The client order id was already used: the original order, untouched.
+    Existing(OrderRow),
+}
+
+impl WriteOutcome {
+    /// The order either way.
+    pub fn order(&self) -> &OrderRow {
+        match self {
+            Self::Created(o) | Self::Existing(o) => o,
+        }
+    }
+}
+
+/// Order-management failures.
+#[derive(Debug, thiserror::Error)]
+pub enum OmsError {
+    /// The strategy lease is no longer ours (another instance took over).
+    #[error("strategy lease lost: fencing token is stale")]
+    StaleLease,
+    /// The request is not valid.
+    #[error("{0}")]
+    Invalid(String),
+    /// No such order.
+    #[error("order {0} not found")]
+    NotFound(i64),
+    /// The order cannot be cancelled in its state.
+    #[error("order {0} is {1} and cannot be cancelled")]
+    NotCancellable(i64, String),
+    /// Stored data does not fit the domain types.
+    #[error("stored data: {0}")]
+    Corrupt(String),
+    /// A venue event not legal in the order's state.
+    #[error(transparent)]
+    Transition(#[from] domain::TransitionError),
+    /// Database failure.
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+impl From<convert::OutOfRange> for OmsError {
+    fn from(e: convert::OutOfRange) -> Self {
+        Self::Corrupt(e.to_string())
+    }
+}
+
+impl From<OmsError> for platform::http::ApiError {
+    fn from(e: OmsError) -> Self {
+        use platform::http::ApiError;
+        match e {
+            OmsError::StaleLease => ApiError::Conflict(e.to_string()),
+            OmsError::Invalid(m) => ApiError::unprocessable("invalid_order", m),
+            OmsError::NotFound(_) => ApiError::NotFound(e.to_string()),
+            OmsError::NotCancellable(..) => ApiError::Conflict(e.to_string()),
+            OmsError::Db(db) => db.into(),
+            other => ApiError::Internal(anyhow::anyhow!(other)),
+        }
+    }
+}
+
+/// The order manager of one process.
+#[derive(Clone)]
+pub struct Oms {
+    pool: PgPool,
+    instance_id: Arc<str>,
+    venue: Venue,
+    market: MarketData,
+}
+
+const ORDER_COLUMNS: &str = "order_id, account, strategy, client_order_id, symbol, side, order_type, limit_price, \
+    time_in_force, qty, filled_qty, avg_fill_price, status, reject_reason, venue, instance_id, signal_id, created_at, updated_at";
+
+/// Statuses in which an order may still fill.
+pub const OPEN_STATUSES: [&str; 4] = ["pending_new", "new", "partially_filled", "pending_cancel"];
+
+impl Oms {
+    /// An order manager sending to `venue`.
+    pub fn new(pool: PgPool, instance_id: &str, venue: Venue, market: MarketData) -> Self {
+        Self { pool, instance_id: Arc::from(instance_id), venue, market }
+    }
+
+    /// The database.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Market data.
+    pub fn market(&self) -> &MarketData {
+        &self.market
+    }
+
+    /// This process's instance id.
+    pub fn instance_id(&self) -> &str {
+        &self.instance_id
+    }
+
+    /// Writes an order in its own transaction, then hands it to the venue. A repeated client
+    /// order id returns the original order and sends nothing.
+    pub async fn place(&self, order: NewOrder) -> Result<WriteOutcome, OmsError> {
+        let mut tx = self.pool.begin().await?;
+        let outcome = self.write(&mut tx, &order).await?;
+        tx.commit().await?;
+        self.after_commit(&outcome).await;
+        Ok(outcome)
+    }
+
+    /// Runs after the transaction that wrote `outcome` committed: sends a new order to the venue,
+    /// and halts the account when the order tripped the daily loss limit.
+    pub async fn after_commit(&self, outcome: &WriteOutcome) {
+        let WriteOutcome::Created(order) = outcome else { return };
+        if order.status == OrderStatus::PendingNew.code() {
+            self.dispatch(order).await;
+        } else if order.reject_reason.as_deref() == Some(domain::risk::RiskReason::DailyLossLimit.code()) {
+            let reason = format!("daily loss limit breached (order {} rejected)", order.order_id);
+            if let Err(e) =
+                crate::halt::halt(&self.pool, "engine", "account", Some(&order.account), None, &reason, false).await
+            {
+                tracing::error!(error = %e, account = %order.account, "could not halt the account after a daily loss breach");
+            }
+        }
+    }
+
+    /// Hands a `pending_new` order to the venue.
+    pub async fn dispatch(&self, order: &OrderRow) {
+        let instrument = self.market.instruments.id(&order.symbol);
+        match order.open_intent(instrument) {
+            Ok(intent) => self.venue.submit(VenueOrder { order_id: order.order_id, intent }).await,
+            Err(e) => tracing::error!(order_id = order.order_id, error = %e, "order cannot be sent"),
+        }
+    }
+
+    /// Writes `order` inside `tx` (see the module docs for the steps).
+    pub async fn write(&self, tx: &mut PgConnection, order: &NewOrder) -> Result<WriteOutcome, OmsError> {
+        if order.client_order_id.is_empty() || order.client_order_id.len() > 128 {
+            return Err(OmsError::Invalid("client_order_id must be 1 to 128 characters".into()));
+        }
+        // Serializes with halts: a halt committed before this point is visible below.
+        sqlx::query("select version from kill_switch where id = 1 for share").execute(&mut *tx).await?;
+        if let Some(existing) = find_by_client_id(tx, &order.account, &order.client_order_id).await? {
+            return Ok(WriteOutcome::Existing(existing));
+        }
+        if let Some(lease) = order.lease {
+            let current: Option<i64> = sqlx::query_scalar(
+                "select fencing_token from strategy_lease
+                  where strategy_id = $1 and owner = $2 and expires_at > now() for share",
+            )
+            .bind(lease.strategy_id)
+            .bind(&*self.instance_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if current != Some(lease.fencing_token) {
+                return Err(OmsError::StaleLease);
+            }
+        }
+        let intent = OrderIntent {
+            instrument: self.market.instruments.id(&order.symbol),
+            side: order.side,
+            qty: order.qty,
+            order_type: order.order_type,
+            time_in_force: order.time_in_force,
+        };
+        let verdict = risk::evaluate(tx, &self.market, order, &intent).await?;
+        let (status, reason) = match verdict {
+            Ok(()) => (OrderStatus::PendingNew, None),
+            Err(reason) => (OrderStatus::Rejected, Some(reason)),
+        };
+        let limit_price = match order.order_type {
+            OrderType::Limit(price) => Some(price.dec()),
+            OrderType::Market => None,
+        };
+        let inserted: Option<OrderRow> = sqlx::query_as(&format!(
+            "insert into \"order\" (account, strategy, client_order_id, symbol, side, order_type, limit_price,
+                time_in_force, qty, status, reject_reason, venue, instance_id, fencing_token, signal_id)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+             on conflict (account, client_order_id) do nothing
+             returning {ORDER_COLUMNS}"
+        ))
+        .bind(&order.account)
+        .bind(&order.strategy)
+        .bind(&order.client_order_id)
+        .bind(&order.symbol)
+        .bind(side_code(order.side))
+        .bind(if limit_price.is_some() { "limit" } else { "market" })
+        .bind(limit_price)
+        .bind(tif_code(order.time_in_force))
+        .bind(order.qty.dec())
+        .bind(status.code())
+        .bind(reason)
+        .bind(self.venue.name())
+        .bind(&*self.instance_id)
+        .bind(order.lease.map(|l| l.fencing_token))
+        .bind(order.signal_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = inserted else {
+            // A concurrent request with the same client order id won the insert.
+            let existing = find_by_client_id(tx, &order.account, &order.client_order_id)
+                .await?
+                .ok_or_else(|| OmsError::Corrupt("order vanished after a conflict".into()))?;
+            return Ok(WriteOutcome::Existing(existing));
+        };
+        let event = if status == OrderStatus::Rejected { "risk_rejected" } else { "created" };
+        let detail = serde_json::json!({"reason": reason});
+        record_event(tx, &row, event, None, status.code(), Some(detail)).await?;
+        Ok(WriteOutcome::Created(row))
+    }
+
+    /// Cancels an order: `pending_new` orders are cancelled at once, working ones go to
+    /// `pending_cancel` and the venue confirms.
+    pub async fn cancel(&self, order_id: i64, by: &str) -> Result<OrderRow, OmsError> {
+        let mut tx = self.pool.begin().await?;
+        let row: OrderRow =
+            sqlx::query_as(&format!("select {ORDER_COLUMNS} from \"order\" where order_id = $1 for update"))
+                .bind(order_id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or(OmsError::NotFound(order_id))?;
+        let mut state = row.state()?;
+        let event =
+            if state.status == OrderStatus::PendingNew { OrderEvent::Cancelled } else { OrderEvent::CancelRequested };
+        if state.status == OrderStatus::PendingCancel {
+            tx.rollback().await?;
+            return Ok(row);
+        }
+        let next = state.apply(event).map_err(|_| OmsError::NotCancellable(order_id, row.status.clone()))?;
+        let updated = update_status(&mut tx, &row, &state, None).await?;
+        record_event(&mut tx, &row, event.code(), Some(&row.status), next.code(), Some(serde_json::json!({"by": by})))
+            .await?;
+        tx.commit().await?;
+        // The venue is told in both cases: a pending_new order may be on its way to it.
+        self.venue.cancel(order_id).await;
+        Ok(updated)
+    }
+
+    /// Applies venue events until the channel closes.
+    pub async fn run_events(self, mut events: mpsc::Receiver<VenueEvent>) {
+        while let Some(event) = events.recv().await {
+            let mut attempt = 0;
+            loop {
+                match self.apply(&event).await {
+                    Ok(()) => break,
+                    Err(OmsError::Db(e)) if attempt < 20 => {
+                        attempt += 1;
+                        tracing::warn!(error = %e, order_id = event.order_id, attempt, "applying a venue event failed; retrying");
+                        tokio::time::sleep(std::time::Duration::from_millis(100 * attempt)).await;
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, order_id = event.order_id, kind = ?event.kind, "venue event not applied");
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Applies one venue event in a transaction: the order's state, its event log, and for fills
+    /// the fill row and the position.
+    pub async fn apply(&self, event: &VenueEvent) -> Result<(), OmsError> {
+        let mut tx = self.pool.begin().await?;
+        let row: OrderRow =
+            sqlx::query_as(&format!("select {ORDER_COLUMNS} from \"order\" where order_id = $1 for update"))
+                .bind(event.order_id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or(OmsError::NotFound(event.order_id))?;
+        let mut state = row.state()?;
+        // A fill or cancel can overtake the acknowledgement; the order was accepted then.
+        if state.status == OrderStatus::PendingNew
+            && matches!(event.kind, VenueEventKind::Fill { .. } | VenueEventKind::CancelRejected)
+        {
+            state.apply(OrderEvent::Accepted)?;
+            record_event(&mut tx, &row, "accepted", Some(&row.status), state.status.code(), None).await?;
+        }
+        let (domain_event, detail) = match &event.kind {
+            VenueEventKind::Accepted => (OrderEvent::Accepted, None),
+            VenueEventKind::Rejected { reason } => (OrderEvent::Rejected, Some(serde_json::json!({"reason": reason}))),
+            VenueEventKind::Cancelled => (OrderEvent::Cancelled, None),
+            VenueEventKind::CancelRejected => (OrderEvent::CancelRejected, None),
+            VenueEventKind::Expired => (OrderEvent::Expired, None),
+            VenueEventKind::Fill { qty, .. } => (OrderEvent::Fill { qty: *qty }, None),
+        };
+        let from = state.status;
+        let next = state.apply(domain_event)?;
+        let mut avg_price = row.avg_fill_price;
+        let mut fill_detail = detail;
+        if let VenueEventKind::Fill { exec_id, qty, price, fee, ts } = &event.kind {
+            let inserted = self.record_fill(&mut tx, &row, exec_id, *qty, *price, *fee, *ts).await?;
+            if !inserted {
+                // Replayed execution: already applied.
+                tx.rollback().await?;
+                return Ok(());
+            }
+            let before = convert::qty(row.filled_qty)?;
+            let notional_before = avg_price.unwrap_or_default() * before.dec();
+            let total = state.filled.dec();
+            avg_price = Some(((notional_before + price.dec() * qty.dec()) / total).round_dp(8));
+            fill_detail = Some(serde_json::json!({"exec_id": exec_id, "qty": qty.dec(), "price": price.dec()}));
+        }
+        let reason = match &event.kind {
+            VenueEventKind::Rejected { reason } => Some(reason.as_str()),
+            _ => None,
+        };
+        sqlx::query(
+            "update \"order\" set status = $2, filled_qty = $3, avg_fill_price = $4,
+                    reject_reason = coalesce($5, reject_reason), updated_at = now()
+              where order_id = $1",
+        )
+        .bind(row.order_id)
+        .bind(next.code())
+        .bind(state.filled.dec())
+        .bind(avg_price)
+        .bind(reason)
+        .execute(&mut *tx)
+        .await?;
+        record_event(&mut tx, &row, domain_event.code(), Some(from.code()), next.code(), fill_detail).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn record_fill(
+        &self,
+        tx: &mut PgConnection,
+        order: &OrderRow,
+        exec_id: &str,
+        qty: Qty,
+        price: domain::Price,
+        fee: domain::Money,
+        ts: domain::Timestamp,
+    ) -> Result<bool, OmsError> {
+        let side = if order.side == "buy" { Side::Buy } else { Side::Sell };
+        let stored: Option<(Decimal, Decimal, Decimal, Decimal)> = sqlx::query_as(
+            "select qty, cost_basis, realized_pnl, fees from position
+              where account = $1 and strategy = $2 and symbol = $3 for update",
+        )
+        .bind(&order.account)
+        .bind(&order.strategy)
+        .bind(&order.symbol)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let instrument = self.market.instruments.id(&order.symbol);
+        let mut position = match stored {
+            Some((q, cost, realized, fees)) => Position::from_parts(
+                instrument,
+                convert::qty(q)?,
+                convert::money(cost)?,
+                convert::money(realized)?,
+                convert::money(fees)?,
+            ),
+            None => Position::flat(instrument),
+        };
+        let fill = domain::Fill { instrument, side, qty, price, fee, ts };
+        let realized = position.apply_fill(&fill).map_err(|e| OmsError::Corrupt(e.to_string()))?;
+        let inserted = sqlx::query(
+            "insert into fill (order_id, account, strategy, symbol, side, qty, price, fee, realized_pnl, venue, exec_id, ts)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+             on conflict (venue, exec_id) do nothing",
+        )
+        .bind(order.order_id)
+        .bind(&order.account)
+        .bind(&order.strategy)
+        .bind(&order.symbol)
+        .bind(&order.side)
+        .bind(qty.dec())
+        .bind(price.dec())
+        .bind(fee.dec())
+        .bind(realized.dec())
+        .bind(&order.venue)
+        .bind(exec_id)
+        .bind(crate::market::to_datetime(ts))
+        .execute(&mut *tx)
+        .await?;
+        if inserted.rows_affected() == 0 {
+            return Ok(false);
+        }
+        sqlx::query(
+            "insert into position (account, strategy, symbol, qty, cost_basis, realized_pnl, fees)
+             values ($1, $2, $3, $4, $5, $6, $7)
+             on conflict (account, strategy, symbol) do update
+               set qty = excluded.qty, cost_basis = excluded.cost_basis, realized_pnl = excluded.realized_pnl,
+                   fees = excluded.fees, updated_at = now()",
+        )
+        .bind(&order.account)
+        .bind(&order.strategy)
+        .bind(&order.symbol)
+        .bind(position.qty().dec())
+        .bind(position.cost_basis().dec())
+        .bind(position.realized_pnl().dec())
+        .bind(position.fees().dec())
+        .execute(&mut *tx)
+        .await?;
+        Ok(true)
+    }
+
+    /// Takes over the open orders of engine instances that stopped or stopped heart-beating, and
+    /// re-sends them to this instance's venue (the paper venue keeps its book in memory).
+    /// Orders still `pending_new` are sent for the first time: the write-ahead guarantees they
+    /// were never lost, and their client order id guarantees they are not duplicated.
+    pub async fn adopt_orphans(&self, stale_after: std::time::Duration) -> Result<usize, OmsError> {
+        let adopted: Vec<OrderRow> = sqlx::query_as(&format!(
+            "update \"order\" o set instance_id = $1, updated_at = now()
+              where o.status = any($2) and o.venue = $3 and o.instance_id is distinct from $1
+                and not exists (select 1 from engine_instance i
+                                 where i.instance_id = o.instance_id and i.stopped_at is null
+                                   and i.heartbeat_at > now() - make_interval(secs => $4))
+             returning {ORDER_COLUMNS}"
+        ))
+        .bind(&*self.instance_id)
+        .bind(&OPEN_STATUSES[..])
+        .bind(self.venue.name())
+        .bind(stale_after.as_secs_f64())
+        .fetch_all(&self.pool)
+        .await?;
+        for order in &adopted {
+            tracing::info!(order_id = order.order_id, status = %order.status, "adopted an open order of a stopped instance");
+            if order.status == OrderStatus::PendingCancel.code() {
+                self.apply(&VenueEvent { order_id: order.order_id, kind: VenueEventKind::Cancelled }).await?;
+            } else {
+                self.dispatch(order).await;
+            }
+        }
+        Ok(adopted.len())
+    }
+
+    /// Orders of this instance written but never sent (e.g. the process stopped between the
+    /// commit and the send) are re-sent at start-up by [`Self::adopt_orphans`] of the next owner.
+    pub async fn open_orders(&self, filter_instance: bool) -> Result<Vec<OrderRow>, OmsError> {
+        let rows = sqlx::query_as(&format!(
+            "select {ORDER_COLUMNS} from \"order\" where status = any($1) and ($2 = false or instance_id = $3) order by order_id"
+        ))
+        .bind(&OPEN_STATUSES[..])
+        .bind(filter_instance)
+        .bind(&*self.instance_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows)
+    }
+}
+
+/// Loads an order by id.
+pub async fn get_order(pool: &PgPool, order_id: i64) -> Result<Option<OrderRow>, sqlx::Error> {
+    sqlx::query_as(&format!("select {ORDER_COLUMNS} from \"order\" where order_id = $1"))
+        .bind(order_id)
+        .fetch_optional(pool)
+        .await
+}
+
+/// The column list of [`OrderRow`], for queries elsewhere.
+pub fn order_columns() -> &'static str {
+    ORDER_COLUMNS
+}
+
+async fn find_by_client_id(
+    tx: &mut PgConnection,
+    account: &str,
+    client_order_id: &str,
+) -> Result<Option<OrderRow>, sqlx::Error> {
+    sqlx::query_as(&format!("select {ORDER_COLUMNS} from \"order\" where account = $1 and client_order_id = $2"))
+        .bind(account)
+        .bind(client_order_id)
+        .fetch_optional(&mut *tx)
+        .await
+}
+
+async fn update_status(
+    tx: &mut PgConnection,
+    row: &OrderRow,
+    state: &OrderState,
+    reason: Option<&str>,
+) -> Result<OrderRow, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "update \"order\" set status = $2, reject_reason = coalesce($3, reject_reason), updated_at = now()
+          where order_id = $1 returning {ORDER_COLUMNS}"
+    ))
+    .bind(row.order_id)
+    .bind(state.status.code())
+    .bind(reason)
+    .fetch_one(&mut *tx)
+    .await
+}
+
+async fn record_event(
+    tx: &mut PgConnection,
+    row: &OrderRow,
+    event: &str,
+    from: Option<&str>,
+    to: &str,
+    detail: Option<serde_json::Value>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "insert into order_event (order_id, account, strategy, event, from_status, to_status, detail)
+         values ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(row.order_id)
+    .bind(&row.account)
+    .bind(&row.strategy)
+    .bind(event)
+    .bind(from)
+    .bind(to)
+    .bind(detail)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// `buy` / `sell`.
+pub const fn side_code(side: Side) -> &'static str {
+    match side {
+        Side::Buy => "buy",
+        Side::Sell => "sell",
+    }
+}
+
+/// `gtc` / `ioc` / `day`.
+pub const fn tif_code(tif: TimeInForce) -> &'static str {
+    match tif {
+        TimeInForce::Gtc => "gtc",
+        TimeInForce::Ioc => "ioc",
+        TimeInForce::Day => "day",
+    }
+}

@@ -1,0 +1,251 @@
+//! The strategy runner: leases decide which engine instance runs which strategy, and each
+//! running strategy turns live ticks into bars and bars into orders.
+//!
+//! Every `LEASE_RENEW_MILLIS` an instance (1) heart-beats in `engine_instance`, (2) renews the
+//! leases it holds, (3) releases the leases of strategies that were disabled, (4) claims enabled
+//! strategies whose lease is free or expired, incrementing the fencing token, and (5) adopts
+//! the open orders of instances that stopped heart-beating. A strategy task writes its orders
+//! with the fencing token it was given; once another instance has taken the lease over, the
+//! token is stale and the order write is refused, so two instances never trade one strategy.
+//! On shutdown the instance releases its leases at once and marks itself stopped.
+
+use std::{collections::HashMap, time::Duration};
+
+use domain::{bars::BarAggregator, Bar, Qty, Strategy, StrategyContext};
+use rust_decimal::Decimal;
+use sqlx::PgConnection;
+use tokio::{sync::broadcast, task::JoinHandle};
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    convert,
+    oms::{LeaseClaim, NewOrder, Oms, OmsError, OPEN_STATUSES},
+    strategies::{self, StrategyRow},
+};
+
+/// The signed position and signed open quantity of one strategy in one symbol.
+pub async fn strategy_exposure(
+    conn: &mut PgConnection,
+    account: &str,
+    strategy: &str,
+    symbol: &str,
+) -> Result<(Qty, Qty), OmsError> {
+    let position: Option<Decimal> =
+        sqlx::query_scalar("select qty from position where account = $1 and strategy = $2 and symbol = $3")
+            .bind(account)
+            .bind(strategy)
+            .bind(symbol)
+            .fetch_optional(&mut *conn)
+            .await?;
+    let working: Option<Decimal> = sqlx::query_scalar(
+        "select sum(case when side = 'buy' then qty - filled_qty else filled_qty - qty end) from \"order\"
+          where account = $1 and strategy = $2 and symbol = $3 and status = any($4)",
+    )
+    .bind(account)
+    .bind(strategy)
+    .bind(symbol)
+    .bind(&OPEN_STATUSES[..])
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok((convert::qty(position.unwrap_or_default())?, convert::qty(working.unwrap_or_default())?))
+}
+
+struct Running {
+    token: i64,
+    updated_at: chrono::DateTime<chrono::Utc>,
+    stop: CancellationToken,
+    task: JoinHandle<()>,
+}
+
+/// Runs the lease loop until `stop`, then hands every lease back.
+pub async fn run(oms: Oms, ttl: Duration, renew: Duration, stop: CancellationToken) {
+    let mut running: HashMap<i64, Running> = HashMap::new();
+    let mut interval = tokio::time::interval(renew);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => break,
+            _ = interval.tick() => {}
+        }
+        if let Err(e) = round(&oms, ttl, &mut running).await {
+            tracing::warn!(error = %e, "lease round failed");
+        }
+    }
+    for (id, r) in running.drain() {
+        r.stop.cancel();
+        let _ = tokio::time::timeout(Duration::from_secs(2), r.task).await;
+        tracing::info!(strategy_id = id, "strategy stopped for shutdown");
+    }
+    let released = sqlx::query("update strategy_lease set owner = null, expires_at = '-infinity' where owner = $1")
+        .bind(oms.instance_id())
+        .execute(oms.pool())
+        .await;
+    let stopped = sqlx::query("update engine_instance set stopped_at = now() where instance_id = $1")
+        .bind(oms.instance_id())
+        .execute(oms.pool())
+        .await;
+    match (released, stopped) {
+        (Ok(r), Ok(_)) => tracing::info!(leases = r.rows_affected(), "leases released"),
+        (Err(e), _) | (_, Err(e)) => tracing::warn!(error = %e, "could not release leases; they expire by themselves"),
+    }
+}
+
+async fn round(oms: &Oms, ttl: Duration, running: &mut HashMap<i64, Running>) -> anyhow::Result<()> {
+    let me = oms.instance_id();
+    let ttl_secs = ttl.as_secs_f64();
+    sqlx::query(
+        "insert into engine_instance (instance_id) values ($1)
+         on conflict (instance_id) do update set heartbeat_at = now(), stopped_at = null",
+    )
+    .bind(me)
+    .execute(oms.pool())
+    .await?;
+    sqlx::query(
+        "update strategy_lease l set owner = null, expires_at = '-infinity' from strategy s
+                  where s.strategy_id = l.strategy_id and l.owner = $1 and not s.enabled",
+    )
+    .bind(me)
+    .execute(oms.pool())
+    .await?;
+    let held: Vec<(i64, i64, chrono::DateTime<chrono::Utc>)> = sqlx::query_as(
+        "update strategy_lease l set expires_at = now() + make_interval(secs => $2)
+           from strategy s
+          where s.strategy_id = l.strategy_id and l.owner = $1 and l.expires_at > now()
+         returning l.strategy_id, l.fencing_token, s.updated_at",
+    )
+    .bind(me)
+    .bind(ttl_secs)
+    .fetch_all(oms.pool())
+    .await?;
+    // Stop what we no longer hold, or whose definition changed (restarted below).
+    running.retain(|id, r| {
+        let keep = held.iter().any(|(h, token, updated)| h == id && *token == r.token && *updated == r.updated_at);
+        if !keep {
+            tracing::info!(strategy_id = id, "strategy stopped: lease lost, strategy disabled or changed");
+            r.stop.cancel();
+        }
+        keep
+    });
+    let claimed: Vec<(i64, i64, chrono::DateTime<chrono::Utc>)> = sqlx::query_as(
+        "update strategy_lease l set owner = $1, fencing_token = l.fencing_token + 1,
+                expires_at = now() + make_interval(secs => $2)
+           from strategy s
+          where s.strategy_id = l.strategy_id and s.enabled and (l.owner is null or l.expires_at <= now())
+         returning l.strategy_id, l.fencing_token, s.updated_at",
+    )
+    .bind(me)
+    .bind(ttl_secs)
+    .fetch_all(oms.pool())
+    .await?;
+    for (id, token, updated_at) in held.into_iter().chain(claimed) {
+        if running.contains_key(&id) {
+            continue;
+        }
+        let Some(def) = strategies::by_id(oms.pool(), id).await? else { continue };
+        tracing::info!(strategy = %def.name, fencing_token = token, instance = me, "strategy lease acquired; running it");
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(run_strategy(
+            oms.clone(),
+            def,
+            LeaseClaim { strategy_id: id, fencing_token: token },
+            stop.clone(),
+        ));
+        running.insert(id, Running { token, updated_at, stop, task });
+    }
+    match oms.adopt_orphans(ttl).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(orders = n, "open orders of a stopped instance adopted"),
+        Err(e) => tracing::warn!(error = %e, "adopting orders failed"),
+    }
+    Ok(())
+}
+
+/// Per-symbol state of a running strategy.
+struct SymbolRunner {
+    symbol: String,
+    bars: BarAggregator,
+    strategy: Box<dyn Strategy>,
+}
+
+/// Runs one strategy until `stop` or until its lease turns out to be stale.
+pub async fn run_strategy(oms: Oms, def: StrategyRow, lease: LeaseClaim, stop: CancellationToken) {
+    let period = i64::from(def.bar_seconds) * 1_000_000_000;
+    let mut symbols: HashMap<domain::InstrumentId, SymbolRunner> = HashMap::new();
+    for symbol in &def.symbols {
+        match strategies::build(&def.kind, &def.params, &oms.market().instruments, symbol) {
+            Ok(strategy) => {
+                let id = oms.market().instruments.id(symbol);
+                symbols.insert(
+                    id,
+                    SymbolRunner { symbol: symbol.clone(), bars: BarAggregator::new(id, period), strategy },
+                );
+            }
+            Err(e) => {
+                tracing::error!(strategy = %def.name, error = %e, "strategy cannot be built; not running it");
+                return;
+            }
+        }
+    }
+    let mut ticks = oms.market().subscribe();
+    let mut intents = Vec::with_capacity(4);
+    loop {
+        let tick = tokio::select! {
+            () = stop.cancelled() => return,
+            t = ticks.recv() => t,
+        };
+        let tick = match tick {
+            Ok(t) => t,
+            Err(broadcast::error::RecvError::Lagged(n)) => {
+                tracing::warn!(strategy = %def.name, skipped = n, "strategy lagged behind the feed");
+                continue;
+            }
+            Err(broadcast::error::RecvError::Closed) => return,
+        };
+        let Some(runner) = symbols.get_mut(&tick.tick.instrument) else { continue };
+        let Some(bar) = runner.bars.on_tick(&tick.tick) else { continue };
+        match on_bar(&oms, &def, lease, runner, &bar, &mut intents).await {
+            Ok(()) => {}
+            Err(OmsError::StaleLease) => {
+                tracing::warn!(strategy = %def.name, "lease taken over by another instance; stopping");
+                return;
+            }
+            Err(e) => tracing::warn!(strategy = %def.name, error = %e, "bar not processed"),
+        }
+    }
+}
+
+async fn on_bar(
+    oms: &Oms,
+    def: &StrategyRow,
+    lease: LeaseClaim,
+    runner: &mut SymbolRunner,
+    bar: &Bar,
+    intents: &mut Vec<domain::OrderIntent>,
+) -> Result<(), OmsError> {
+    let mut conn = oms.pool().acquire().await?;
+    let (position, working) = strategy_exposure(&mut conn, &def.account, &def.name, &runner.symbol).await?;
+    drop(conn);
+    let ctx = StrategyContext { now: bar.ts, position, working };
+    intents.clear();
+    runner.strategy.on_bar(&ctx, bar, intents);
+    for (n, intent) in intents.iter().enumerate() {
+        let order = NewOrder {
+            account: def.account.clone(),
+            strategy: def.name.clone(),
+            client_order_id: format!("{}-{}-{}-{n}", def.name, runner.symbol, bar.ts.millis()),
+            symbol: runner.symbol.clone(),
+            side: intent.side,
+            qty: intent.qty,
+            order_type: intent.order_type,
+            time_in_force: intent.time_in_force,
+            signal_id: None,
+            lease: Some(lease),
+            bypass_halt: false,
+        };
+        let outcome = oms.place(order).await?;
+        let o = outcome.order();
+        tracing::info!(strategy = %def.name, symbol = %runner.symbol, order_id = o.order_id, side = %o.side,
+            qty = %o.qty, status = %o.status, reason = ?o.reject_reason, "strategy order");
+    }
+    Ok(())
+}

@@ -1,0 +1,88 @@
+//! Venues: where orders are executed. A venue takes submissions and cancels, and reports what
+//! happens to each order as [`VenueEvent`]s on a channel the order manager drains.
+//!
+//! Implementations: [`paper::PaperVenue`] (fills against live ticks with the domain's
+//! `SimulatedVenue`). The set is closed, so it is an enum rather than a trait object.
+
+pub mod paper;
+
+use domain::{Money, OrderIntent, Price, Qty, Timestamp};
+
+/// What a venue reports about one order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VenueEventKind {
+    /// Acknowledged and working.
+    Accepted,
+    /// Refused by the venue.
+    Rejected {
+        /// The venue's reason.
+        reason: String,
+    },
+    /// An execution.
+    Fill {
+        /// Venue execution id, unique per venue (makes replays harmless).
+        exec_id: String,
+        /// Executed quantity.
+        qty: Qty,
+        /// Execution price.
+        price: Price,
+        /// Fee charged.
+        fee: Money,
+        /// Execution time.
+        ts: Timestamp,
+    },
+    /// Cancelled (on request, or an IOC remainder).
+    Cancelled,
+    /// A cancel request found nothing to cancel.
+    CancelRejected,
+    /// Ended by its time in force.
+    Expired,
+}
+
+/// An event about the order `order_id`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VenueEvent {
+    /// The engine's order id.
+    pub order_id: i64,
+    /// What happened.
+    pub kind: VenueEventKind,
+}
+
+/// An order handed to a venue.
+#[derive(Debug, Clone, Copy)]
+pub struct VenueOrder {
+    /// The engine's order id.
+    pub order_id: i64,
+    /// What to trade (quantity = what is still open).
+    pub intent: OrderIntent,
+}
+
+/// The configured venue.
+#[derive(Clone)]
+pub enum Venue {
+    /// The paper venue.
+    Paper(paper::PaperVenue),
+}
+
+impl Venue {
+    /// The name stored on orders.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Paper(_) => "paper",
+        }
+    }
+
+    /// Hands an order to the venue; the outcome arrives as events.
+    pub async fn submit(&self, order: VenueOrder) {
+        match self {
+            Self::Paper(paper) => paper.submit(order).await,
+        }
+    }
+
+    /// Asks the venue to cancel; the outcome arrives as events.
+    pub async fn cancel(&self, order_id: i64) {
+        match self {
+            Self::Paper(paper) => paper.cancel(order_id).await,
+        }
+    }
+}

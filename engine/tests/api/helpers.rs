@@ -1,0 +1,296 @@
+#![allow(dead_code, reason = "shared helpers; not every test uses every one")]
+
+use std::{
+    collections::HashMap,
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc, Mutex,
+    },
+    time::Duration,
+};
+
+use axum::{
+    extract::{ws::Message, Path, State, WebSocketUpgrade},
+    routing::get,
+    Json, Router,
+};
+use engine::{
+    configuration::{PaperSettings, Settings, SignalSettings},
+    startup::Application,
+};
+use platform::config::{DatabaseSettings, DatabaseSource};
+use serde_json::{json, Value};
+use test_support::TestDb;
+use tokio::sync::{broadcast, oneshot};
+
+/// A stand-in for the data-service: the live stream and the quote endpoint, in its message format.
+#[derive(Clone)]
+pub struct FakeFeed {
+    pub url: String,
+    tx: broadcast::Sender<String>,
+    clients: Arc<AtomicUsize>,
+    last: Arc<Mutex<HashMap<String, String>>>,
+}
+
+#[derive(Clone)]
+struct FeedState {
+    tx: broadcast::Sender<String>,
+    clients: Arc<AtomicUsize>,
+    last: Arc<Mutex<HashMap<String, String>>>,
+}
+
+impl FakeFeed {
+    pub async fn start() -> Self {
+        let (tx, _) = broadcast::channel(10_000);
+        let clients = Arc::new(AtomicUsize::new(0));
+        let last = Arc::new(Mutex::new(HashMap::new()));
+        let state = FeedState { tx: tx.clone(), clients: clients.clone(), last: last.clone() };
+        let app = Router::new()
+            .route("/api/v1/market/stream", get(stream))
+            .route("/api/v1/market/quote/{symbol}", get(quote))
+            .with_state(state);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Self { url, tx, clients, last }
+    }
+
+    /// Sends a trade of `symbol` at `price` (now) to every connected engine.
+    pub fn tick(&self, symbol: &str, price: &str) {
+        self.last.lock().unwrap().insert(symbol.to_owned(), price.to_owned());
+        let ts = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let _ =
+            self.tx.send(json!({"type": "tick", "symbol": symbol, "ts": ts, "price": price, "size": "3"}).to_string());
+    }
+
+    /// Sends a trade with an explicit timestamp (ms since the epoch).
+    pub fn tick_at(&self, symbol: &str, price: &str, ts_ms: i64) {
+        self.last.lock().unwrap().insert(symbol.to_owned(), price.to_owned());
+        let ts = chrono::DateTime::from_timestamp_millis(ts_ms)
+            .unwrap()
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let _ =
+            self.tx.send(json!({"type": "tick", "symbol": symbol, "ts": ts, "price": price, "size": "3"}).to_string());
+    }
+
+    /// Waits until `n` engines are subscribed.
+    pub async fn wait_for_clients(&self, n: usize) {
+        eventually("engines subscribed to the feed", || async { self.clients.load(Ordering::SeqCst) >= n }).await;
+    }
+}
+
+async fn stream(State(state): State<FeedState>, ws: WebSocketUpgrade) -> axum::response::Response {
+    ws.on_upgrade(move |mut socket| async move {
+        let mut rx = state.tx.subscribe();
+        state.clients.fetch_add(1, Ordering::SeqCst);
+        while let Ok(text) = rx.recv().await {
+            if socket.send(Message::Text(text.into())).await.is_err() {
+                break;
+            }
+        }
+        state.clients.fetch_sub(1, Ordering::SeqCst);
+    })
+}
+
+async fn quote(
+    State(state): State<FeedState>,
+    Path(symbol): Path<String>,
+) -> Result<Json<Value>, axum::http::StatusCode> {
+    let last = state.last.lock().unwrap().get(&symbol).cloned();
+    match last {
+        Some(price) => {
+            Ok(Json(json!({"symbol": symbol, "ts": chrono::Utc::now(), "price": price, "size": "1", "source": "tick"})))
+        }
+        None => Err(axum::http::StatusCode::NOT_FOUND),
+    }
+}
+
+/// A running engine on a test database.
+pub struct TestApp {
+    pub address: String,
+    pub port: u16,
+    pub db_url: String,
+    pub pool: sqlx::PgPool,
+    pub client: reqwest::Client,
+    pub token: String,
+    pub instance_id: String,
+    stop: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+/// Settings for a test instance: loopback, any free port, quick leases and halt polling.
+pub fn test_settings(db_url: &str, feed: &FakeFeed) -> Settings {
+    Settings {
+        listen_addr: "127.0.0.1:0".parse().unwrap(),
+        database: DatabaseSettings { source: DatabaseSource::Url(db_url.to_owned()), max_connections: 8 },
+        migrate_on_start: false,
+        data_service_url: feed.url.clone(),
+        paper: PaperSettings { fees: Default::default(), slippage: domain::Bps::ZERO },
+        signals: SignalSettings { max_age: Duration::from_secs(60), hmac_secret: None, body_limit: 4096 },
+        lease_ttl: Duration::from_secs(3),
+        lease_renew: Duration::from_millis(200),
+        halt_poll: Duration::from_millis(100),
+        equity_snapshot: Duration::from_secs(1),
+        instance_id: engine::configuration::new_instance_id(),
+    }
+}
+
+/// An engine on a fresh database, fed by a fresh stand-in feed.
+pub async fn spawn_app() -> (TestApp, FakeFeed, TestDb) {
+    let db = TestDb::new().await;
+    let feed = FakeFeed::start().await;
+    let app = spawn_with(test_settings(&db.url(), &feed)).await;
+    feed.wait_for_clients(1).await;
+    (app, feed, db)
+}
+
+pub async fn spawn_with(settings: Settings) -> TestApp {
+    let db_url = match &settings.database.source {
+        DatabaseSource::Url(url) => url.clone(),
+        _ => unreachable!(),
+    };
+    let instance_id = settings.instance_id.clone();
+    let app = Application::build(settings, &platform::db::NoSecretSource).await.expect("build app");
+    let port = app.port();
+    let pool = app.state().pool.clone();
+    let token = engine::auth::create_token(&pool, &format!("test-{}", uuid::Uuid::new_v4().simple())).await.unwrap();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until_stopped(async move {
+        let _ = stopped.await;
+    }));
+    TestApp {
+        address: format!("http://127.0.0.1:{port}"),
+        port,
+        db_url,
+        pool,
+        client: reqwest::Client::new(),
+        token,
+        instance_id,
+        stop: Some(stop),
+        server: Some(server),
+    }
+}
+
+impl TestApp {
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        let res =
+            self.client.get(format!("{}{path}", self.address)).bearer_auth(&self.token).send().await.expect("request");
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        self.send(reqwest::Method::POST, path, body).await
+    }
+
+    pub async fn send(&self, method: reqwest::Method, path: &str, body: Value) -> (u16, Value) {
+        let res = self
+            .client
+            .request(method, format!("{}{path}", self.address))
+            .bearer_auth(&self.token)
+            .json(&body)
+            .send()
+            .await
+            .expect("request");
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Posts a raw webhook body.
+    pub async fn webhook(&self, body: impl Into<reqwest::Body>, content_type: &str) -> (u16, Value) {
+        let res = self
+            .client
+            .post(format!("{}/api/v1/signals/tradingview", self.address))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .expect("request");
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Creates a strategy through the API (201 expected).
+    pub async fn create_strategy(&self, body: Value) -> Value {
+        let (status, created) = self.post("/api/v1/strategies", body).await;
+        assert_eq!(status, 201, "{created}");
+        created
+    }
+
+    /// A signal-follower strategy `name` on BTCUSD and ETHUSD for `account`, passphrase `pass-<name>`.
+    pub async fn follower(&self, name: &str, account: &str) -> Value {
+        self.create_strategy(json!({
+            "name": name, "kind": "signal_follower", "params": {"quantity": "2"}, "account": account,
+            "symbols": ["BTCUSD", "ETHUSD"], "passphrase": format!("pass-{name}"), "enabled": true
+        }))
+        .await
+    }
+
+    pub async fn place_market(
+        &self,
+        account: &str,
+        symbol: &str,
+        side: &str,
+        qty: &str,
+        client_order_id: &str,
+    ) -> (u16, Value) {
+        self.post(
+            "/api/v1/orders",
+            json!({"account": account, "symbol": symbol, "side": side, "qty": qty, "client_order_id": client_order_id}),
+        )
+        .await
+    }
+
+    /// Polls an order until `status`.
+    pub async fn order_reaches(&self, order_id: i64, status: &str) -> Value {
+        let mut last = Value::Null;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while tokio::time::Instant::now() < deadline {
+            let (_, order) = self.get(&format!("/api/v1/orders/{order_id}")).await;
+            if order["status"] == status {
+                return order;
+            }
+            last = order;
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("order {order_id} never reached {status}: {last}");
+    }
+
+    /// Stops the engine gracefully and waits for it.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            tokio::time::timeout(Duration::from_secs(25), server).await.expect("stops in time").unwrap().unwrap();
+        }
+    }
+}
+
+/// Asserts the platform's error body and returns its message.
+pub fn error_message(body: &Value, code: &str) -> String {
+    assert_eq!(body["error"]["code"], code, "unexpected error body {body}");
+    body["error"]["message"].as_str().expect("message").to_owned()
+}
+
+/// Polls `check` until it is true or 15 s pass.
+pub async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while tokio::time::Instant::now() < deadline {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+/// A TradingView alert body.
+pub fn alert(strategy: &str, passphrase: &str, action: &str, alert_id: &str) -> Value {
+    json!({"passphrase": passphrase, "strategy": strategy, "ticker": "BTCUSD", "action": action,
+           "quantity": "2", "alert_id": alert_id})
+}

@@ -1,0 +1,6 @@
+//! Black-box tests of the engine: the real application on a real PostgreSQL, fed by a stand-in
+//! of the data-service's stream, driven over HTTP. One binary, one module per feature.
+
+mod helpers;
+mod orders;
+mod signals;

@@ -1,0 +1,187 @@
+use serde_json::json;
+
+use crate::helpers::{eventually, spawn_app};
+
+#[tokio::test]
+async fn a_manual_market_order_fills_at_the_next_trade() {
+    let (app, feed, _db) = spawn_app().await;
+    feed.tick("ETHUSD", "2000");
+    let (status, order) = app.place_market("acct", "ethusd", "buy", "1.5", "m-1").await;
+    assert_eq!(status, 201, "{order}");
+    assert_eq!((order["status"].as_str(), order["strategy"].as_str()), (Some("pending_new"), Some("manual")));
+    let id = order["order_id"].as_i64().unwrap();
+    app.order_reaches(id, "new").await;
+    feed.tick("ETHUSD", "2001.5");
+    let filled = app.order_reaches(id, "filled").await;
+    assert_eq!((filled["filled_qty"].as_str(), filled["avg_fill_price"].as_str()), (Some("1.5"), Some("2001.5")));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn retrying_with_the_same_client_order_id_returns_the_same_order() {
+    let (app, feed, _db) = spawn_app().await;
+    feed.tick("ETHUSD", "2000");
+    let (first_status, first) = app.place_market("acct", "ETHUSD", "buy", "1", "retry-me").await;
+    let (second_status, second) = app.place_market("acct", "ETHUSD", "buy", "1", "retry-me").await;
+    assert_eq!((first_status, second_status), (201, 200));
+    assert_eq!(first["order_id"], second["order_id"]);
+    // The same key under another account is another order.
+    let (other_status, other) = app.place_market("acct-2", "ETHUSD", "buy", "1", "retry-me").await;
+    assert_eq!(other_status, 201);
+    assert_ne!(other["order_id"], first["order_id"]);
+    let orders: i64 = sqlx::query_scalar("select count(*) from \"order\"").fetch_one(&app.pool).await.unwrap();
+    assert_eq!(orders, 2);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn every_risk_check_rejects_with_its_reason_stored_on_the_order() {
+    let (app, feed, _db) = spawn_app().await;
+    feed.tick("BTCUSD", "100");
+    // Each case: the limits, then an order that breaks exactly that limit.
+    let cases = [
+        ("max_order_qty", json!({"max_order_qty": "5"}), json!({"qty": "6"})),
+        ("max_order_notional", json!({"max_order_notional": "999"}), json!({"qty": "10"})),
+        ("max_position", json!({"max_position": "3"}), json!({"qty": "4"})),
+        ("max_gross_exposure", json!({"max_gross_exposure": "250"}), json!({"qty": "3"})),
+        ("price_collar", json!({"price_collar_bps": "100"}), json!({"qty": "1", "limit_price": "101.5"})),
+    ];
+    for (i, (reason, limits, order)) in cases.into_iter().enumerate() {
+        let account = format!("risk-{i}");
+        let (status, _) = app.send(reqwest::Method::PUT, &format!("/api/v1/risk-limits/{account}"), limits).await;
+        assert_eq!(status, 200);
+        let mut body =
+            json!({"account": account, "symbol": "BTCUSD", "side": "buy", "client_order_id": format!("r-{i}")});
+        body.as_object_mut().unwrap().extend(order.as_object().unwrap().clone());
+        let (status, placed) = app.post("/api/v1/orders", body).await;
+        assert_eq!(status, 201, "{reason}: {placed}");
+        assert_eq!(
+            (placed["status"].as_str(), placed["reject_reason"].as_str()),
+            (Some("rejected"), Some(reason)),
+            "{placed}"
+        );
+        let (_, detail) = app.get(&format!("/api/v1/orders/{}", placed["order_id"])).await;
+        assert_eq!(detail["events"][0]["event"], "risk_rejected");
+    }
+    // Within the limits the same account trades.
+    let (_, ok) = app.place_market("risk-0", "BTCUSD", "buy", "5", "r-ok").await;
+    assert_eq!(ok["status"], "pending_new", "{ok}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_order_rate_limit_rejects_orders_beyond_the_allowed_count_per_minute() {
+    let (app, feed, _db) = spawn_app().await;
+    feed.tick("BTCUSD", "100");
+    app.send(reqwest::Method::PUT, "/api/v1/risk-limits/fast", json!({"max_orders_per_minute": 2})).await;
+    let mut statuses = Vec::new();
+    for i in 0..3 {
+        let (_, order) = app.place_market("fast", "BTCUSD", "buy", "1", &format!("f-{i}")).await;
+        statuses
+            .push((order["status"].as_str().unwrap().to_owned(), order["reject_reason"].as_str().map(str::to_owned)));
+    }
+    assert_eq!(statuses[2], ("rejected".to_owned(), Some("order_rate_limit".to_owned())), "{statuses:?}");
+    assert!(statuses[..2].iter().all(|(s, _)| s != "rejected"), "{statuses:?}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn breaching_the_daily_loss_limit_rejects_the_order_and_halts_the_account() {
+    let (app, feed, _db) = spawn_app().await;
+    feed.tick("BTCUSD", "100");
+    let (_, bought) = app.place_market("loser", "BTCUSD", "buy", "10", "l-1").await;
+    app.order_reaches(bought["order_id"].as_i64().unwrap(), "new").await;
+    feed.tick("BTCUSD", "100");
+    app.order_reaches(bought["order_id"].as_i64().unwrap(), "filled").await;
+    app.send(reqwest::Method::PUT, "/api/v1/risk-limits/loser", json!({"max_daily_loss": "50"})).await;
+    feed.tick("BTCUSD", "90"); // 10 × -10 = -100 unrealized
+    eventually("the engine saw the drop", || async {
+        app.get("/api/v1/positions?account=loser").await.1[0]["unrealized_pnl"] == "-100"
+    })
+    .await;
+    let (_, more) = app.place_market("loser", "BTCUSD", "buy", "1", "l-2").await;
+    assert_eq!(more["reject_reason"], "daily_loss_limit", "{more}");
+    eventually("the account halted", || async {
+        app.get("/api/v1/halt").await.1.as_array().is_some_and(|h| h.iter().any(|h| h["account"] == "loser"))
+    })
+    .await;
+    // A reducing order is refused too now: the account is halted.
+    let (_, reduce) = app.place_market("loser", "BTCUSD", "sell", "1", "l-3").await;
+    assert_eq!(reduce["reject_reason"], "halted");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_limit_order_waits_until_touched_and_can_be_cancelled() {
+    let (app, feed, _db) = spawn_app().await;
+    feed.tick("BTCUSD", "100");
+    let place = |price: &str, id: &str| {
+        app.post(
+            "/api/v1/orders",
+            json!({"account": "a", "symbol": "BTCUSD", "side": "buy", "qty": "1",
+            "limit_price": price, "client_order_id": id}),
+        )
+    };
+    let (_, touched) = place("99", "lim-1").await;
+    let (_, resting) = place("95", "lim-2").await;
+    let (touched, resting) = (touched["order_id"].as_i64().unwrap(), resting["order_id"].as_i64().unwrap());
+    app.order_reaches(touched, "new").await;
+    app.order_reaches(resting, "new").await;
+    feed.tick("BTCUSD", "99.5");
+    feed.tick("BTCUSD", "98.9");
+    let filled = app.order_reaches(touched, "filled").await;
+    assert_eq!(filled["avg_fill_price"], "98.9");
+    assert_eq!(app.get(&format!("/api/v1/orders/{resting}")).await.1["status"], "new");
+    let (status, cancelling) = app.post(&format!("/api/v1/orders/{resting}/cancel"), json!({})).await;
+    assert_eq!((status, cancelling["status"].as_str()), (202, Some("pending_cancel")));
+    let cancelled = app.order_reaches(resting, "cancelled").await;
+    let events: Vec<&str> =
+        cancelled["events"].as_array().unwrap().iter().map(|e| e["event"].as_str().unwrap()).collect();
+    assert_eq!(events, ["created", "accepted", "cancel_requested", "cancelled"]);
+    // A final order cannot be cancelled.
+    let (status, _) = app.post(&format!("/api/v1/orders/{touched}/cancel"), json!({})).await;
+    assert_eq!(status, 409);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn risk_limit_changes_are_recorded_in_the_audit_log_with_the_token_name() {
+    let (app, _feed, _db) = spawn_app().await;
+    app.send(reqwest::Method::PUT, "/api/v1/risk-limits/acct", json!({"max_order_qty": "5"})).await;
+    let (status, limits) =
+        app.send(reqwest::Method::PUT, "/api/v1/risk-limits/acct", json!({"max_order_qty": "7"})).await;
+    assert_eq!((status, limits["max_order_qty"].as_str()), (200, Some("7")));
+    let rows: Vec<(String, serde_json::Value)> =
+        sqlx::query_as("select actor, detail from audit_log where action = 'risk_limits.update' order by audit_id")
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(rows.len(), 2);
+    assert!(rows[1].0.starts_with("test-"), "actor is the token name: {}", rows[1].0);
+    assert_eq!(
+        (rows[1].1["before"]["max_order_qty"].as_str(), rows[1].1["after"]["max_order_qty"].as_str()),
+        (Some("5"), Some("7"))
+    );
+    let (status, _) = app.send(reqwest::Method::PUT, "/api/v1/risk-limits/acct", json!({"max_order_qty": "-1"})).await;
+    assert_eq!(status, 422);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn requests_without_a_valid_token_get_401_but_health_and_openapi_are_open() {
+    let (app, _feed, _db) = spawn_app().await;
+    let no_token = app.client.get(format!("{}/api/v1/orders", app.address)).send().await.unwrap();
+    assert_eq!(no_token.status().as_u16(), 401);
+    let bad = app.client.get(format!("{}/api/v1/orders", app.address)).bearer_auth("hly_nope").send().await.unwrap();
+    assert_eq!(bad.status().as_u16(), 401);
+    let health = app.client.get(format!("{}/healthz", app.address)).send().await.unwrap();
+    assert_eq!(health.status().as_u16(), 200);
+    let doc: serde_json::Value =
+        app.client.get(format!("{}/api/v1/openapi.json", app.address)).send().await.unwrap().json().await.unwrap();
+    for path in
+        ["/api/v1/signals/tradingview", "/api/v1/orders", "/api/v1/halt", "/api/v1/strategies", "/api/v1/positions"]
+    {
+        assert!(doc["paths"][path].is_object(), "{path} missing from the OpenAPI document");
+    }
+    app.stop().await;
+}

@@ -1,0 +1,191 @@
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::helpers::{alert, error_message, eventually, spawn_app, spawn_with, test_settings, FakeFeed};
+
+#[tokio::test]
+async fn a_tradingview_signal_produces_an_order_a_fill_and_a_position() {
+    let (app, feed, _db) = spawn_app().await;
+    app.follower("tv", "acct-1").await;
+    feed.tick("BTCUSD", "100.00");
+
+    let (status, receipt) = app.webhook(alert("tv", "pass-tv", "buy", "a-1").to_string(), "application/json").await;
+    assert_eq!(status, 202, "{receipt}");
+    assert_eq!(receipt["status"], "accepted");
+    let signal_id = receipt["signal_id"].as_i64().unwrap();
+
+    // The worker turns it into an order that waits for the next trade.
+    eventually("an order for the signal", || async {
+        app.get("/api/v1/orders?strategy=tv").await.1["orders"].as_array().is_some_and(|o| o.len() == 1)
+    })
+    .await;
+    let (_, page) = app.get("/api/v1/orders?strategy=tv").await;
+    let order = &page["orders"][0];
+    assert_eq!(order["signal_id"].as_i64(), Some(signal_id));
+    assert_eq!((order["side"].as_str(), order["qty"].as_str()), (Some("buy"), Some("2")));
+    let order_id = order["order_id"].as_i64().unwrap();
+    app.order_reaches(order_id, "new").await;
+    feed.tick("BTCUSD", "101.25");
+    let filled = app.order_reaches(order_id, "filled").await;
+    assert_eq!(filled["avg_fill_price"], "101.25");
+    let events: Vec<&str> = filled["events"].as_array().unwrap().iter().map(|e| e["event"].as_str().unwrap()).collect();
+    assert_eq!(events, ["created", "accepted", "fill"]);
+
+    let (_, fills) = app.get("/api/v1/fills?strategy=tv").await;
+    assert_eq!(fills.as_array().unwrap().len(), 1);
+    assert_eq!((fills[0]["qty"].as_str(), fills[0]["price"].as_str()), (Some("2"), Some("101.25")));
+    feed.tick("BTCUSD", "102.25");
+    eventually("position marked to the last trade", || async {
+        let (_, positions) = app.get("/api/v1/positions?account=acct-1").await;
+        positions[0]["unrealized_pnl"] == "2"
+    })
+    .await;
+    let (_, positions) = app.get("/api/v1/positions?account=acct-1").await;
+    assert_eq!(positions.as_array().unwrap().len(), 1, "{positions}");
+    assert_eq!((positions[0]["qty"].as_str(), positions[0]["avg_price"].as_str()), (Some("2"), Some("101.25")));
+    let (_, signals) = app.get("/api/v1/signals?strategy=tv").await;
+    assert_eq!(signals[0]["status"], "processed", "{signals}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_repeated_alert_id_is_answered_as_duplicate_and_creates_nothing() {
+    let (app, feed, _db) = spawn_app().await;
+    app.follower("tv", "acct-1").await;
+    feed.tick("BTCUSD", "100");
+    let body = alert("tv", "pass-tv", "buy", "same-id").to_string();
+    assert_eq!(app.webhook(body.clone(), "application/json").await.0, 202);
+    let (status, receipt) = app.webhook(body.clone(), "application/json").await;
+    assert_eq!((status, receipt["status"].as_str()), (200, Some("duplicate")));
+    eventually("the first signal processed", || async {
+        app.get("/api/v1/signals?strategy=tv").await.1[0]["status"] == "processed"
+    })
+    .await;
+    // Still a duplicate after processing, and still only one order.
+    assert_eq!(app.webhook(body, "application/json").await.1["status"], "duplicate");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let signals: i64 = sqlx::query_scalar("select count(*) from signal").fetch_one(&app.pool).await.unwrap();
+    let orders: i64 = sqlx::query_scalar("select count(*) from \"order\"").fetch_one(&app.pool).await.unwrap();
+    assert_eq!((signals, orders), (1, 1));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_wrong_passphrase_is_refused_with_401_and_nothing_is_stored() {
+    let (app, _feed, _db) = spawn_app().await;
+    app.follower("tv", "acct-1").await;
+    let (status, body) = app.webhook(alert("tv", "pass-other", "buy", "x").to_string(), "application/json").await;
+    assert_eq!(status, 401);
+    assert!(error_message(&body, "unauthorized").contains("passphrase"));
+    let signals: i64 = sqlx::query_scalar("select count(*) from signal").fetch_one(&app.pool).await.unwrap();
+    assert_eq!(signals, 0);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn invalid_alerts_get_a_4xx_that_says_what_is_wrong() {
+    let (app, _feed, _db) = spawn_app().await;
+    app.follower("tv", "acct-1").await;
+    let with = |field: &str, value: Value| {
+        let mut a = alert("tv", "pass-tv", "buy", "id");
+        a[field] = value;
+        a.to_string()
+    };
+    let stale = (chrono::Utc::now() - chrono::Duration::minutes(5)).to_rfc3339();
+    let cases: Vec<(&str, String, u16, &str, &str)> = vec![
+        ("not JSON", "{passphrase:".to_owned(), 400, "invalid_json", "not valid JSON"),
+        (
+            "missing field",
+            json!({"passphrase": "pass-tv", "strategy": "tv"}).to_string(),
+            400,
+            "invalid_json",
+            "ticker",
+        ),
+        ("unknown strategy", with("strategy", json!("nope")), 404, "not_found", "unknown strategy"),
+        ("zero quantity", with("quantity", json!(0)), 422, "invalid_quantity", "greater than zero"),
+        ("text quantity", with("quantity", json!("ten")), 422, "invalid_field", "not a number"),
+        ("bad action", with("action", json!("hold")), 422, "invalid_action", "buy, sell or exit"),
+        ("ticker not traded", with("ticker", json!("AAPL")), 422, "invalid_ticker", "does not trade"),
+        ("stale alert", with("time", json!(stale)), 422, "stale_alert", "window is 60s"),
+        ("too large", format!("{{\"pad\":\"{}\"}}", "x".repeat(5000)), 413, "payload_too_large", "4096"),
+    ];
+    for (what, body, status, code, needle) in cases {
+        let (got, answer) = app.webhook(body, "application/json").await;
+        assert_eq!(got, status, "{what}: {answer}");
+        let message = error_message(&answer, code);
+        assert!(message.contains(needle), "{what}: {message:?} lacks {needle:?}");
+    }
+    let signals: i64 = sqlx::query_scalar("select count(*) from signal").fetch_one(&app.pool).await.unwrap();
+    assert_eq!(signals, 0, "nothing invalid is stored");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn text_plain_bodies_holding_json_are_accepted_like_tradingview_sends_them() {
+    let (app, _feed, _db) = spawn_app().await;
+    app.follower("tv", "acct-1").await;
+    let (status, receipt) =
+        app.webhook(alert("tv", "pass-tv", "buy", "plain").to_string(), "text/plain; charset=utf-8").await;
+    assert_eq!(status, 202, "{receipt}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_hmac_signature_is_checked_when_a_secret_is_configured() {
+    let db = test_support::TestDb::new().await;
+    let feed = FakeFeed::start().await;
+    let mut settings = test_settings(&db.url(), &feed);
+    settings.signals.hmac_secret = Some("s3cret".into());
+    let app = spawn_with(settings).await;
+    app.follower("tv", "acct-1").await;
+    let body = alert("tv", "pass-tv", "buy", "signed").to_string();
+    let post = |signature: Option<String>| {
+        let mut request = app
+            .client
+            .post(format!("{}/api/v1/signals/tradingview", app.address))
+            .header("content-type", "application/json")
+            .body(body.clone());
+        if let Some(s) = signature {
+            request = request.header(engine::signals::webhook::SIGNATURE_HEADER, s);
+        }
+        request.send()
+    };
+    assert_eq!(post(None).await.unwrap().status().as_u16(), 401);
+    let wrong = engine::signals::webhook::sign(b"other", body.as_bytes());
+    assert_eq!(post(Some(wrong)).await.unwrap().status().as_u16(), 401);
+    let right = engine::signals::webhook::sign(b"s3cret", body.as_bytes());
+    assert_eq!(post(Some(right)).await.unwrap().status().as_u16(), 202);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn concurrent_signals_are_all_committed_before_their_answers() {
+    let (app, _feed, _db) = spawn_app().await;
+    app.follower("tv", "acct-1").await;
+    let requests = (0..300).map(|i| {
+        let body = alert("tv", "pass-tv", "sell", &format!("c-{i}")).to_string();
+        let client = app.client.clone();
+        let url = format!("{}/api/v1/signals/tradingview", app.address);
+        tokio::spawn(async move {
+            let res = client.post(url).header("content-type", "application/json").body(body).send().await.unwrap();
+            let status = res.status().as_u16();
+            let receipt: Value = res.json().await.unwrap();
+            (status, receipt["signal_id"].as_i64())
+        })
+    });
+    let mut ids = Vec::new();
+    for r in futures_util::future::join_all(requests).await {
+        let (status, id) = r.unwrap();
+        assert_eq!(status, 202);
+        ids.push(id.unwrap());
+    }
+    // Every 202 names a row that is already committed.
+    let stored: i64 = sqlx::query_scalar("select count(*) from signal where signal_id = any($1)")
+        .bind(&ids)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(stored, 300);
+    app.stop().await;
+}
