@@ -147,7 +147,7 @@ pub async fn cancel_halted_orders(oms: &Oms) -> anyhow::Result<usize> {
     let ids: Vec<i64> = sqlx::query_scalar(
         "select o.order_id from \"order\" o
           where o.status in ('pending_new', 'new', 'partially_filled') and o.instance_id = $1
-            and o.strategy <> 'flatten'
+            and o.client_order_id not like 'flatten-%'
             and exists (select 1 from halt h where h.resumed_at is null and
                   (h.scope = 'all' or (h.scope = 'account' and h.account = o.account)
                    or (h.scope = 'strategy' and h.strategy = o.strategy)))",

@@ -57,13 +57,14 @@ async fn main() -> ExitCode {
 
 async fn pool() -> anyhow::Result<sqlx::PgPool> {
     let settings = DatabaseSettings::from_env()?;
-    Ok(db::lazy_pool(db::connect_options(&settings, &db::NoSecretSource).await?, 2))
+    Ok(db::lazy_pool(db::connect_options(&settings, &*platform::aws::secret_source_from_env().await?).await?, 2))
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
-            let app = Application::build(Settings::from_env()?, &db::NoSecretSource).await?;
+            let app =
+                Application::build(Settings::from_env()?, &*platform::aws::secret_source_from_env().await?).await?;
             app.run_until_stopped(platform::shutdown::signal()).await
         }
         Command::Migrate => {

@@ -132,6 +132,9 @@ pub async fn create(
     ApiJson(mut req): ApiJson<CreateStrategy>,
 ) -> Result<(StatusCode, Json<StrategyRow>), ApiError> {
     req.symbols = normalize_symbols(&req.symbols);
+    if req.params.is_null() {
+        req.params = serde_json::json!({});
+    }
     validate(&state, &req.kind, &req.params, &req.symbols, req.bar_seconds.unwrap_or(60))?;
     let row = insert(&state.pool, &req, &caller.name).await?;
     state.strategies.invalidate().await;

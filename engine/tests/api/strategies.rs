@@ -1,0 +1,147 @@
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::helpers::{error_message, eventually, spawn_app, spawn_with, test_settings, TestApp};
+
+async fn lease(app: &TestApp, name: &str) -> (Option<String>, i64) {
+    sqlx::query_as(
+        "select l.owner, l.fencing_token from strategy_lease l join strategy s using (strategy_id) where s.name = $1",
+    )
+    .bind(name)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn strategy_parameters_are_validated_by_the_registry_naming_the_bad_parameter() {
+    let (app, _feed, _db) = spawn_app().await;
+    let base = json!({"name": "s1", "kind": "sma_cross", "account": "a", "symbols": ["BTCUSD"], "params": {"fast": 10, "slow": 5}});
+    let (status, body) = app.post("/api/v1/strategies", base.clone()).await;
+    assert_eq!(status, 422);
+    assert!(error_message(&body, "invalid_strategy").contains("`fast`"), "{body}");
+    let mut unknown_kind = base.clone();
+    unknown_kind["kind"] = json!("smacross");
+    let (status, body) = app.post("/api/v1/strategies", unknown_kind).await;
+    assert_eq!(status, 422);
+    assert!(error_message(&body, "invalid_strategy").contains("sma_cross"), "{body}");
+    let mut good = base;
+    good["params"] = json!({"fast": 2, "slow": 5});
+    assert_eq!(app.post("/api/v1/strategies", good.clone()).await.0, 201);
+    assert_eq!(app.post("/api/v1/strategies", good).await.0, 409);
+    let (status, patched) =
+        app.send(reqwest::Method::PATCH, "/api/v1/strategies/s1", json!({"params": {"fast": 3, "slow": 6}})).await;
+    assert_eq!((status, patched["params"]["fast"].as_i64()), (200, Some(3)));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_sma_strategy_builds_bars_from_live_ticks_and_trades_them() {
+    let (app, feed, _db) = spawn_app().await;
+    app.create_strategy(json!({"name": "sma", "kind": "sma_cross", "params": {"fast": 2, "slow": 3, "quantity": "5"},
+        "account": "a", "symbols": ["BTCUSD"], "bar_seconds": 1, "enabled": true}))
+        .await;
+    eventually("the strategy leased", || async {
+        lease(&app, "sma").await.0.as_deref() == Some(app.instance_id.as_str())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await; // the strategy task subscribes to the feed
+                                                          // One tick per 1 s bar; each tick closes the previous bar. SMA2 crosses above SMA3 at the
+                                                          // bar closing at 12 (closed by the next tick).
+    let start = (chrono::Utc::now().timestamp() - 100) * 1000;
+    for (i, close) in ["10", "9", "8", "12", "13"].iter().enumerate() {
+        feed.tick_at("BTCUSD", close, start + i as i64 * 1000);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    eventually("the buy order", || async {
+        app.get("/api/v1/orders?strategy=sma").await.1["orders"].as_array().is_some_and(|o| !o.is_empty())
+    })
+    .await;
+    let (_, page) = app.get("/api/v1/orders?strategy=sma").await;
+    let order = &page["orders"][0];
+    assert_eq!((order["side"].as_str(), order["qty"].as_str()), (Some("buy"), Some("5")));
+    assert!(order["client_order_id"].as_str().unwrap().starts_with("sma-BTCUSD-"), "{order}");
+    app.order_reaches(order["order_id"].as_i64().unwrap(), "new").await;
+    feed.tick_at("BTCUSD", "13.5", start + 5000);
+    app.order_reaches(order["order_id"].as_i64().unwrap(), "filled").await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn of_two_instances_one_runs_a_strategy_and_the_other_takes_over_when_it_stops() {
+    let (a, feed, db) = spawn_app().await;
+    let b = spawn_with(test_settings(&db.url(), &feed)).await;
+    a.create_strategy(
+        json!({"name": "leased", "kind": "sma_cross", "account": "a", "symbols": ["BTCUSD"], "enabled": true}),
+    )
+    .await;
+    eventually("a lease owner", || async { lease(&a, "leased").await.0.is_some() }).await;
+    let (owner, token) = lease(&a, "leased").await;
+    let owner = owner.unwrap();
+    // It stays with its owner while the owner lives.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(lease(&a, "leased").await, (Some(owner.clone()), token));
+    let (stopping, staying) = if owner == a.instance_id { (a, b) } else { (b, a) };
+    let staying_id = staying.instance_id.clone();
+    let stopped_at = std::time::Instant::now();
+    stopping.stop().await; // SIGTERM path: the lease is handed back at once
+    eventually("the other instance owns the strategy", || async {
+        lease(&staying, "leased").await.0.as_deref() == Some(staying_id.as_str())
+    })
+    .await;
+    assert!(stopped_at.elapsed() < Duration::from_secs(3), "takeover took {:?}", stopped_at.elapsed());
+    assert!(lease(&staying, "leased").await.1 > token, "the fencing token moves on with every owner");
+
+    // Disabling hands the lease back.
+    staying.post("/api/v1/strategies/leased/disable", json!({})).await;
+    eventually("the lease released", || async { lease(&staying, "leased").await.0.is_none() }).await;
+    staying.stop().await;
+}
+
+#[tokio::test]
+async fn an_order_written_with_a_stale_fencing_token_is_refused() {
+    let (app, feed, _db) = spawn_app().await;
+    feed.tick("BTCUSD", "100");
+    let strategy = app
+        .create_strategy(
+            json!({"name": "fenced", "kind": "sma_cross", "account": "a", "symbols": ["BTCUSD"], "enabled": true}),
+        )
+        .await;
+    eventually("the strategy leased", || async { lease(&app, "fenced").await.0.is_some() }).await;
+    let (_, token) = lease(&app, "fenced").await;
+    let oms = engine::oms::Oms::new(
+        app.pool.clone(),
+        &app.instance_id,
+        engine::venue::Venue::Paper(
+            engine::venue::paper::PaperVenue::start(
+                engine::configuration::PaperSettings { fees: Default::default(), slippage: domain::Bps::ZERO },
+                "x",
+                tokio::sync::broadcast::channel(1).1,
+                tokio::sync::mpsc::channel(1).0,
+                tokio_util::sync::CancellationToken::new(),
+            )
+            .0,
+        ),
+        engine::market::MarketData::new(&feed.url),
+    );
+    let order = |token: i64, id: &str| engine::oms::NewOrder {
+        account: "a".into(),
+        strategy: "fenced".into(),
+        client_order_id: id.into(),
+        symbol: "BTCUSD".into(),
+        side: domain::Side::Buy,
+        qty: domain::Qty::ONE,
+        order_type: domain::OrderType::Market,
+        time_in_force: domain::TimeInForce::Gtc,
+        signal_id: None,
+        lease: Some(engine::oms::LeaseClaim {
+            strategy_id: strategy["strategy_id"].as_i64().unwrap(),
+            fencing_token: token,
+        }),
+        bypass_halt: false,
+    };
+    assert!(matches!(oms.place(order(token - 1, "stale")).await, Err(engine::oms::OmsError::StaleLease)));
+    assert!(oms.place(order(token, "current")).await.is_ok());
+    app.stop().await;
+}
