@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make test`: every test the project has.
-#  1. a throwaway PostgreSQL for the integration tests (stopped again on exit);
+#  1. a throwaway PostgreSQL and the AWS emulator (moto) for the integration tests (both stopped
+#     again on exit);
 #  2. the Rust workspace's unit and integration tests;
 #  3. the infrastructure checks (terraform fmt/validate, checkov, apply/destroy against moto).
 set -euo pipefail
@@ -13,6 +14,10 @@ step "starting the test PostgreSQL"
 pgdir="$root/.local/pg-test"
 export HALYARD_TEST_DATABASE_URL=$(bash scripts/pg-local.sh start "$pgdir" "${HALYARD_TEST_PG_PORT:-54329}" fast)
 trap 'bash scripts/pg-local.sh stop "$pgdir" || true' EXIT
+
+step "starting the AWS emulator (moto) for the S3, Secrets Manager and CloudWatch tests"
+export HALYARD_TEST_MOTO_URL=$(bash scripts/moto-server.sh start)
+trap 'bash scripts/moto-server.sh stop || true; bash scripts/pg-local.sh stop "$pgdir" || true' EXIT
 
 step "Rust tests"
 cargo test --workspace --no-fail-fast 2>&1 | tee "$root/.local/cargo-test.log"

@@ -44,14 +44,11 @@ async fn main() -> anyhow::Result<()> {
     let db = TestDb::new().await;
     println!("== data-service benchmark (PostgreSQL at {})", db.url());
     bench_ingest(&db).await?;
-    let settings = Settings {
-        listen_addr: "127.0.0.1:0".parse()?,
-        database: DatabaseSettings { source: DatabaseSource::Url(db.url()), max_connections: 8 },
-        migrate_on_start: false,
-        synthetic: None,
-        binance: None,
-    };
-    let app = Application::build(settings, &platform::db::NoSecretSource).await?;
+    let settings = Settings::minimal(
+        "127.0.0.1:0".parse()?,
+        DatabaseSettings { source: DatabaseSource::Url(db.url()), max_connections: 8 },
+    );
+    let app = Application::build(settings, std::sync::Arc::new(platform::db::NoSecretSource)).await?;
     let base = format!("http://127.0.0.1:{}", app.port());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(app.run_until_stopped(async move {

@@ -11,10 +11,22 @@
 //! | `SYNTHETIC_TICKS_PER_SECOND` | `5` | per symbol |
 //! | `BINANCE_WS_URL` | `wss://stream.binance.com:9443` | Binance public-stream base URL |
 //! | `BINANCE_SYMBOLS` | `BTCUSDT` | symbols to follow on Binance |
+//! | `ARCHIVE_BUCKET` | — | S3 bucket of the Parquet archive; unset: a local folder |
+//! | `ARCHIVE_DIR` | `.local/archive` | the local archive folder (relative to the working directory) |
+//! | `ARCHIVE_RETENTION_DAYS` | — (keep) | drop a day's tick partition this many days after the day, once verified in the archive |
+//! | `ARCHIVE_INTERVAL_SECONDS` | `3600` | period of the archive run inside `serve`; `0` disables it |
+//! | `ARCHIVE_LOOKBACK_DAYS` | `7` | how far back the scheduled run looks for days with bars only |
+//! | `SECRETS_REFRESH_SECONDS` | `300` | secret cache lifetime and database credential refresh period |
+//! | `METRICS_NAMESPACE`, `METRICS_SINK`, `METRICS_FLUSH_SECONDS` | see [`platform::metrics`] | metrics |
+//! | `AWS_REGION`, `AWS_ENDPOINT_URL`, ... | SDK default chain | AWS access (see `docs/aws.md`) |
 
-use std::net::SocketAddr;
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
-use platform::config::{self, ConfigError, DatabaseSettings};
+use platform::{
+    aws::AwsSettings,
+    config::{self, ConfigError, DatabaseSettings},
+    metrics::MetricsSettings,
+};
 
 /// Everything the service needs to start.
 #[derive(Debug, Clone)]
@@ -29,6 +41,69 @@ pub struct Settings {
     pub synthetic: Option<SyntheticSettings>,
     /// The Binance feed, when enabled.
     pub binance: Option<BinanceSettings>,
+    /// The Parquet archive.
+    pub archive: ArchiveSettings,
+    /// AWS access (default chain unless overridden, e.g. for an emulator).
+    pub aws: AwsSettings,
+    /// Metrics.
+    pub metrics: MetricsSettings,
+    /// `SECRETS_REFRESH_SECONDS`: database credential refresh period.
+    pub secrets_refresh: Duration,
+}
+
+/// Where the archive goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ArchiveTarget {
+    /// `ARCHIVE_BUCKET`.
+    S3 {
+        /// Bucket name.
+        bucket: String,
+    },
+    /// `ARCHIVE_DIR` (the same key layout below it).
+    Local(PathBuf),
+}
+
+/// The Parquet archive's settings.
+#[derive(Debug, Clone)]
+pub struct ArchiveSettings {
+    /// Where objects go.
+    pub target: ArchiveTarget,
+    /// `ARCHIVE_RETENTION_DAYS`; `None` keeps every partition.
+    pub retention_days: Option<u32>,
+    /// Period of the scheduled run; `None` disables it.
+    pub interval: Option<Duration>,
+    /// `ARCHIVE_LOOKBACK_DAYS`.
+    pub lookback_days: u32,
+}
+
+impl ArchiveSettings {
+    /// A local-folder archive at `dir` without schedule or retention (tests, tools).
+    pub fn local_unscheduled(dir: impl Into<PathBuf>) -> Self {
+        Self { target: ArchiveTarget::Local(dir.into()), retention_days: None, interval: None, lookback_days: 7 }
+    }
+
+    /// Reads the `ARCHIVE_*` variables.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let target = match config::optional("ARCHIVE_BUCKET") {
+            Some(bucket) => ArchiveTarget::S3 { bucket },
+            None => ArchiveTarget::Local(PathBuf::from(
+                config::optional("ARCHIVE_DIR").unwrap_or_else(|| ".local/archive".to_owned()),
+            )),
+        };
+        let retention_days = config::optional("ARCHIVE_RETENTION_DAYS")
+            .map(|v| v.trim().parse::<u32>().map_err(|e| ConfigError::new("ARCHIVE_RETENTION_DAYS", e.to_string())))
+            .transpose()?;
+        if retention_days == Some(0) {
+            return Err(ConfigError::new("ARCHIVE_RETENTION_DAYS", "must be at least 1 (a day must be closed first)"));
+        }
+        let interval = config::parsed_or("ARCHIVE_INTERVAL_SECONDS", 3600u64)?;
+        Ok(Self {
+            target,
+            retention_days,
+            interval: (interval > 0).then(|| Duration::from_secs(interval)),
+            lookback_days: config::parsed_or("ARCHIVE_LOOKBACK_DAYS", 7u32)?,
+        })
+    }
 }
 
 /// Synthetic random-walk feed.
@@ -50,6 +125,26 @@ pub struct BinanceSettings {
 }
 
 impl Settings {
+    /// Settings without feeds, schedule or AWS: metrics to the logs, archive (on demand only)
+    /// in `.local/archive`, migrations not run at start. For tests, benchmarks and tools.
+    pub fn minimal(listen_addr: SocketAddr, database: DatabaseSettings) -> Self {
+        Self {
+            listen_addr,
+            database,
+            migrate_on_start: false,
+            synthetic: None,
+            binance: None,
+            archive: ArchiveSettings::local_unscheduled(".local/archive"),
+            aws: AwsSettings::default(),
+            metrics: MetricsSettings {
+                namespace: "Halyard".to_owned(),
+                cloudwatch: false,
+                flush_interval: Duration::from_secs(60),
+            },
+            secrets_refresh: Duration::from_secs(300),
+        }
+    }
+
     /// Reads and validates the environment.
     pub fn from_env() -> Result<Self, ConfigError> {
         let feeds = config::list_or("FEEDS", &["none"]);
@@ -95,6 +190,10 @@ impl Settings {
             migrate_on_start: config::parsed_or("MIGRATE_ON_START", true)?,
             synthetic,
             binance,
+            archive: ArchiveSettings::from_env()?,
+            aws: AwsSettings::default(),
+            metrics: MetricsSettings::from_env()?,
+            secrets_refresh: platform::aws::secrets_refresh_from_env()?,
         })
     }
 }

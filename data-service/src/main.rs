@@ -1,11 +1,20 @@
 //! The data-service binary: parses the command line and configuration, then hands over to the
 //! library. `serve` is the default command.
 
-use std::{path::PathBuf, process::ExitCode};
+use std::{path::PathBuf, process::ExitCode, sync::Arc};
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use data_service::{configuration::Settings, import, startup::Application, symbols::Symbols};
+use data_service::{
+    archive::{
+        store::{LocalStore, ObjectStore, S3Store},
+        Archiver, RetryPolicy,
+    },
+    configuration::{ArchiveSettings, ArchiveTarget, Settings},
+    import,
+    startup::Application,
+    symbols::Symbols,
+};
 use platform::{config::DatabaseSettings, db};
 
 #[derive(Parser)]
@@ -30,6 +39,14 @@ enum Command {
         #[arg(long)]
         file: PathBuf,
     },
+    /// Archive a closed UTC day of ticks and 1-minute bars to Parquet (ARCHIVE_BUCKET, else
+    /// ARCHIVE_DIR), verify it, and prune per ARCHIVE_RETENTION_DAYS. Running it again changes
+    /// nothing.
+    Archive {
+        /// The day, YYYY-MM-DD (UTC); must be before today.
+        #[arg(long)]
+        date: chrono::NaiveDate,
+    },
     /// Exit 0 when GET /healthz on LISTEN_ADDR answers 200 (container HEALTHCHECK).
     Healthcheck,
 }
@@ -49,7 +66,8 @@ async fn main() -> ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
-            let app = Application::build(Settings::from_env()?, &db::NoSecretSource).await?;
+            let secrets = platform::aws::secret_source_from_env().await?;
+            let app = Application::build(Settings::from_env()?, secrets).await?;
             app.run_until_stopped(platform::shutdown::signal()).await
         }
         Command::Migrate => {
@@ -76,6 +94,35 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Archive { date } => {
+            let settings = ArchiveSettings::from_env()?;
+            let pool = pool().await?;
+            db::migrate(&pool).await?;
+            let store: Arc<dyn ObjectStore> = match &settings.target {
+                ArchiveTarget::S3 { bucket } => {
+                    let sdk = platform::aws::AwsSettings::default().load().await;
+                    Arc::new(S3Store::new(platform::aws::s3_client(&sdk), bucket))
+                }
+                ArchiveTarget::Local(dir) => Arc::new(LocalStore::new(dir)),
+            };
+            let archiver = Archiver::new(pool, store, RetryPolicy::default(), settings.retention_days);
+            let progress = indicatif::ProgressBar::new(0);
+            progress.set_style(
+                indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} objects {elapsed_precise} {msg}")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            let report = archiver.archive_day(date, &progress).await?;
+            progress.finish_and_clear();
+            println!(
+                "{date} archived to {}: {} objects written ({} rows), {} already verified{}",
+                archiver.store_name(),
+                report.written,
+                report.rows,
+                report.skipped,
+                if report.pruned { "; tick partition dropped" } else { "" }
+            );
+            Ok(())
+        }
         Command::Healthcheck => {
             let addr = platform::config::parsed_or("LISTEN_ADDR", std::net::SocketAddr::from(([127, 0, 0, 1], 8081)))?;
             platform::http::health::probe(addr).await
@@ -85,7 +132,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 
 async fn pool() -> anyhow::Result<sqlx::PgPool> {
     let settings = DatabaseSettings::from_env()?;
-    let options = db::connect_options(&settings, &db::NoSecretSource).await?;
+    let secrets = platform::aws::secret_source_from_env().await?;
+    let options = db::connect_options(&settings, &*secrets).await?;
     Ok(db::lazy_pool(options, 2))
 }
 

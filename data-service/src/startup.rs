@@ -1,6 +1,6 @@
 //! Wiring: builds the state, the feeds and the router, and runs them until shutdown.
 
-use std::{future::Future, time::Duration};
+use std::{future::Future, sync::Arc, time::Duration};
 
 use axum::{extract::FromRef, Router};
 use platform::db::{self, SecretSource};
@@ -8,7 +8,15 @@ use sqlx::PgPool;
 use tokio::{net::TcpListener, task::JoinHandle};
 use tokio_util::sync::CancellationToken;
 
-use crate::{configuration::Settings, ingest::Ingest, symbols::Symbols};
+use crate::{
+    archive::{
+        store::{LocalStore, ObjectStore, S3Store},
+        Archiver, RetryPolicy,
+    },
+    configuration::{ArchiveTarget, Settings},
+    ingest::Ingest,
+    symbols::Symbols,
+};
 
 /// Shared state of every handler.
 #[derive(Clone)]
@@ -32,7 +40,7 @@ impl FromRef<AppState> for PgPool {
 /// Every route of the service, with the standard layers.
 pub fn router(state: AppState) -> Router {
     let routes = Router::new().merge(platform::http::health::router()).merge(crate::api::router()).with_state(state);
-    platform::http::with_standard_layers(routes)
+    platform::http::with_standard_layers(platform::metrics::http_layer(routes, platform::metrics::global()))
 }
 
 /// A built service, listening, not yet serving.
@@ -41,16 +49,58 @@ pub struct Application {
     state: AppState,
     writer: JoinHandle<()>,
     tasks: Vec<JoinHandle<()>>,
+    /// Tasks that only end when aborted (the credential refresh).
+    background: Vec<JoinHandle<()>>,
+    /// Flushes metrics; ends after a last flush at shutdown.
+    metrics_flusher: JoinHandle<()>,
+    archiver: Archiver,
 }
 
 impl Application {
     /// Connects (lazily), starts migrations, the ingest writer and the configured feeds, and
     /// binds the listener (port 0 picks a free port; see [`Application::port`]).
-    pub async fn build(settings: Settings, secrets: &dyn SecretSource) -> anyhow::Result<Self> {
-        let options = db::connect_options(&settings.database, secrets).await?;
+    ///
+    /// With `DATABASE_SECRET_ID`, a background task keeps the pool's credentials current
+    /// ([`db::spawn_credential_refresh`]). The archive runs on its schedule when configured, and
+    /// metrics are flushed to CloudWatch or the logs ([`platform::metrics`]).
+    pub async fn build(settings: Settings, secrets: Arc<dyn SecretSource>) -> anyhow::Result<Self> {
+        let options = db::connect_options(&settings.database, &*secrets).await?;
         let pool = db::lazy_pool(options, settings.database.max_connections);
         let shutdown = CancellationToken::new();
         let mut tasks = Vec::new();
+        let mut background = Vec::new();
+        background.extend(db::spawn_credential_refresh(
+            pool.clone(),
+            settings.database.clone(),
+            secrets,
+            settings.secrets_refresh,
+            Duration::from_secs(5),
+        ));
+        let needs_aws = settings.metrics.cloudwatch || matches!(settings.archive.target, ArchiveTarget::S3 { .. });
+        let sdk = if needs_aws { Some(settings.aws.load().await) } else { None };
+        let metrics =
+            platform::metrics::Metrics::new("data-service", &platform::config::environment_name()).install_global();
+        let sink = match &sdk {
+            Some(sdk) if settings.metrics.cloudwatch => platform::metrics::Sink::CloudWatch {
+                client: platform::aws::cloudwatch_client(sdk),
+                namespace: settings.metrics.namespace.clone(),
+            },
+            _ => platform::metrics::Sink::Log,
+        };
+        let metrics_flusher = metrics.spawn_flusher(sink, settings.metrics.flush_interval, shutdown.clone());
+        let store: Arc<dyn ObjectStore> = match (&settings.archive.target, &sdk) {
+            (ArchiveTarget::S3 { bucket }, Some(sdk)) => Arc::new(S3Store::new(platform::aws::s3_client(sdk), bucket)),
+            (ArchiveTarget::Local(dir), _) => Arc::new(LocalStore::new(dir)),
+            (ArchiveTarget::S3 { .. }, None) => unreachable!("the SDK is loaded whenever the archive is in S3"),
+        };
+        let archiver = Archiver::new(pool.clone(), store, RetryPolicy::default(), settings.archive.retention_days);
+        if let Some(interval) = settings.archive.interval {
+            tasks.push(tokio::spawn(archiver.clone().run_scheduled(
+                interval,
+                settings.archive.lookback_days,
+                shutdown.clone(),
+            )));
+        }
         if settings.migrate_on_start {
             tasks.push(tokio::spawn(migrate_until_done(pool.clone(), shutdown.clone())));
         }
@@ -68,7 +118,25 @@ impl Application {
             tasks.push(tokio::spawn(crate::ingest::binance::run(ingest.clone(), b.url, b.symbols, shutdown.clone())));
         }
         let listener = TcpListener::bind(settings.listen_addr).await?;
-        Ok(Self { listener, state: AppState { pool, ingest, symbols, shutdown }, writer, tasks })
+        Ok(Self {
+            listener,
+            state: AppState { pool, ingest, symbols, shutdown },
+            writer,
+            tasks,
+            background,
+            metrics_flusher,
+            archiver,
+        })
+    }
+
+    /// The archiver this service runs (for tools and tests).
+    pub fn archiver(&self) -> Archiver {
+        self.archiver.clone()
+    }
+
+    /// The service's pool.
+    pub fn pool(&self) -> PgPool {
+        self.state.pool.clone()
     }
 
     /// The port actually bound.
@@ -80,7 +148,7 @@ impl Application {
     /// in-flight requests finish, stop the feeds and streams, flush the ingest queue.
     /// Bounded to fit ECS's 30 s stop timeout.
     pub async fn run_until_stopped(self, signal: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
-        let Self { listener, state, writer, tasks } = self;
+        let Self { listener, state, writer, tasks, background, metrics_flusher, archiver: _ } = self;
         let stop = state.shutdown.clone();
         tracing::info!(addr = %listener.local_addr()?, "data-service listening");
         let app = router(state);
@@ -98,6 +166,10 @@ impl Application {
         if tokio::time::timeout(Duration::from_secs(20), writer).await.is_err() {
             tracing::error!("ingest writer did not finish within 20 s");
         }
+        for t in background {
+            t.abort();
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(3), metrics_flusher).await;
         tracing::info!("data-service stopped");
         Ok(())
     }

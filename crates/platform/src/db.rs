@@ -5,7 +5,9 @@
 //! sqlx's migrator holds a Postgres advisory lock while it runs, so several tasks starting at
 //! once apply each migration exactly once and the others wait, then find nothing to do.
 
-use std::{future::Future, pin::Pin, time::Duration};
+use std::{future::Future, pin::Pin, sync::Arc, time::Duration};
+
+use tokio::sync::Notify;
 
 use sqlx::{
     migrate::Migrator,
@@ -48,6 +50,10 @@ pub type SecretFuture<'a> = Pin<Box<dyn Future<Output = Result<String, String>> 
 pub trait SecretSource: Send + Sync {
     /// The secret string of `secret_id`; the error text must not contain secret material.
     fn secret_string<'a>(&'a self, secret_id: &'a str) -> SecretFuture<'a>;
+
+    /// Forgets any cached value of `secret_id`, so the next read fetches it afresh (after a
+    /// rotation). Sources without a cache need do nothing.
+    fn invalidate(&self, _secret_id: &str) {}
 }
 
 /// A source for deployments that configure `DATABASE_URL` directly: asking it for a secret
@@ -85,11 +91,96 @@ pub async fn connect_options(
 /// JIT compilation is switched off: the services run short queries whose cost estimates over
 /// partitioned tables can look large, and compiling them took longer (200+ ms) than running them.
 pub fn lazy_pool(options: PgConnectOptions, max_connections: u32) -> PgPool {
-    let options = options.options([("jit", "off")]);
     PgPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(5))
-        .connect_lazy_with(options)
+        .connect_lazy_with(session_options(options))
+}
+
+/// The session settings every pooled connection gets (see [`lazy_pool`]).
+pub fn session_options(options: PgConnectOptions) -> PgConnectOptions {
+    options.options([("jit", "off")])
+}
+
+/// Whether `e` is the server refusing the credentials (SQLSTATE class 28: wrong password, or
+/// an unknown or disallowed role), the sign that the password was rotated under us.
+pub fn is_auth_failure(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db) if db.code().is_some_and(|c| c.starts_with("28")))
+}
+
+static AUTH_FAILURE: Notify = Notify::const_new();
+
+/// Reports a database error seen anywhere in the process: an authentication failure wakes the
+/// credential refresh ([`spawn_credential_refresh`]) at once instead of at its next period.
+/// Cheap; every other error is ignored.
+pub fn report_error(e: &sqlx::Error) {
+    if is_auth_failure(e) {
+        tracing::warn!("database refused the credentials; re-reading the database secret");
+        AUTH_FAILURE.notify_waiters();
+    }
+}
+
+/// Keeps a pool's credentials current when they come from a secret: re-reads the secret every
+/// `period` and whenever [`report_error`] saw an authentication failure (at most once every
+/// `min_gap`), and when the value changed calls [`PgPool::set_connect_options`], so new
+/// connections use the rotated password without a restart. Connections already open stay
+/// (PostgreSQL checks the password only when connecting). Does nothing for `DATABASE_URL`.
+pub fn spawn_credential_refresh(
+    pool: PgPool,
+    settings: DatabaseSettings,
+    secrets: Arc<dyn SecretSource>,
+    period: Duration,
+    min_gap: Duration,
+) -> Option<tokio::task::JoinHandle<()>> {
+    let DatabaseSource::Secret { secret_id, defaults } = settings.source else {
+        return None;
+    };
+    Some(tokio::spawn(async move {
+        let mut last: Option<u64> = None;
+        loop {
+            let woke = tokio::select! {
+                () = tokio::time::sleep(period) => "period",
+                () = AUTH_FAILURE.notified() => "authentication failure",
+            };
+            if pool.is_closed() {
+                return;
+            }
+            secrets.invalidate(&secret_id);
+            match secrets.secret_string(&secret_id).await {
+                Err(message) => tracing::warn!(secret_id, error = %message, "refreshing the database secret failed"),
+                Ok(raw) => {
+                    let fingerprint = fingerprint(&raw);
+                    if last != Some(fingerprint) {
+                        match RdsSecret::parse(&raw).and_then(|s| s.connect_options(&defaults)) {
+                            Ok(options) => {
+                                pool.set_connect_options(session_options(options));
+                                if last.is_some() {
+                                    tracing::info!(
+                                        secret_id,
+                                        reason = woke,
+                                        "database credentials changed; new connections use them"
+                                    );
+                                }
+                                last = Some(fingerprint);
+                            }
+                            Err(e) => {
+                                tracing::warn!(secret_id, error = %e, "the refreshed database secret is unusable")
+                            }
+                        }
+                    }
+                }
+            }
+            tokio::time::sleep(min_gap).await;
+        }
+    }))
+}
+
+/// A non-cryptographic fingerprint, only to notice that a secret changed without keeping it.
+fn fingerprint(s: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    s.hash(&mut h);
+    h.finish()
 }
 
 /// Applies every pending migration under the migrator's advisory lock.

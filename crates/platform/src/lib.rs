@@ -6,10 +6,14 @@
 //! - [`db`]: the connection pool, the embedded migrations and the schema-currency check;
 //! - [`http`]: the JSON error type, extractors that answer bad input with a 4xx JSON body,
 //!   health routes, request ids and access logs;
+//! - [`aws`]: AWS SDK configuration (emulator-aware), clients, Secrets Manager with a cache;
+//! - [`metrics`]: buffered CloudWatch metrics (logs when AWS is not configured);
 //! - [`shutdown`]: the SIGTERM/Ctrl-C signal that drives graceful shutdown on ECS.
 
+pub mod aws;
 pub mod config;
 pub mod db;
 pub mod http;
+pub mod metrics;
 pub mod shutdown;
 pub mod telemetry;

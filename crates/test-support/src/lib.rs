@@ -7,6 +7,12 @@
 //! - a template database is migrated once per migration set, and each test's database is a
 //!   copy of it, which takes milliseconds instead of re-running migrations;
 //! - the test's database is dropped when the [`TestDb`] is dropped.
+//!
+//! [`moto`] gives the endpoint of a local AWS emulator (moto's server): `HALYARD_TEST_MOTO_URL`
+//! when set (`make test` starts one), otherwise one the harness starts through
+//! `scripts/moto-server.sh`, serialised with a file lock so concurrent test processes share it.
+//! Tests point their SDK configuration at it explicitly (`platform::aws::AwsSettings::emulator`)
+//! and use names of their own (a uuid) so they never see each other's buckets or secrets.
 
 use std::{
     path::{Path, PathBuf},
@@ -25,6 +31,84 @@ use tokio::sync::OnceCell;
 const TEST_PG_PORT: u16 = 54329;
 
 static SERVER: OnceCell<(PgConnectOptions, String)> = OnceCell::const_new();
+
+static MOTO: OnceCell<String> = OnceCell::const_new();
+
+/// The endpoint (`http://127.0.0.1:PORT`) of the AWS emulator, starting it if needed (once per
+/// process; the lock makes parallel test processes share one server).
+pub async fn moto() -> String {
+    MOTO.get_or_try_init(|| async {
+        match std::env::var("HALYARD_TEST_MOTO_URL") {
+            Ok(url) if !url.is_empty() => Ok(url.trim_end_matches('/').to_owned()),
+            _ => tokio::task::spawn_blocking(start_local_moto).await?,
+        }
+    })
+    .await
+    .cloned()
+    .expect("starting the AWS emulator (moto)")
+}
+
+fn start_local_moto() -> anyhow::Result<String> {
+    let root = repo_root();
+    std::fs::create_dir_all(root.join(".local"))?;
+    // -o: the server the script starts must not inherit (and hold) the lock.
+    let out = Command::new("flock")
+        .arg("-o")
+        .arg(root.join(".local/moto-test.lock"))
+        .arg("bash")
+        .arg(root.join("scripts/moto-server.sh"))
+        .arg("start")
+        .output()
+        .context("running scripts/moto-server.sh under flock")?;
+    if !out.status.success() {
+        bail!("starting moto failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let url = String::from_utf8(out.stdout)?.lines().last().unwrap_or_default().trim().to_owned();
+    if !url.starts_with("http://") {
+        bail!("scripts/moto-server.sh start printed no URL");
+    }
+    Ok(url)
+}
+
+/// Members of this role must log in with a password on the test server (see
+/// [`require_passwords_for`]); every other role keeps the harness's trust authentication.
+pub const PASSWORD_ROLE_GROUP: &str = "halyard_password_auth";
+
+/// Makes the test server demand a password from members of [`PASSWORD_ROLE_GROUP`], by adding
+/// two lines to the front of its `pg_hba.conf` (once) and reloading it. The test server trusts
+/// every connection otherwise, which would make a password rotation test meaningless. Needs the
+/// server's configuration file to be writable by the test process (the harness's own cluster,
+/// or a developer's server run by the same user); fails loudly otherwise.
+pub async fn require_passwords_for_group(server: &PgConnectOptions) -> anyhow::Result<()> {
+    let mut admin = PgConnection::connect_with(server).await?;
+    sqlx::query("select pg_advisory_lock(7405148)").execute(&mut admin).await?;
+    let result = async {
+        let exists: bool = sqlx::query_scalar("select exists(select 1 from pg_roles where rolname = $1)")
+            .bind(PASSWORD_ROLE_GROUP)
+            .fetch_one(&mut admin)
+            .await?;
+        if !exists {
+            sqlx::query(&format!("create role {PASSWORD_ROLE_GROUP} nologin")).execute(&mut admin).await?;
+        }
+        let hba: String = sqlx::query_scalar("show hba_file").fetch_one(&mut admin).await?;
+        let text = std::fs::read_to_string(&hba).with_context(|| format!("reading {hba}"))?;
+        let marker = format!("+{PASSWORD_ROLE_GROUP}");
+        if !text.contains(&marker) {
+            let lines = format!(
+                "# added by the test harness: members of {PASSWORD_ROLE_GROUP} need a password\n\
+                 host all {marker} 127.0.0.1/32 scram-sha-256\nlocal all {marker} scram-sha-256\n"
+            );
+            std::fs::write(&hba, lines + &text).with_context(|| format!("writing {hba}"))?;
+            sqlx::query("select pg_reload_conf()").execute(&mut admin).await?;
+            // The postmaster re-reads the file asynchronously.
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        }
+        anyhow::Ok(())
+    }
+    .await;
+    sqlx::query("select pg_advisory_unlock(7405148)").execute(&mut admin).await?;
+    result
+}
 
 /// The repository root (two levels above this crate).
 pub fn repo_root() -> PathBuf {
@@ -124,6 +208,11 @@ impl TestDb {
         let options = server.clone().database(&name);
         let pool = PgPoolOptions::new().max_connections(10).connect_with(options.clone()).await?;
         Ok(Self { pool, options, name, server })
+    }
+
+    /// Connection options of the server's `postgres` database as the superuser.
+    pub fn server_options(&self) -> PgConnectOptions {
+        self.server.clone()
     }
 
     /// A `postgres://` URL of the test's database, for child processes.

@@ -354,6 +354,9 @@ pub fn interval_duration(interval: &str) -> Option<Duration> {
     })
 }
 
+/// A bar as read from SQL: open time, open, high, low, close, volume, trades.
+type BarTuple = (DateTime<Utc>, Decimal, Decimal, Decimal, Decimal, Decimal, i64);
+
 /// OHLCV bars of a symbol, paged; 5m, 15m, 1h and 1d bars are derived from 1-minute bars.
 #[utoipa::path(get, path = "/api/v1/market/bars/{symbol}", tag = "market",
     params(("symbol" = String, Path), RangeQuery), responses((status = 200, body = BarsPage), (status = 400, description = "bad range, limit or interval"), (status = 404, description = "unknown symbol")))]
@@ -373,7 +376,7 @@ pub async fn bars(
     let start = start.duration_trunc(step).map_err(|e| ApiError::bad_request("invalid_range", e.to_string()))?;
     let limit = q.limit(BARS_LIMIT)?;
     let (symbol, id) = known_symbol(&state, &symbol).await?;
-    let rows: Vec<(DateTime<Utc>, Decimal, Decimal, Decimal, Decimal, Decimal, i64)> = if interval == "1m" {
+    let rows: Vec<BarTuple> = if interval == "1m" {
         sqlx::query_as(
             "select ts, open, high, low, close, volume, trades::int8 from bar_1m
              where symbol_id = $1 and ts >= $2 and ts < $3 order by ts limit $4",

@@ -158,9 +158,11 @@ pub async fn run(ingest: Ingest, base_url: String, symbols: Vec<String>, stop: C
                     }
                     match decode(text.as_str()) {
                         Ok(Event::Trade(tick)) => {
+                            let ts = tick.ts;
                             if ingest.feed(vec![tick]).await.is_err() {
                                 return;
                             }
+                            super::record_lag("binance", ts);
                         }
                         Ok(Event::ClosedBar { symbol, bar }) => {
                             if ingest.feed_bars(vec![(symbol, bar)]).await.is_err() {

@@ -153,6 +153,7 @@ impl Writer {
             let started = std::time::Instant::now();
             match store::write_batch(&self.pool, &self.symbols, &mut self.partitions, &ticks, &bars).await {
                 Ok(()) => {
+                    platform::metrics::global().count("TicksIngested", ticks.len() as f64, &[]);
                     tracing::debug!(
                         ticks = ticks.len(),
                         elapsed_ms = started.elapsed().as_millis() as u64,
@@ -172,6 +173,7 @@ impl Writer {
                 }
                 Err(e) => {
                     attempt += 1;
+                    platform::db::report_error(&e);
                     tracing::warn!(error = %e, attempt, ticks = ticks.len(), "writing ticks failed; will retry");
                     // Requests waiting for an answer are told now, so their callers can retry;
                     // their ticks leave the batch, since they were reported as not stored.
@@ -196,6 +198,13 @@ impl Writer {
             }
         }
     }
+}
+
+/// Publishes `MarketDataLagSeconds` for `feed`: how far behind the wall clock the newest tick
+/// the feed handed over is (a stalled or delayed venue shows as a growing lag).
+pub fn record_lag(feed: &str, newest: chrono::DateTime<chrono::Utc>) {
+    let lag = (chrono::Utc::now() - newest).num_milliseconds() as f64 / 1e3;
+    platform::metrics::global().gauge("MarketDataLagSeconds", lag, platform::metrics::Unit::Seconds, &[("Feed", feed)]);
 }
 
 /// Exponential backoff from 100 ms, capped at 5 s.

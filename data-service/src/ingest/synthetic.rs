@@ -45,8 +45,12 @@ pub async fn run(ingest: Ingest, symbols: Vec<String>, ticks_per_second: u32, st
                 });
             }
         }
+        let newest = batch.iter().map(|t| t.ts).max();
         if ingest.feed(batch).await.is_err() {
             break;
+        }
+        if let Some(ts) = newest {
+            super::record_lag("synthetic", ts);
         }
     }
     tracing::info!("synthetic feed stopped");

@@ -20,6 +20,8 @@ fn fixture(name: &str) -> String {
 
 /// Serves scripted sessions: session i sends `sessions[i]` then closes. Returns the base URL,
 /// the number of connections, and the request paths seen.
+// The handshake callback's error type is tungstenite's, not ours to shrink.
+#[allow(clippy::result_large_err)]
 async fn stand_in(sessions: Vec<Vec<String>>) -> (String, Arc<AtomicUsize>, Arc<std::sync::Mutex<Vec<String>>>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("ws://{}", listener.local_addr().unwrap());

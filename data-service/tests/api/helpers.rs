@@ -18,13 +18,10 @@ pub struct TestApp {
 
 /// Settings for a test instance: loopback, any free port, no feeds.
 pub fn test_settings(db: &TestDb) -> Settings {
-    Settings {
-        listen_addr: "127.0.0.1:0".parse().unwrap(),
-        database: DatabaseSettings { source: DatabaseSource::Url(db.url()), max_connections: 5 },
-        migrate_on_start: false,
-        synthetic: None,
-        binance: None,
-    }
+    Settings::minimal(
+        "127.0.0.1:0".parse().unwrap(),
+        DatabaseSettings { source: DatabaseSource::Url(db.url()), max_connections: 5 },
+    )
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -34,7 +31,7 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_with(db: TestDb, settings: Settings) -> TestApp {
-    let app = Application::build(settings, &platform::db::NoSecretSource).await.expect("build app");
+    let app = Application::build(settings, std::sync::Arc::new(platform::db::NoSecretSource)).await.expect("build app");
     let port = app.port();
     let (stop, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(app.run_until_stopped(async move {

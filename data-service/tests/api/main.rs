@@ -1,6 +1,7 @@
 //! Black-box tests of the data-service: the real application on a real PostgreSQL, driven over
 //! HTTP and WebSocket. One binary, one module per feature.
 
+mod archive;
 mod binance;
 mod health;
 mod helpers;

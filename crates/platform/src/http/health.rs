@@ -14,17 +14,14 @@ where
     S: Clone + Send + Sync + 'static,
     PgPool: axum::extract::FromRef<S>,
 {
-    Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz::<S>))
+    Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz))
 }
 
 async fn healthz() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
 
-async fn readyz<S>(State(pool): State<PgPool>) -> (StatusCode, Json<Value>)
-where
-    S: Send + Sync,
-{
+async fn readyz(State(pool): State<PgPool>) -> (StatusCode, Json<Value>) {
     let check = tokio::time::timeout(std::time::Duration::from_secs(2), schema_status(&pool)).await;
     match check {
         Ok(Ok(SchemaStatus::Current)) => (StatusCode::OK, Json(json!({"status": "ready"}))),
