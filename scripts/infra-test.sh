@@ -1,0 +1,316 @@
+#!/usr/bin/env bash
+# Infrastructure checks, run by `make test` (and CI):
+#   1. terraform fmt -check -recursive (terraform/, environments/)
+#   2. terraform init + validate of the root configuration, and a plan of every environment's
+#      tfvars against the emulator (variable validation, per-environment conditionals)
+#   3. checkov (Terraform, Dockerfiles, GitHub workflows): zero failed checks; every deliberate
+#      exception is a `#checkov:skip=<id>:<reason>` beside the resource
+#   4. terraform apply of the dev environment against moto on loopback, every planned resource
+#      created, then terraform destroy, the state left empty
+#
+# Offline machines: when /opt/tf-plugins exists, a CLI config under .local/ points the provider
+# installation at that filesystem mirror; elsewhere the same commands use the registry.
+# Installs what it needs under .local/ (git-ignored): venv-moto, venv-checkov, terraform/.
+# Verbose output goes to .local/infra-test/logs/; progress lines go to stdout.
+#
+# Environment: INFRA_TEST_SKIP="checkov emulator" skips stages (for quick local loops only).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+LOCAL="${ROOT}/.local"
+WORK="${LOCAL}/infra-test"
+LOGS="${WORK}/logs"
+CHECKOV_VERSION="3.3.30"
+ENVIRONMENTS=(dev staging prod)
+EMULATOR_ENV="dev"
+EMULATOR_REGION="us-east-1"
+SKIP=" ${INFRA_TEST_SKIP:-} "
+
+START=$(date +%s)
+STAGE="setup"
+STARTED_MOTO=0
+declare -a SUMMARY=()
+
+say() { printf '[infra-test %4ss] %s\n' "$(($(date +%s) - START))" "$*"; }
+
+fail() {
+  say "FAILED in stage '${STAGE}': $*"
+  exit 1
+}
+
+# Run a command with its output in a log file; on failure show the log's tail.
+run_logged() {
+  local log="$1"
+  shift
+  if ! "$@" >>"${log}" 2>&1; then
+    say "command failed: $* (log: ${log#"${ROOT}"/})"
+    tail -n 40 "${log}" | sed 's/^/    /'
+    return 1
+  fi
+}
+
+cleanup() {
+  local rc=$?
+  if [[ "${STARTED_MOTO}" == 1 ]]; then
+    "${ROOT}/scripts/moto-server.sh" stop >/dev/null 2>&1 || true
+  fi
+  if [[ ${rc} -ne 0 ]]; then
+    say "infra-test: FAILED (stage ${STAGE}, exit ${rc}) after $(($(date +%s) - START))s; logs in ${LOGS#"${ROOT}"/}"
+  fi
+  exit "${rc}"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+rm -rf "${WORK}"
+mkdir -p "${LOGS}" "${LOCAL}/terraform"
+
+################################################################################
+# Tools
+################################################################################
+STAGE="tools"
+command -v terraform >/dev/null || fail "terraform is not on PATH (>= 1.11 needed)"
+say "terraform $(terraform version -json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["terraform_version"])')"
+
+if [[ -d /opt/tf-plugins ]]; then
+  # Offline machine: providers come from the filesystem mirror only.
+  cat >"${LOCAL}/terraform/cli.tfrc" <<'EOF'
+provider_installation {
+  filesystem_mirror {
+    path    = "/opt/tf-plugins"
+    include = ["registry.terraform.io/hashicorp/*"]
+  }
+  direct {
+    exclude = ["registry.terraform.io/hashicorp/*"]
+  }
+}
+EOF
+  export TF_CLI_CONFIG_FILE="${LOCAL}/terraform/cli.tfrc"
+  say "providers from the filesystem mirror /opt/tf-plugins"
+else
+  # Online: the registry, with a download cache. An absent TF_CLI_CONFIG_FILE only warns; drop it.
+  if [[ -n "${TF_CLI_CONFIG_FILE:-}" && ! -f "${TF_CLI_CONFIG_FILE}" ]]; then unset TF_CLI_CONFIG_FILE; fi
+  mkdir -p "${LOCAL}/terraform/plugin-cache"
+  export TF_PLUGIN_CACHE_DIR="${LOCAL}/terraform/plugin-cache"
+  say "providers from the registry (cache ${TF_PLUGIN_CACHE_DIR#"${ROOT}"/})"
+fi
+export TF_IN_AUTOMATION=1 TF_INPUT=0 CHECKPOINT_DISABLE=1
+
+pick_python() { if command -v python3.11 >/dev/null 2>&1; then echo python3.11; else echo python3; fi; }
+
+if [[ "${SKIP}" != *" checkov "* ]]; then
+  CHECKOV="${LOCAL}/venv-checkov/bin/checkov"
+  if ! [[ -x "${CHECKOV}" ]] || ! "${LOCAL}/venv-checkov/bin/python" -c \
+    "import importlib.metadata as m, sys; sys.exit(m.version('checkov') != '${CHECKOV_VERSION}')" 2>/dev/null; then
+    say "installing checkov ${CHECKOV_VERSION} into .local/venv-checkov"
+    "$(pick_python)" -m venv "${LOCAL}/venv-checkov"
+    run_logged "${LOGS}/pip-checkov.log" "${LOCAL}/venv-checkov/bin/pip" install --quiet "checkov==${CHECKOV_VERSION}" ||
+      fail "pip install checkov"
+  fi
+fi
+
+################################################################################
+# 1. Format
+################################################################################
+STAGE="fmt"
+if ! terraform fmt -check -recursive -diff "${ROOT}/terraform" "${ROOT}/environments" >"${LOGS}/fmt.log" 2>&1; then
+  sed 's/^/    /' "${LOGS}/fmt.log" | head -n 60
+  fail "terraform fmt -check: run 'terraform fmt -recursive terraform environments'"
+fi
+say "fmt: ok"
+SUMMARY+=("fmt ok")
+
+################################################################################
+# 2. Init + validate (the root configuration is shared by every environment)
+################################################################################
+STAGE="validate"
+for env in "${ENVIRONMENTS[@]}"; do
+  [[ -f "${ROOT}/environments/${env}.tfvars" ]] || fail "missing environments/${env}.tfvars"
+  [[ -f "${ROOT}/environments/${env}.backend.hcl" ]] || fail "missing environments/${env}.backend.hcl"
+  grep -Eq '^[[:space:]]*use_lockfile[[:space:]]*=[[:space:]]*true' "${ROOT}/environments/${env}.backend.hcl" ||
+    fail "environments/${env}.backend.hcl must enable state locking (use_lockfile = true)"
+done
+# TF_DATA_DIR keeps .terraform/ out of the work tree; the committed lock file is only read.
+export TF_DATA_DIR="${WORK}/data-validate"
+run_logged "${LOGS}/validate.log" terraform -chdir="${ROOT}/terraform" init -backend=false -lockfile=readonly -input=false ||
+  fail "terraform init (a provider missing from .terraform.lock.hcl? run 'terraform providers lock')"
+run_logged "${LOGS}/validate.log" terraform -chdir="${ROOT}/terraform" validate -no-color || fail "terraform validate"
+for m in "${ROOT}"/terraform/modules/*/; do
+  for f in main.tf variables.tf outputs.tf versions.tf README.md; do
+    [[ -f "${m}${f}" ]] || fail "module $(basename "${m}") has no ${f}"
+  done
+done
+python3 "${ROOT}/scripts/infra/module_docs.py" --check || fail "module README tables out of date"
+say "validate: ok (root configuration, $(find "${ROOT}/terraform/modules" -mindepth 1 -maxdepth 1 -type d | wc -l) modules)"
+SUMMARY+=("validate ok")
+
+################################################################################
+# 3. checkov
+################################################################################
+STAGE="checkov"
+if [[ "${SKIP}" != *" checkov "* ]]; then
+  checkov_args=(--quiet --compact --skip-download --framework terraform dockerfile github_actions -d terraform)
+  for d in engine data-service dashboard .github/workflows; do
+    [[ -d "${ROOT}/${d}" ]] && checkov_args+=(-d "${d}")
+  done
+  set +e
+  (cd "${ROOT}" && "${CHECKOV}" "${checkov_args[@]}" -o cli -o json --output-file-path "${LOGS}") \
+    >"${LOGS}/checkov.log" 2>&1
+  checkov_rc=$?
+  set -e
+  checkov_summary="$(python3 - "${LOGS}/results_json.json" <<'PY'
+import json, sys
+try:
+    data = json.load(open(sys.argv[1]))
+except Exception as exc:  # no report: checkov itself failed
+    print(f"ERROR no report ({exc})")
+    sys.exit(0)
+reports = data if isinstance(data, list) else [data]
+passed = failed = skipped = parse_errors = 0
+lines = []
+for r in reports:
+    s = r.get("summary", {})
+    passed += s.get("passed", 0); failed += s.get("failed", 0); skipped += s.get("skipped", 0)
+    parse_errors += s.get("parsing_errors", 0)
+    for c in r.get("results", {}).get("failed_checks", []):
+        lines.append(f"    {c['check_id']} {c['resource']} ({c['file_path']}:{c['file_line_range'][0]})  {c['check_name']}")
+print(f"passed={passed} failed={failed + parse_errors} skipped={skipped}" + (f" (parsing errors: {parse_errors})" if parse_errors else ""))
+print("\n".join(lines))
+PY
+)"
+  counts="$(head -n1 <<<"${checkov_summary}")"
+  if [[ "${counts}" == ERROR* ]] || ! grep -q 'failed=0 ' <<<"${counts} "; then
+    tail -n +2 <<<"${checkov_summary}"
+    tail -n 20 "${LOGS}/checkov.log" | sed 's/^/    /'
+    fail "checkov: ${counts} (rc ${checkov_rc}; report ${LOGS#"${ROOT}"/}/results_cli.txt)"
+  fi
+  say "checkov: ${counts}"
+  SUMMARY+=("checkov ${counts}")
+else
+  say "checkov: skipped (INFRA_TEST_SKIP)"
+fi
+
+################################################################################
+# 4. Emulator: plan every environment, apply + destroy dev
+################################################################################
+STAGE="emulator"
+if [[ "${SKIP}" == *" emulator "* ]]; then
+  say "emulator: skipped (INFRA_TEST_SKIP)"
+  say "infra-test: OK in $(($(date +%s) - START))s: ${SUMMARY[*]}"
+  exit 0
+fi
+
+# A copy of the root configuration plus an override file: local state under .local/, the
+# provider pointed at moto. The real backend configuration is never touched.
+EMU="${WORK}/emulator"
+export MOTO_STATE_DIR="${WORK}/moto"
+export TF_DATA_DIR="${EMU}/data"
+export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION="${EMULATOR_REGION}"
+unset AWS_PROFILE AWS_SESSION_TOKEN AWS_ENDPOINT_URL
+tf() { terraform -chdir="${EMU}/root" "$@"; }
+
+emulator_up() {
+  "${ROOT}/scripts/moto-server.sh" start >"${LOGS}/moto-start.log" 2>&1 ||
+    { cat "${LOGS}/moto-start.log"; fail "moto did not start"; }
+  STARTED_MOTO=1
+  MOTO_URL="$("${ROOT}/scripts/moto-server.sh" url)"
+  say "moto at ${MOTO_URL}"
+  rm -rf "${EMU}"
+  mkdir -p "${EMU}"
+  cp -R "${ROOT}/terraform" "${EMU}/root"
+  rm -rf "${EMU}/root/.terraform"
+  python3 "${ROOT}/scripts/infra/emulator_override.py" "${MOTO_URL}" "${EMULATOR_REGION}" "${EMU}/terraform.tfstate" \
+    >"${EMU}/root/zz_emulator_override.tf"
+  run_logged "${LOGS}/emulator-init.log" tf init -input=false -lockfile=readonly -no-color || fail "terraform init (emulator)"
+}
+
+emulator_down() {
+  "${ROOT}/scripts/moto-server.sh" stop >/dev/null 2>&1 || true
+  STARTED_MOTO=0
+}
+
+say "starting moto"
+emulator_up
+
+var_args() { echo "-var-file=${ROOT}/environments/$1.tfvars -var image_tag=infra-test"; }
+
+# Plans of the other environments first, while the state is empty.
+for env in "${ENVIRONMENTS[@]}"; do
+  [[ "${env}" == "${EMULATOR_ENV}" ]] && continue
+  # shellcheck disable=SC2046
+  run_logged "${LOGS}/plan-${env}.log" tf plan -input=false -no-color -lock=false $(var_args "${env}") -out="${EMU}/${env}.plan" ||
+    fail "terraform plan of ${env}"
+  n="$(tf show -json "${EMU}/${env}.plan" | python3 "${ROOT}/scripts/infra/plan_stats.py" creates)"
+  say "plan ${env}: ok (${n} resources to create)"
+  SUMMARY+=("plan-${env} ${n}")
+done
+
+STAGE="apply"
+plan_and_apply() {
+  # shellcheck disable=SC2046
+  run_logged "${LOGS}/plan-${EMULATOR_ENV}.log" tf plan -input=false -no-color $(var_args "${EMULATOR_ENV}") -out="${EMU}/${EMULATOR_ENV}.plan" ||
+    fail "terraform plan of ${EMULATOR_ENV}"
+  tf show -json "${EMU}/${EMULATOR_ENV}.plan" >"${EMU}/${EMULATOR_ENV}.plan.json"
+  planned="$(python3 "${ROOT}/scripts/infra/plan_stats.py" creates <"${EMU}/${EMULATOR_ENV}.plan.json")"
+  say "apply ${EMULATOR_ENV}: ${planned} resources planned"
+  apply_start=$(date +%s)
+  : >"${LOGS}/apply-${EMULATOR_ENV}.log"
+  run_logged "${LOGS}/apply-${EMULATOR_ENV}.log" tf apply -input=false -no-color -auto-approve "${EMU}/${EMULATOR_ENV}.plan"
+}
+
+if ! plan_and_apply; then
+  # Under CPU load the provider occasionally re-sends a request moto already executed (its answer
+  # was lost); moto then answers the retry as a duplicate security-group rule. Only that known
+  # emulator flake earns one more attempt, on a fresh emulator; any other failure is final.
+  if grep -q 'InvalidPermission.Duplicate' "${LOGS}/apply-${EMULATOR_ENV}.log"; then
+    cp "${LOGS}/apply-${EMULATOR_ENV}.log" "${LOGS}/apply-${EMULATOR_ENV}.attempt1.log"
+    say "apply ${EMULATOR_ENV}: moto answered a re-sent request as a duplicate rule (emulator flake); once more on a fresh emulator"
+    emulator_down
+    emulator_up
+    plan_and_apply || fail "terraform apply of ${EMULATOR_ENV} against moto"
+  else
+    fail "terraform apply of ${EMULATOR_ENV} against moto"
+  fi
+fi
+tf state list >"${EMU}/state-after-apply.txt"
+applied="$(grep -vc '^data\.\|\.data\.' "${EMU}/state-after-apply.txt" || true)"
+missing="$(python3 "${ROOT}/scripts/infra/plan_stats.py" missing "${EMU}/state-after-apply.txt" <"${EMU}/${EMULATOR_ENV}.plan.json")"
+if [[ -n "${missing}" ]]; then
+  sed 's/^/    not in state: /' <<<"${missing}"
+  fail "apply finished but not every planned resource is in the state"
+fi
+grep -Eq 'Apply complete! Resources: [0-9]+ added' "${LOGS}/apply-${EMULATOR_ENV}.log" || fail "no 'Apply complete' line"
+say "apply ${EMULATOR_ENV}: ok, ${applied}/${planned} resources created in $(($(date +%s) - apply_start))s"
+SUMMARY+=("apply ${applied}/${planned}")
+
+# Drift right after apply is informational: moto does not round-trip a few attributes
+# (RDS parameter-group parameters, performance_insights_*); see docs/deployment.md.
+set +e
+# shellcheck disable=SC2046
+tf plan -input=false -no-color -detailed-exitcode $(var_args "${EMULATOR_ENV}") -out="${EMU}/drift.plan" >"${LOGS}/plan-after-apply.log" 2>&1
+drift_rc=$?
+set -e
+if [[ ${drift_rc} -eq 1 ]]; then
+  fail "terraform plan after apply errored (log ${LOGS#"${ROOT}"/}/plan-after-apply.log)"
+elif [[ ${drift_rc} -eq 2 ]]; then
+  tf show -json "${EMU}/drift.plan" >"${EMU}/drift.plan.json"
+  python3 "${ROOT}/scripts/infra/plan_stats.py" changes <"${EMU}/drift.plan.json" >"${LOGS}/drift.txt"
+  drift="$(python3 "${ROOT}/scripts/infra/plan_stats.py" changes-summary <"${EMU}/drift.plan.json")"
+  say "re-plan after apply (informational, moto round-trip gaps): ${drift}; details in ${LOGS#"${ROOT}"/}/drift.txt"
+else
+  say "re-plan after apply: no changes"
+fi
+
+STAGE="destroy"
+destroy_start=$(date +%s)
+# shellcheck disable=SC2046
+run_logged "${LOGS}/destroy-${EMULATOR_ENV}.log" tf destroy -input=false -no-color -auto-approve $(var_args "${EMULATOR_ENV}") ||
+  fail "terraform destroy of ${EMULATOR_ENV} against moto"
+left="$(tf state list | grep -vc '^data\.\|\.data\.' || true)"
+[[ "${left}" == 0 ]] || { tf state list | sed 's/^/    left: /'; fail "${left} resources left in the state after destroy"; }
+destroyed="$(grep -Eo 'Destroy complete! Resources: [0-9]+ destroyed' "${LOGS}/destroy-${EMULATOR_ENV}.log" | grep -Eo '[0-9]+' || echo '?')"
+say "destroy ${EMULATOR_ENV}: ok, ${destroyed} resources destroyed in $(($(date +%s) - destroy_start))s"
+SUMMARY+=("destroy ${destroyed}")
+
+STAGE="done"
+say "infra-test: OK in $(($(date +%s) - START))s: ${SUMMARY[*]}"
