@@ -106,12 +106,14 @@ impl Rotating {
 
 impl Drop for Rotating {
     fn drop(&mut self) {
+        // The role's privileges live in the test's database: drop them there, then the role.
         let role = self.role.clone();
-        let server = self.db.server_options();
+        let options = self.db.options.clone();
         let _ = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
             rt.block_on(async {
-                let mut admin = PgConnection::connect_with(&server).await.ok()?;
+                let mut admin = PgConnection::connect_with(&options).await.ok()?;
+                sqlx::query(&format!("drop owned by {role}")).execute(&mut admin).await.ok()?;
                 sqlx::query(&format!("drop role if exists {role}")).execute(&mut admin).await.ok()
             })
         })

@@ -270,6 +270,13 @@ impl Archiver {
             if !source_present {
                 return Ok(None);
             }
+            if w.kind == Kind::Ticks && self.pruned(day).await? {
+                // Ticks that arrived after the day was archived and pruned: the partition holds
+                // only them, so writing it would replace the archived day with a fragment.
+                // They stay in Postgres; the archived object is left as it is.
+                tracing::warn!(symbol = %w.symbol, %day, "late ticks for an archived and pruned day stay in Postgres");
+                return Ok(None);
+            }
             let now_rows = self.count(w, day).await?;
             if now_rows == rows {
                 return Ok(None);
@@ -351,6 +358,14 @@ impl Archiver {
         .await?;
         tracing::info!(symbol = %w.symbol, %day, kind = w.kind.as_str(), rows, key, "archived and verified");
         Ok(Some(rows))
+    }
+
+    async fn pruned(&self, day: NaiveDate) -> Result<bool, sqlx::Error> {
+        Ok(sqlx::query_scalar::<_, bool>("select pruned_at is not null from archive_day where day = $1")
+            .bind(day)
+            .fetch_optional(&self.pool)
+            .await?
+            .unwrap_or(false))
     }
 
     async fn count(&self, w: &Work, day: NaiveDate) -> Result<i64, sqlx::Error> {

@@ -147,6 +147,7 @@ impl Writer {
 
     async fn write_with_retry(&mut self, mut batches: Vec<Batch>, rx: &mpsc::UnboundedReceiver<Batch>) {
         let mut attempt: u32 = 0;
+        let mut partitions_rechecked = false;
         loop {
             let ticks: Vec<&Tick> = batches.iter().flat_map(|b| b.ticks.iter()).collect();
             let bars: Vec<&(String, Bar)> = batches.iter().flat_map(|b| b.bars.iter()).collect();
@@ -170,6 +171,13 @@ impl Writer {
                     // No subscribers is not an error.
                     let _ = self.stream.send(Arc::new(published));
                     return;
+                }
+                Err(e) if !partitions_rechecked && is_missing_partition(&e) => {
+                    // A partition this writer created was dropped since (the archive pruned an
+                    // old day): forget what is known to exist and write again at once.
+                    tracing::warn!("a tick partition disappeared (archived and pruned day); re-creating");
+                    self.partitions.clear();
+                    partitions_rechecked = true;
                 }
                 Err(e) => {
                     attempt += 1;
@@ -198,6 +206,11 @@ impl Writer {
             }
         }
     }
+}
+
+/// Whether `e` says a row had no partition to go to (SQLSTATE 23514 from partition routing).
+fn is_missing_partition(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db) if db.code().as_deref() == Some("23514") && db.message().contains("no partition"))
 }
 
 /// Publishes `MarketDataLagSeconds` for `feed`: how far behind the wall clock the newest tick

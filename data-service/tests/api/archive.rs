@@ -179,7 +179,8 @@ async fn the_tick_partition_is_dropped_only_after_every_object_is_verified() {
     assert!(partition_exists(&app).await);
     assert!(manifest(&app).await.iter().all(|(_, _, _, verified)| !verified));
 
-    let (_, store) = s3_store(&bucket()).await;
+    let bucket = bucket();
+    let (client, store) = s3_store(&bucket).await;
     let up = Archiver::new(app.db.pool.clone(), store, fast_retry(), Some(1));
     let report = up.archive_day(day(), &ProgressBar::hidden()).await.unwrap();
     assert!(report.pruned);
@@ -193,6 +194,17 @@ async fn the_tick_partition_is_dropped_only_after_every_object_is_verified() {
     // Idempotent after pruning too.
     let again = up.archive_day(day(), &ProgressBar::hidden()).await.unwrap();
     assert_eq!((again.written, again.pruned), (0, false));
+
+    // A late tick for the pruned day is stored (its partition is re-created) and does not
+    // replace the archived ticks with a one-row fragment.
+    let late = json!([{"symbol": "ACME", "ts": "2026-01-05T10:00:02Z", "price": "13", "size": 1}]);
+    assert_eq!(app.post_ticks(late.to_string(), "application/json").await.0, 200);
+    up.archive_day(day(), &ProgressBar::hidden()).await.unwrap();
+    assert!(partition_exists(&app).await, "the late tick's partition is kept");
+    let key = "market-data/historical/symbol=ACME/date=2026-01-05/ticks.parquet";
+    let body = client.get_object().bucket(&bucket).key(key).send().await.unwrap().body.collect().await.unwrap();
+    let (rows, _) = format::content_checksum(&format::decode(body.into_bytes()).unwrap()).unwrap();
+    assert_eq!(rows, 3);
     app.stop().await;
 }
 

@@ -8,5 +8,6 @@ mod helpers;
 mod history;
 mod import;
 mod lifecycle;
+mod secrets;
 mod stream;
 mod ticks;
