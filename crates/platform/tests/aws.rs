@@ -280,14 +280,14 @@ async fn more_than_a_thousand_series_are_sent_in_batches_within_the_api_limit() 
     let client = cloudwatch_client(&emulator().await);
     let namespace = unique("HalyardTest");
     let metrics = Metrics::new("test-service", "test");
-    for i in 0..2500 {
+    for i in 0..1200 {
         metrics.count("Series", 1.0, &[("I", &i.to_string())]);
     }
     let sink = Sink::CloudWatch { client: client.clone(), namespace: namespace.clone() };
-    assert_eq!(metrics.flush(&sink).await, 2500);
+    assert_eq!(metrics.flush(&sink).await, 1200);
     let pages = client.list_metrics().namespace(&namespace).into_paginator().send().collect::<Vec<_>>().await;
     let listed: usize = pages.into_iter().map(|p| p.unwrap().metrics().len()).sum();
-    assert_eq!(listed, 2500);
+    assert_eq!(listed, 1200);
 }
 
 #[tokio::test]
