@@ -290,3 +290,30 @@ async fn the_archive_command_writes_a_day_and_a_second_run_writes_nothing() {
     std::fs::remove_dir_all(&dir).unwrap();
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_service_archives_closed_days_on_its_schedule() {
+    let db = test_support::TestDb::new().await;
+    let dir = std::env::temp_dir().join(format!("halyard-archive-scheduled-{}", uuid_like()));
+    let mut settings = crate::helpers::test_settings(&db);
+    settings.archive = data_service::configuration::ArchiveSettings {
+        target: data_service::configuration::ArchiveTarget::Local(dir.clone()),
+        retention_days: None,
+        interval: Some(Duration::from_millis(500)),
+        lookback_days: 7,
+    };
+    let app = crate::helpers::spawn_with(db, settings).await;
+    seed(&app).await;
+    let file = dir.join("market-data/historical/symbol=ACME/date=2026-01-05/ticks.parquet");
+    crate::helpers::eventually("the scheduled archive run", || {
+        let file = file.clone();
+        async move { file.exists() }
+    })
+    .await;
+    crate::helpers::eventually("both closed days recorded as archived", || async {
+        sqlx::query_scalar::<_, i64>("select count(*) from archive_day").fetch_one(&app.db.pool).await.unwrap() == 2
+    })
+    .await;
+    app.stop().await;
+    std::fs::remove_dir_all(&dir).unwrap();
+}
