@@ -16,8 +16,9 @@ export HALYARD_TEST_DATABASE_URL=$(bash scripts/pg-local.sh start "$pgdir" "${HA
 trap 'bash scripts/pg-local.sh stop "$pgdir" || true' EXIT
 
 step "starting the AWS emulator (moto) for the S3, Secrets Manager and CloudWatch tests"
-export HALYARD_TEST_MOTO_URL=$(bash scripts/moto-server.sh start)
 trap 'bash scripts/moto-server.sh stop || true; bash scripts/pg-local.sh stop "$pgdir" || true' EXIT
+moto_url=$(bash scripts/moto-server.sh start)  # a separate line, so a failed start stops the run
+export HALYARD_TEST_MOTO_URL=$moto_url
 
 step "Rust tests"
 cargo test --workspace --no-fail-fast 2>&1 | tee "$root/.local/cargo-test.log"
