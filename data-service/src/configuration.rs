@@ -51,17 +51,8 @@ pub struct Settings {
     pub secrets_refresh: Duration,
 }
 
-/// Where the archive goes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ArchiveTarget {
-    /// `ARCHIVE_BUCKET`.
-    S3 {
-        /// Bucket name.
-        bucket: String,
-    },
-    /// `ARCHIVE_DIR` (the same key layout below it).
-    Local(PathBuf),
-}
+/// Where the archive goes: `ARCHIVE_BUCKET`, else the local folder `ARCHIVE_DIR`.
+pub use platform::store::StoreTarget as ArchiveTarget;
 
 /// The Parquet archive's settings.
 #[derive(Debug, Clone)]
@@ -84,12 +75,7 @@ impl ArchiveSettings {
 
     /// Reads the `ARCHIVE_*` variables.
     pub fn from_env() -> Result<Self, ConfigError> {
-        let target = match config::optional("ARCHIVE_BUCKET") {
-            Some(bucket) => ArchiveTarget::S3 { bucket },
-            None => ArchiveTarget::Local(PathBuf::from(
-                config::optional("ARCHIVE_DIR").unwrap_or_else(|| ".local/archive".to_owned()),
-            )),
-        };
+        let target = ArchiveTarget::from_env();
         let retention_days = config::optional("ARCHIVE_RETENTION_DAYS")
             .map(|v| v.trim().parse::<u32>().map_err(|e| ConfigError::new("ARCHIVE_RETENTION_DAYS", e.to_string())))
             .transpose()?;

@@ -1,16 +1,13 @@
 //! The data-service binary: parses the command line and configuration, then hands over to the
 //! library. `serve` is the default command.
 
-use std::{path::PathBuf, process::ExitCode, sync::Arc};
+use std::{path::PathBuf, process::ExitCode};
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use data_service::{
-    archive::{
-        store::{LocalStore, ObjectStore, S3Store},
-        Archiver, RetryPolicy,
-    },
-    configuration::{ArchiveSettings, ArchiveTarget, Settings},
+    archive::{Archiver, RetryPolicy},
+    configuration::{ArchiveSettings, Settings},
     import,
     startup::Application,
     symbols::Symbols,
@@ -98,13 +95,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let settings = ArchiveSettings::from_env()?;
             let pool = pool().await?;
             db::migrate(&pool).await?;
-            let store: Arc<dyn ObjectStore> = match &settings.target {
-                ArchiveTarget::S3 { bucket } => {
-                    let sdk = platform::aws::AwsSettings::default().load().await;
-                    Arc::new(S3Store::new(platform::aws::s3_client(&sdk), bucket))
-                }
-                ArchiveTarget::Local(dir) => Arc::new(LocalStore::new(dir)),
-            };
+            let store = settings.target.open(&platform::aws::AwsSettings::default()).await;
             let archiver = Archiver::new(pool, store, RetryPolicy::default(), settings.retention_days);
             let progress = indicatif::ProgressBar::new(0);
             progress.set_style(

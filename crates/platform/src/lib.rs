@@ -8,6 +8,7 @@
 //!   health routes, request ids and access logs;
 //! - [`aws`]: AWS SDK configuration (emulator-aware), clients, Secrets Manager with a cache;
 //! - [`metrics`]: buffered CloudWatch metrics (logs when AWS is not configured);
+//! - [`store`]: objects in S3 or a local folder with the same layout (archive, reports);
 //! - [`shutdown`]: the SIGTERM/Ctrl-C signal that drives graceful shutdown on ECS.
 
 pub mod aws;
@@ -16,4 +17,5 @@ pub mod db;
 pub mod http;
 pub mod metrics;
 pub mod shutdown;
+pub mod store;
 pub mod telemetry;

@@ -22,7 +22,11 @@
 //! dropped.
 
 pub mod format;
-pub mod store;
+
+/// The object stores, from the platform (shared with reports and backtest results).
+pub mod store {
+    pub use platform::store::*;
+}
 
 use std::{sync::Arc, time::Duration};
 
@@ -487,7 +491,11 @@ impl Archiver {
                     let lag = pending.first().map_or(0, |d| (Utc::now().date_naive() - *d).num_days());
                     metrics.gauge("ArchiveLagDays", lag as f64, platform::metrics::Unit::None, &[]);
                 }
-                Err(e) => tracing::warn!(error = %e, "archive run failed; will retry"),
+                Err(e) => {
+                    // e.g. the database not reachable or not migrated yet: try again sooner.
+                    tracing::warn!(error = %e, "archive run failed; will retry");
+                    wait = interval.min(Duration::from_secs(60));
+                }
             }
         }
     }
