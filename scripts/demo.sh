@@ -10,7 +10,7 @@ cd "$root"
 say() { printf '[demo] %s\n' "$*"; }
 
 say "building (the first build takes several minutes)"
-cargo build -p data-service -p engine
+cargo build -p data-service -p engine -p dashboard
 
 pids=()
 started_pg=""
@@ -38,6 +38,11 @@ if [ -z "${DATABASE_URL:-}" ]; then
 fi
 
 target/debug/engine migrate
+# Demo strategies (SMA crossover on 3 s bars, a TradingView follower) and a fresh API token.
+engine_token=$(target/debug/engine seed-demo)
+# Dashboard user `demo` (trader), with a fresh password on every run.
+demo_password=$(target/debug/dashboard user create --username demo --role trader 2>/dev/null \
+  || target/debug/dashboard user reset-password --username demo)
 
 demo_bars="$root/demo/bars_demo.csv.gz"
 if [ -f "$demo_bars" ]; then
@@ -50,9 +55,16 @@ FEEDS=${FEEDS:-synthetic} LISTEN_ADDR=${DATA_SERVICE_ADDR:-0.0.0.0:8081} target/
 pids+=($!)
 LISTEN_ADDR=${ENGINE_ADDR:-0.0.0.0:8080} target/debug/engine serve &
 pids+=($!)
+engine_addr=${ENGINE_ADDR:-0.0.0.0:8080}
+data_addr=${DATA_SERVICE_ADDR:-0.0.0.0:8081}
+ENGINE_URL="http://localhost:${engine_addr##*:}" ENGINE_API_TOKEN="$engine_token" \
+  DATA_SERVICE_URL="http://localhost:${data_addr##*:}" LISTEN_ADDR=${DASHBOARD_ADDR:-0.0.0.0:3000} \
+  target/debug/dashboard serve &
+pids+=($!)
 
 for _ in $(seq 1 50); do
-  curl -sf localhost:8081/readyz >/dev/null 2>&1 && curl -sf localhost:8080/readyz >/dev/null 2>&1 && break
+  curl -sf localhost:8081/readyz >/dev/null 2>&1 && curl -sf localhost:8080/readyz >/dev/null 2>&1 \
+    && curl -sf localhost:3000/readyz >/dev/null 2>&1 && break
   sleep 0.2
 done
 
@@ -63,8 +75,17 @@ cat <<MSG
   data-service  http://localhost:8081   (/healthz, /readyz, /api/v1/market/openapi.json)
                 live prices:  curl 'http://localhost:8081/api/v1/market/prices/BTCUSD?limit=5'
                 bars:         curl 'http://localhost:8081/api/v1/market/bars/BTCUSD?interval=1m'
-  engine        http://localhost:8080   (/healthz, /readyz)
-  dashboard     not built yet
+  engine        http://localhost:8080   (/healthz, /readyz, /api/v1/openapi.json)
+                API token:  $engine_token
+                orders:     curl -H 'Authorization: Bearer $engine_token' 'localhost:8080/api/v1/orders?account=demo&limit=5'
+                positions:  curl -H 'Authorization: Bearer $engine_token' 'localhost:8080/api/v1/positions?account=demo'
+                fills, pnl: .../api/v1/fills?account=demo   .../api/v1/pnl?account=demo
+                signal:     curl -XPOST localhost:8080/api/v1/signals/tradingview -H 'content-type: text/plain' \\
+                              -d '{"passphrase":"demo-passphrase","strategy":"demo-tv","ticker":"BTCUSD","action":"buy","quantity":"1","alert_id":"demo-1"}'
+                halt:       curl -XPOST -H 'Authorization: Bearer $engine_token' -H 'content-type: application/json' \\
+                              localhost:8080/api/v1/halt -d '{"reason":"demo","scope":"all"}'
+  dashboard     http://localhost:3000   sign in as  demo / $demo_password  (role trader)
+                more users: DATABASE_URL=... target/debug/dashboard user create --username NAME --role viewer
 
 MSG
 wait -n "${pids[@]}" || true

@@ -20,6 +20,10 @@ use tokio::sync::{mpsc, oneshot, Notify};
 /// Largest number of signals written in one transaction.
 pub const MAX_BATCH: usize = 2_000;
 
+/// Writer tasks: while one batch commits, the next one is being inserted by another, so a
+/// request waits for at most about one commit before its own.
+pub const WRITERS: usize = 3;
+
 /// A validated signal to store.
 #[derive(Debug, Clone)]
 pub struct PendingSignal {
@@ -75,7 +79,15 @@ impl SignalWriter {
     /// Starts the writer; `stored` is notified after every commit that stored something.
     pub fn start(pool: PgPool, stored: Arc<Notify>) -> (Self, tokio::task::JoinHandle<()>) {
         let (queue, rx) = mpsc::channel(16_384);
-        (Self { queue }, tokio::spawn(run_writer(pool, rx, stored)))
+        let rx = Arc::new(tokio::sync::Mutex::new(rx));
+        let writers: Vec<_> =
+            (0..WRITERS).map(|_| tokio::spawn(run_writer(pool.clone(), rx.clone(), stored.clone()))).collect();
+        let all = tokio::spawn(async move {
+            for writer in writers {
+                let _ = writer.await;
+            }
+        });
+        (Self { queue }, all)
     }
 
     /// Stores `signal`; returns once it is committed (or known to be a duplicate).
@@ -86,9 +98,14 @@ impl SignalWriter {
     }
 }
 
-async fn run_writer(pool: PgPool, mut rx: mpsc::Receiver<Request>, stored: Arc<Notify>) {
+async fn run_writer(pool: PgPool, rx: Arc<tokio::sync::Mutex<mpsc::Receiver<Request>>>, stored: Arc<Notify>) {
     let mut batch: Vec<Request> = Vec::with_capacity(MAX_BATCH);
-    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+    loop {
+        // Only the taking is serialized; the insert and commit run alongside the other writers.
+        let taken = rx.lock().await.recv_many(&mut batch, MAX_BATCH).await;
+        if taken == 0 {
+            break;
+        }
         let started = std::time::Instant::now();
         match insert_batch(&pool, &batch).await {
             Ok(results) => {

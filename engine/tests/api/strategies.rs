@@ -145,3 +145,34 @@ async fn an_order_written_with_a_stale_fencing_token_is_refused() {
     assert!(oms.place(order(token, "current")).await.is_ok());
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_demo_sma_strategy_trades_a_synthetic_random_walk_within_a_minute_of_market_time() {
+    use rand::{Rng, SeedableRng};
+    let (app, feed, _db) = spawn_app().await;
+    engine::seed::seed_demo(&app.pool).await.unwrap();
+    eventually("the demo strategy leased", || async { lease(&app, "demo-sma").await.0.is_some() }).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The synthetic feed's walk: 5 ticks/s per symbol, ±3 cents a tick, over 60 s of market time.
+    let mut rng = rand::rngs::SmallRng::seed_from_u64(7);
+    let symbols = ["BTCUSD", "ETHUSD", "AAPL"];
+    let mut prices: Vec<i64> = symbols.iter().map(|_| rng.gen_range(5_000..50_000)).collect();
+    let start = (chrono::Utc::now().timestamp() - 120) * 1000;
+    for step in 0..300 {
+        for (symbol, cents) in symbols.iter().zip(prices.iter_mut()) {
+            *cents = (*cents + rng.gen_range(-3..=3)).max(1);
+            feed.tick_at(symbol, &format!("{}.{:02}", *cents / 100, *cents % 100), start + step * 200);
+        }
+        tokio::time::sleep(Duration::from_millis(3)).await;
+    }
+    eventually("demo orders filled and a position held or closed", || async {
+        let (_, fills) = app.get("/api/v1/fills?account=demo").await;
+        let (_, positions) = app.get("/api/v1/positions?account=demo").await;
+        fills.as_array().is_some_and(|f| !f.is_empty()) && positions.as_array().is_some_and(|p| !p.is_empty())
+    })
+    .await;
+    let (_, page) = app.get("/api/v1/orders?strategy=demo-sma").await;
+    let orders = page["orders"].as_array().unwrap();
+    assert!(orders.iter().all(|o| o["status"] != "rejected"), "{page}");
+    app.stop().await;
+}
