@@ -29,6 +29,8 @@ pub struct AppState {
     pub symbols: Symbols,
     /// Fires at shutdown, so long-lived connections (the stream) close cleanly.
     pub shutdown: CancellationToken,
+    /// The archive's object store: ticks of pruned days are read back from it.
+    pub archive: Arc<dyn ObjectStore>,
 }
 
 impl FromRef<AppState> for PgPool {
@@ -93,7 +95,8 @@ impl Application {
             (ArchiveTarget::Local(dir), _) => Arc::new(LocalStore::new(dir)),
             (ArchiveTarget::S3 { .. }, None) => unreachable!("the SDK is loaded whenever the archive is in S3"),
         };
-        let archiver = Archiver::new(pool.clone(), store, RetryPolicy::default(), settings.archive.retention_days);
+        let archiver =
+            Archiver::new(pool.clone(), store.clone(), RetryPolicy::default(), settings.archive.retention_days);
         if let Some(interval) = settings.archive.interval {
             tasks.push(tokio::spawn(archiver.clone().run_scheduled(
                 interval,
@@ -120,7 +123,7 @@ impl Application {
         let listener = TcpListener::bind(settings.listen_addr).await?;
         Ok(Self {
             listener,
-            state: AppState { pool, ingest, symbols, shutdown },
+            state: AppState { pool, ingest, symbols, shutdown, archive: store },
             writer,
             tasks,
             background,

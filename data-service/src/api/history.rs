@@ -193,7 +193,20 @@ pub async fn prices(
         Some(c) => parse_cursor(c)?,
     };
     let (symbol, id) = known_symbol(&state, &symbol).await?;
-    let rows: Vec<(i64, DateTime<Utc>, Decimal, Decimal)> = sqlx::query_as(
+    let archived = crate::archive::read::pruned_ticks(
+        &state.pool,
+        &*state.archive,
+        id,
+        (start, end),
+        (after_ts, after_id),
+        limit as usize,
+    )
+    .await
+    .map_err(|e| {
+        tracing::warn!(error = %e, "reading archived ticks failed");
+        ApiError::Unavailable("archived ticks of this range cannot be read right now; retry shortly".to_owned())
+    })?;
+    let mut rows: Vec<(i64, DateTime<Utc>, Decimal, Decimal)> = sqlx::query_as(
         "select tick_id, ts, price, size from tick
          where symbol_id = $1 and ts >= $2 and ts < $3 and (ts, tick_id) > ($4, $5)
          order by ts, tick_id limit $6",
@@ -206,6 +219,12 @@ pub async fn prices(
     .bind(limit)
     .fetch_all(&state.pool)
     .await?;
+    if !archived.is_empty() {
+        // Days dropped from Postgres after archiving come from their Parquet objects.
+        rows.extend(archived);
+        rows.sort_by_key(|(id, ts, _, _)| (*ts, *id));
+        rows.truncate(limit as usize);
+    }
     let next_cursor = (rows.len() as i64 == limit)
         .then(|| rows.last().map(|(id, ts, _, _)| format!("{}:{id}", ts.timestamp_micros())))
         .flatten();

@@ -22,6 +22,7 @@
 //! dropped.
 
 pub mod format;
+pub mod read;
 
 /// The object stores, from the platform (shared with reports and backtest results).
 pub mod store {

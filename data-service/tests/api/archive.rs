@@ -317,3 +317,44 @@ async fn the_service_archives_closed_days_on_its_schedule() {
     app.stop().await;
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[tokio::test]
+async fn the_history_api_reads_ticks_of_pruned_days_back_from_the_archive() {
+    let db = test_support::TestDb::new().await;
+    let dir = std::env::temp_dir().join(format!("halyard-archive-read-{}", uuid_like()));
+    let mut settings = crate::helpers::test_settings(&db);
+    settings.archive = data_service::configuration::ArchiveSettings::local_unscheduled(&dir);
+    let app = crate::helpers::spawn_with(db, settings).await;
+    seed(&app).await;
+    let archiver = Archiver::new(app.db.pool.clone(), Arc::new(LocalStore::new(&dir)), fast_retry(), Some(1));
+    assert!(archiver.archive_day(day(), &ProgressBar::hidden()).await.unwrap().pruned);
+    assert!(!partition_exists(&app).await);
+
+    let range = "start=2026-01-05T00:00:00Z&end=2026-01-07T00:00:00Z";
+    let prices = |body: &serde_json::Value| -> Vec<String> {
+        body["prices"].as_array().unwrap().iter().map(|p| p["price"].as_str().unwrap().to_owned()).collect()
+    };
+    let (status, all) = app.get(&format!("/api/v1/market/prices/ACME?{range}")).await;
+    assert_eq!(status, 200, "{all}");
+    // Three archived ticks of the pruned day (exact), then the next day's tick from Postgres.
+    assert_eq!(prices(&all), vec!["10.5000000001", "11.25", "10", "12"]);
+
+    // Paging crosses from the archive into Postgres without gaps or repeats.
+    let (_, first) = app.get(&format!("/api/v1/market/prices/ACME?{range}&limit=3")).await;
+    assert_eq!(prices(&first), vec!["10.5000000001", "11.25", "10"]);
+    let cursor = first["next_cursor"].as_str().unwrap();
+    let (_, second) = app.get(&format!("/api/v1/market/prices/ACME?{range}&limit=3&cursor={cursor}")).await;
+    assert_eq!(prices(&second), vec!["12"]);
+
+    // A late tick stored after pruning is merged in order with the archived ones.
+    let late = json!([{"symbol": "ACME", "ts": "2026-01-05T10:00:02Z", "price": "13", "size": 1}]);
+    assert_eq!(app.post_ticks(late.to_string(), "application/json").await.0, 200);
+    let (_, merged) = app.get(&format!("/api/v1/market/prices/ACME?{range}")).await;
+    assert_eq!(prices(&merged), vec!["10.5000000001", "13", "11.25", "10", "12"]);
+
+    // The archive missing: an honest 503, not a silently shorter history.
+    std::fs::remove_dir_all(&dir).unwrap();
+    let (status, _) = app.get(&format!("/api/v1/market/prices/ACME?{range}")).await;
+    assert_eq!(status, 503);
+    app.stop().await;
+}
