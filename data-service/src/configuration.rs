@@ -126,6 +126,7 @@ impl Settings {
                 namespace: "Halyard".to_owned(),
                 cloudwatch: false,
                 flush_interval: Duration::from_secs(60),
+                environment: "local".to_owned(),
             },
             secrets_refresh: Duration::from_secs(300),
         }

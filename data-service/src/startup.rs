@@ -80,8 +80,7 @@ impl Application {
         ));
         let needs_aws = settings.metrics.cloudwatch || matches!(settings.archive.target, ArchiveTarget::S3 { .. });
         let sdk = if needs_aws { Some(settings.aws.load().await) } else { None };
-        let metrics =
-            platform::metrics::Metrics::new("data-service", &platform::config::environment_name()).install_global();
+        let metrics = platform::metrics::Metrics::new("data-service", &settings.metrics.environment).install_global();
         let sink = match &sdk {
             Some(sdk) if settings.metrics.cloudwatch => platform::metrics::Sink::CloudWatch {
                 client: platform::aws::cloudwatch_client(sdk),

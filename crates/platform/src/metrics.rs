@@ -64,6 +64,8 @@ pub struct MetricsSettings {
     pub cloudwatch: bool,
     /// `METRICS_FLUSH_SECONDS`.
     pub flush_interval: Duration,
+    /// The `Environment` dimension (`HALYARD_ENVIRONMENT`, default `local`).
+    pub environment: String,
 }
 
 impl MetricsSettings {
@@ -85,6 +87,7 @@ impl MetricsSettings {
             namespace: config::optional("METRICS_NAMESPACE").unwrap_or_else(|| "Halyard".to_owned()),
             cloudwatch,
             flush_interval: Duration::from_secs(seconds),
+            environment: config::environment_name(),
         })
     }
 

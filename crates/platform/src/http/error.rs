@@ -94,6 +94,10 @@ impl ApiError {
 impl From<sqlx::Error> for ApiError {
     fn from(e: sqlx::Error) -> Self {
         crate::db::report_error(&e);
+        if crate::db::is_auth_failure(&e) {
+            // A rotated password: the credential refresh is under way; the caller may retry.
+            return Self::Unavailable("the database is unavailable; retry shortly".to_owned());
+        }
         match e {
             sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
                 tracing::warn!(error = %e, "database unavailable");
