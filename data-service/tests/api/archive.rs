@@ -358,3 +358,40 @@ async fn the_history_api_reads_ticks_of_pruned_days_back_from_the_archive() {
     assert_eq!(status, 503);
     app.stop().await;
 }
+
+/// A store that loses the last row of every object it hands back (a corrupted read).
+struct LossyStore(LocalStore);
+
+impl ObjectStore for LossyStore {
+    fn put<'a>(&'a self, key: &'a str, body: bytes::Bytes) -> platform::store::StoreFuture<'a, ()> {
+        self.0.put(key, body)
+    }
+
+    fn get<'a>(&'a self, key: &'a str) -> platform::store::StoreFuture<'a, bytes::Bytes> {
+        Box::pin(async move {
+            let data = self.0.get(key).await?;
+            let batch = format::decode(data).unwrap().remove(0);
+            Ok(format::encode(&batch.slice(0, batch.num_rows() - 1)).unwrap())
+        })
+    }
+
+    fn describe(&self) -> String {
+        "lossy".to_owned()
+    }
+}
+
+#[tokio::test]
+async fn an_object_that_reads_back_different_is_never_verified_and_nothing_is_dropped() {
+    let app = spawn_app().await;
+    seed(&app).await;
+    let dir = std::env::temp_dir().join(format!("halyard-archive-lossy-{}", uuid_like()));
+    let archiver =
+        Archiver::new(app.db.pool.clone(), Arc::new(LossyStore(LocalStore::new(&dir))), fast_retry(), Some(1));
+    let err = archiver.archive_day(day(), &ProgressBar::hidden()).await.unwrap_err();
+    assert!(err.to_string().contains("verification"), "{err}");
+    assert!(manifest(&app).await.iter().all(|(_, _, _, verified)| !verified));
+    assert!(partition_exists(&app).await);
+    assert!(!archiver.prune_day(day()).await.unwrap());
+    std::fs::remove_dir_all(&dir).unwrap();
+    app.stop().await;
+}
