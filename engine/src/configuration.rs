@@ -7,7 +7,10 @@
 //! | `DATABASE_MAX_CONNECTIONS` | `10` | pool size |
 //! | `MIGRATE_ON_START` | `true` | apply pending migrations at start-up |
 //! | `DATA_SERVICE_URL` | `http://localhost:8081` | data-service base URL: live ticks (WebSocket) and quotes |
-//! | `VENUE` | `paper` | where orders go: `paper` (fills against live ticks) |
+//! | `VENUE` | `paper` | where orders go: `paper` (fills against live ticks) or `alpaca` |
+//! | `ALPACA_BASE_URL` | `https://paper-api.alpaca.markets` | Alpaca REST base URL (`https://api.alpaca.markets` for live) |
+//! | `ALPACA_STREAM_URL` | `wss://paper-api.alpaca.markets/stream` | Alpaca trade-updates stream |
+//! | `ALPACA_KEY_ID` / `ALPACA_SECRET_KEY` | — (required with `VENUE=alpaca`) | Alpaca API keys (inject from Secrets Manager as task secrets) |
 //! | `PAPER_FEE_BPS` | `0` | paper venue fee, basis points of the notional (e.g. `1.5`) |
 //! | `PAPER_FEE_PER_ORDER` | `0` | paper venue fixed fee per fill |
 //! | `PAPER_SLIPPAGE_BPS` | `0` | paper venue slippage on market orders, basis points |
@@ -36,6 +39,8 @@ pub struct Settings {
     pub migrate_on_start: bool,
     /// Base URL of the data-service.
     pub data_service_url: String,
+    /// Where orders go.
+    pub venue: VenueSettings,
     /// The paper venue's fees and slippage.
     pub paper: PaperSettings,
     /// Webhook settings.
@@ -50,6 +55,15 @@ pub struct Settings {
     pub equity_snapshot: Duration,
     /// This process's id.
     pub instance_id: String,
+}
+
+/// The venue orders go to.
+#[derive(Debug, Clone)]
+pub enum VenueSettings {
+    /// The paper venue.
+    Paper,
+    /// Alpaca.
+    Alpaca(crate::venue::alpaca::AlpacaSettings),
 }
 
 /// Paper venue pricing.
@@ -75,10 +89,27 @@ pub struct SignalSettings {
 impl Settings {
     /// Reads and validates the environment.
     pub fn from_env() -> Result<Self, ConfigError> {
-        let venue = config::optional("VENUE").unwrap_or_else(|| "paper".to_owned());
-        if venue != "paper" {
-            return Err(ConfigError::new("VENUE", format!("unknown venue {venue:?}; this build supports `paper`")));
-        }
+        let venue = match config::optional("VENUE").as_deref().unwrap_or("paper") {
+            "paper" => VenueSettings::Paper,
+            "alpaca" => {
+                let required = |var: &str| {
+                    config::optional(var).ok_or_else(|| ConfigError::new(var, "required when VENUE=alpaca"))
+                };
+                VenueSettings::Alpaca(crate::venue::alpaca::AlpacaSettings {
+                    base_url: config::optional("ALPACA_BASE_URL")
+                        .unwrap_or_else(|| "https://paper-api.alpaca.markets".to_owned())
+                        .trim_end_matches('/')
+                        .to_owned(),
+                    stream_url: config::optional("ALPACA_STREAM_URL")
+                        .unwrap_or_else(|| "wss://paper-api.alpaca.markets/stream".to_owned()),
+                    key_id: required("ALPACA_KEY_ID")?,
+                    secret_key: required("ALPACA_SECRET_KEY")?,
+                })
+            }
+            other => {
+                return Err(ConfigError::new("VENUE", format!("unknown venue {other:?}; expected paper or alpaca")))
+            }
+        };
         let data_service_url =
             config::optional("DATA_SERVICE_URL").unwrap_or_else(|| "http://localhost:8081".to_owned());
         if !(data_service_url.starts_with("http://") || data_service_url.starts_with("https://")) {
@@ -96,6 +127,7 @@ impl Settings {
             database: DatabaseSettings::from_env()?,
             migrate_on_start: config::parsed_or("MIGRATE_ON_START", true)?,
             data_service_url: data_service_url.trim_end_matches('/').to_owned(),
+            venue,
             paper: PaperSettings {
                 fees: FeeSchedule {
                     per_order: config::parsed_or("PAPER_FEE_PER_ORDER", Money::ZERO)?,

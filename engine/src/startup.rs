@@ -14,12 +14,12 @@ use tokio::{net::TcpListener, sync::Notify, task::JoinHandle};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    configuration::Settings,
+    configuration::{Settings, VenueSettings},
     market::MarketData,
     oms::Oms,
     signals::SignalWriter,
     strategies::StrategyCache,
-    venue::{paper::PaperVenue, Venue},
+    venue::{alpaca::AlpacaVenue, paper::PaperVenue, Venue},
 };
 
 /// Shared state of every handler.
@@ -93,10 +93,25 @@ impl Application {
             tasks.push(tokio::spawn(market.clone().run(stop.clone())));
         }
         let (events_tx, events_rx) = tokio::sync::mpsc::channel(16_384);
-        let (paper, paper_task) =
-            PaperVenue::start(settings.paper, &settings.instance_id, market.subscribe(), events_tx, stop.clone());
-        tasks.push(paper_task);
-        let oms = Oms::new(pool.clone(), &settings.instance_id, Venue::Paper(paper), market);
+        let venue = match &settings.venue {
+            VenueSettings::Paper => {
+                let (paper, task) = PaperVenue::start(
+                    settings.paper,
+                    &settings.instance_id,
+                    market.subscribe(),
+                    events_tx,
+                    stop.clone(),
+                );
+                tasks.push(task);
+                Venue::Paper(paper)
+            }
+            VenueSettings::Alpaca(alpaca) => {
+                let (alpaca, task) = AlpacaVenue::start(alpaca.clone(), events_tx, stop.clone());
+                tasks.push(task);
+                Venue::Alpaca(alpaca)
+            }
+        };
+        let oms = Oms::new(pool.clone(), &settings.instance_id, venue, market);
         tasks.push(tokio::spawn(oms.clone().run_events(events_rx)));
         let stored = Arc::new(Notify::new());
         let (signal_writer, writer) = SignalWriter::start(pool.clone(), stored.clone());

@@ -271,7 +271,10 @@ impl Oms {
     pub async fn dispatch(&self, order: &OrderRow) {
         let instrument = self.market.instruments.id(&order.symbol);
         match order.open_intent(instrument) {
-            Ok(intent) => self.venue.submit(VenueOrder { order_id: order.order_id, intent }).await,
+            Ok(intent) => {
+                let symbol = std::sync::Arc::from(order.symbol.as_str());
+                self.venue.submit(VenueOrder { order_id: order.order_id, symbol, intent }).await;
+            }
             Err(e) => tracing::error!(order_id = order.order_id, error = %e, "order cannot be sent"),
         }
     }

@@ -2,8 +2,9 @@
 //! happens to each order as [`VenueEvent`]s on a channel the order manager drains.
 //!
 //! Implementations: [`paper::PaperVenue`] (fills against live ticks with the domain's
-//! `SimulatedVenue`). The set is closed, so it is an enum rather than a trait object.
+//! `SimulatedVenue`) and [`alpaca::AlpacaVenue`] (Alpaca's REST API and trade-updates stream). The set is closed, so it is an enum rather than a trait object.
 
+pub mod alpaca;
 pub mod paper;
 
 use domain::{Money, OrderIntent, Price, Qty, Timestamp};
@@ -49,10 +50,12 @@ pub struct VenueEvent {
 }
 
 /// An order handed to a venue.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct VenueOrder {
     /// The engine's order id.
     pub order_id: i64,
+    /// The symbol.
+    pub symbol: std::sync::Arc<str>,
     /// What to trade (quantity = what is still open).
     pub intent: OrderIntent,
 }
@@ -62,6 +65,8 @@ pub struct VenueOrder {
 pub enum Venue {
     /// The paper venue.
     Paper(paper::PaperVenue),
+    /// Alpaca.
+    Alpaca(alpaca::AlpacaVenue),
 }
 
 impl Venue {
@@ -69,6 +74,7 @@ impl Venue {
     pub fn name(&self) -> &'static str {
         match self {
             Self::Paper(_) => "paper",
+            Self::Alpaca(_) => "alpaca",
         }
     }
 
@@ -76,6 +82,7 @@ impl Venue {
     pub async fn submit(&self, order: VenueOrder) {
         match self {
             Self::Paper(paper) => paper.submit(order).await,
+            Self::Alpaca(alpaca) => alpaca.submit(order).await,
         }
     }
 
@@ -83,6 +90,7 @@ impl Venue {
     pub async fn cancel(&self, order_id: i64) {
         match self {
             Self::Paper(paper) => paper.cancel(order_id).await,
+            Self::Alpaca(alpaca) => alpaca.cancel(order_id).await,
         }
     }
 }

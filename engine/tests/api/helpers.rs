@@ -125,6 +125,7 @@ pub fn test_settings(db_url: &str, feed: &FakeFeed) -> Settings {
         database: DatabaseSettings { source: DatabaseSource::Url(db_url.to_owned()), max_connections: 8 },
         migrate_on_start: false,
         data_service_url: feed.url.clone(),
+        venue: engine::configuration::VenueSettings::Paper,
         paper: PaperSettings { fees: Default::default(), slippage: domain::Bps::ZERO },
         signals: SignalSettings { max_age: Duration::from_secs(60), hmac_secret: None, body_limit: 4096 },
         lease_ttl: Duration::from_secs(3),

@@ -1,6 +1,7 @@
 //! Black-box tests of the engine: the real application on a real PostgreSQL, fed by a stand-in
 //! of the data-service's stream, driven over HTTP. One binary, one module per feature.
 
+mod alpaca;
 mod halt;
 mod helpers;
 mod orders;

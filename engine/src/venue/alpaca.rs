@@ -1,0 +1,291 @@
+//! Alpaca's trading API: orders over REST (`POST /v2/orders`, `DELETE /v2/orders/{id}`) and
+//! their lifecycle over the `trade_updates` WebSocket stream. Paper or live is only a matter of
+//! the base URLs (`ALPACA_BASE_URL`, `ALPACA_STREAM_URL`); keys come from configuration.
+//!
+//! The engine's order id travels as Alpaca's `client_order_id` (`hly-<order_id>`), so every
+//! stream event maps back to its order without a lookup table, also after a restart.
+//!
+//! Mapping: REST 200 → `Accepted`; REST 4xx → `Rejected` with Alpaca's message (a 422 saying
+//! the client order id is taken means the order reached Alpaca before: `Accepted`);
+//! stream `new` → `Accepted`, `fill`/`partial_fill` → `Fill` (execution id, qty, price),
+//! `canceled` → `Cancelled`, `expired` → `Expired`, `rejected` → `Rejected`. Events the order's
+//! state already reflects are refused by the state machine and change nothing.
+
+use std::{sync::Arc, time::Duration};
+
+use chrono::{DateTime, Utc};
+use domain::{Money, OrderType, Side, TimeInForce, Timestamp};
+use futures_util::{SinkExt, StreamExt};
+use rust_decimal::Decimal;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_util::sync::CancellationToken;
+
+use super::{VenueEvent, VenueEventKind, VenueOrder};
+use crate::convert::{self, ToDecimal};
+
+/// Alpaca connection settings.
+#[derive(Clone)]
+pub struct AlpacaSettings {
+    /// REST base URL, e.g. `https://paper-api.alpaca.markets`.
+    pub base_url: String,
+    /// Stream URL, e.g. `wss://paper-api.alpaca.markets/stream`.
+    pub stream_url: String,
+    /// `APCA-API-KEY-ID`.
+    pub key_id: String,
+    /// `APCA-API-SECRET-KEY`.
+    pub secret_key: String,
+}
+
+impl std::fmt::Debug for AlpacaSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AlpacaSettings")
+            .field("base_url", &self.base_url)
+            .field("stream_url", &self.stream_url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Handle to the Alpaca venue.
+#[derive(Clone)]
+pub struct AlpacaVenue {
+    http: reqwest::Client,
+    settings: Arc<AlpacaSettings>,
+    events: mpsc::Sender<VenueEvent>,
+}
+
+/// The client order id sent to Alpaca for an engine order.
+pub fn client_order_id(order_id: i64) -> String {
+    format!("hly-{order_id}")
+}
+
+fn order_id_of(client_order_id: &str) -> Option<i64> {
+    client_order_id.strip_prefix("hly-")?.parse().ok()
+}
+
+#[derive(Debug, Deserialize)]
+struct AlpacaOrder {
+    id: String,
+    client_order_id: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct AlpacaError {
+    message: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct StreamMessage {
+    stream: String,
+    #[serde(default)]
+    data: Value,
+}
+
+#[derive(Debug, Deserialize)]
+struct TradeUpdate {
+    event: String,
+    execution_id: Option<String>,
+    order: AlpacaOrder,
+    price: Option<Decimal>,
+    qty: Option<Decimal>,
+    timestamp: Option<DateTime<Utc>>,
+}
+
+impl AlpacaVenue {
+    /// Starts the trade-updates stream (reconnecting until `stop`) and returns the handle.
+    pub fn start(
+        settings: AlpacaSettings,
+        events: mpsc::Sender<VenueEvent>,
+        stop: CancellationToken,
+    ) -> (Self, tokio::task::JoinHandle<()>) {
+        let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap_or_default();
+        let venue = Self { http, settings: Arc::new(settings), events };
+        let task = tokio::spawn(venue.clone().run_stream(stop));
+        (venue, task)
+    }
+
+    fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.http
+            .request(method, format!("{}{path}", self.settings.base_url))
+            .header("APCA-API-KEY-ID", &self.settings.key_id)
+            .header("APCA-API-SECRET-KEY", &self.settings.secret_key)
+    }
+
+    async fn emit(&self, order_id: i64, kind: VenueEventKind) {
+        let _ = self.events.send(VenueEvent { order_id, kind }).await;
+    }
+
+    /// `POST /v2/orders`.
+    pub async fn submit(&self, order: VenueOrder) {
+        let intent = order.intent;
+        let mut body = json!({
+            "symbol": &*order.symbol,
+            "qty": intent.qty.dec().to_string(),
+            "side": match intent.side { Side::Buy => "buy", Side::Sell => "sell" },
+            "type": match intent.order_type { OrderType::Market => "market", OrderType::Limit(_) => "limit" },
+            "time_in_force": match intent.time_in_force { TimeInForce::Gtc => "gtc", TimeInForce::Ioc => "ioc", TimeInForce::Day => "day" },
+            "client_order_id": client_order_id(order.order_id),
+        });
+        if let OrderType::Limit(price) = intent.order_type {
+            body["limit_price"] = json!(price.dec().to_string());
+        }
+        let kind = match self.request(reqwest::Method::POST, "/v2/orders").json(&body).send().await {
+            Ok(res) if res.status().is_success() => match res.json::<AlpacaOrder>().await {
+                Ok(placed) => {
+                    tracing::info!(order_id = order.order_id, alpaca_id = %placed.id, "order accepted by Alpaca");
+                    VenueEventKind::Accepted
+                }
+                Err(e) => {
+                    tracing::warn!(order_id = order.order_id, error = %e, "unreadable Alpaca order; waiting for the stream");
+                    return;
+                }
+            },
+            Ok(res) => {
+                let status = res.status().as_u16();
+                let message = res.json::<AlpacaError>().await.ok().and_then(|e| e.message).unwrap_or_default();
+                if status == 422 && message.contains("client_order_id") {
+                    VenueEventKind::Accepted
+                } else {
+                    VenueEventKind::Rejected { reason: format!("alpaca {status}: {message}") }
+                }
+            }
+            Err(e) => {
+                // Unknown outcome: the order may have arrived. Keep it open; a restart re-sends
+                // it under the same client order id, which Alpaca refuses as a duplicate.
+                tracing::error!(order_id = order.order_id, error = %e, "sending to Alpaca failed");
+                return;
+            }
+        };
+        self.emit(order.order_id, kind).await;
+    }
+
+    /// `DELETE /v2/orders/{id}` (looked up by client order id); the stream confirms.
+    pub async fn cancel(&self, order_id: i64) {
+        let lookup = self
+            .request(reqwest::Method::GET, "/v2/orders:by_client_order_id")
+            .query(&[("client_order_id", client_order_id(order_id))])
+            .send()
+            .await;
+        let alpaca_id = match lookup {
+            Ok(res) if res.status().is_success() => res.json::<AlpacaOrder>().await.ok().map(|o| o.id),
+            Ok(res) if res.status().as_u16() == 404 => {
+                // Never reached Alpaca: nothing to cancel there.
+                self.emit(order_id, VenueEventKind::Cancelled).await;
+                return;
+            }
+            _ => None,
+        };
+        let Some(alpaca_id) = alpaca_id else {
+            tracing::warn!(order_id, "could not look the order up at Alpaca to cancel it");
+            return;
+        };
+        match self.request(reqwest::Method::DELETE, &format!("/v2/orders/{alpaca_id}")).send().await {
+            Ok(res) if res.status().is_success() => {}
+            Ok(res) if matches!(res.status().as_u16(), 404 | 422) => {
+                self.emit(order_id, VenueEventKind::CancelRejected).await
+            }
+            Ok(res) => tracing::warn!(order_id, status = res.status().as_u16(), "Alpaca refused the cancel"),
+            Err(e) => tracing::warn!(order_id, error = %e, "cancel request to Alpaca failed"),
+        }
+    }
+
+    async fn run_stream(self, stop: CancellationToken) {
+        let mut attempt: u32 = 0;
+        loop {
+            match self.stream_once(&stop).await {
+                Ok(()) => return,
+                Err(e) => tracing::warn!(error = %e, attempt, "Alpaca trade_updates stream failed; reconnecting"),
+            }
+            attempt += 1;
+            let delay = Duration::from_millis(250u64.saturating_mul(1 << attempt.min(5)).min(10_000));
+            tokio::select! {
+                () = stop.cancelled() => return,
+                () = tokio::time::sleep(delay) => {}
+            }
+        }
+    }
+
+    async fn stream_once(&self, stop: &CancellationToken) -> anyhow::Result<()> {
+        let (mut socket, _) = tokio::select! {
+            () = stop.cancelled() => return Ok(()),
+            c = tokio_tungstenite::connect_async(self.settings.stream_url.as_str()) => c?,
+        };
+        let auth = json!({"action": "authenticate", "data": {"key_id": self.settings.key_id, "secret_key": self.settings.secret_key}});
+        socket.send(Message::Text(auth.to_string().into())).await?;
+        loop {
+            let message = tokio::select! {
+                () = stop.cancelled() => return Ok(()),
+                m = socket.next() => m,
+            };
+            let text = match message {
+                Some(Ok(Message::Text(t))) => t.as_str().to_owned(),
+                // Alpaca's paper stream sends JSON in binary frames.
+                Some(Ok(Message::Binary(b))) => String::from_utf8_lossy(&b).into_owned(),
+                Some(Ok(Message::Close(_))) | None => anyhow::bail!("stream closed"),
+                Some(Ok(_)) => continue,
+                Some(Err(e)) => return Err(e.into()),
+            };
+            let parsed: StreamMessage = match serde_json::from_str(&text) {
+                Ok(m) => m,
+                Err(e) => {
+                    tracing::debug!(error = %e, "unrecognised Alpaca stream message");
+                    continue;
+                }
+            };
+            match parsed.stream.as_str() {
+                "authorization" => {
+                    if parsed.data["status"] != "authorized" {
+                        anyhow::bail!("Alpaca refused the stream credentials");
+                    }
+                    let listen = json!({"action": "listen", "data": {"streams": ["trade_updates"]}});
+                    socket.send(Message::Text(listen.to_string().into())).await?;
+                }
+                "listening" => tracing::info!("listening to Alpaca trade_updates"),
+                "trade_updates" => match serde_json::from_value::<TradeUpdate>(parsed.data) {
+                    Ok(update) => self.apply(update).await,
+                    Err(e) => tracing::warn!(error = %e, "unreadable trade update"),
+                },
+                _ => {}
+            }
+        }
+    }
+
+    async fn apply(&self, update: TradeUpdate) {
+        let Some(order_id) = order_id_of(&update.order.client_order_id) else {
+            return; // not one of ours
+        };
+        let kind = match update.event.as_str() {
+            "new" | "accepted" | "pending_new" => VenueEventKind::Accepted,
+            "fill" | "partial_fill" => {
+                let (Some(qty), Some(price)) = (update.qty, update.price) else {
+                    tracing::warn!(order_id, "fill without qty or price");
+                    return;
+                };
+                let (Ok(qty), Ok(price)) = (convert::qty(qty), convert::price(price)) else {
+                    tracing::warn!(order_id, "fill outside the fixed-point range");
+                    return;
+                };
+                let ts = update.timestamp.unwrap_or_else(Utc::now);
+                VenueEventKind::Fill {
+                    exec_id: update.execution_id.unwrap_or_else(|| {
+                        format!("{}-{}", update.order.id, ts.timestamp_nanos_opt().unwrap_or_default())
+                    }),
+                    qty,
+                    price,
+                    fee: Money::ZERO,
+                    ts: Timestamp::from_nanos(ts.timestamp_nanos_opt().unwrap_or_default()),
+                }
+            }
+            "canceled" => VenueEventKind::Cancelled,
+            "expired" => VenueEventKind::Expired,
+            "rejected" => VenueEventKind::Rejected { reason: "rejected by Alpaca".into() },
+            other => {
+                tracing::debug!(order_id, event = other, "trade update ignored");
+                return;
+            }
+        };
+        self.emit(order_id, kind).await;
+    }
+}

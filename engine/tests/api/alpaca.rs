@@ -1,0 +1,247 @@
+//! The Alpaca adapter against a local stand-in that speaks Alpaca's documented formats:
+//! `POST /v2/orders`, `GET /v2/orders:by_client_order_id`, `DELETE /v2/orders/{id}`, and the
+//! `trade_updates` stream (authenticate, listen, binary JSON frames).
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+};
+
+use axum::{
+    extract::{ws::Message, Path, Query, State, WebSocketUpgrade},
+    http::{HeaderMap, StatusCode},
+    routing::{delete, get, post},
+    Json, Router,
+};
+use serde_json::{json, Value};
+use tokio::sync::broadcast;
+
+use crate::helpers::{eventually, spawn_with, test_settings, FakeFeed, TestApp};
+
+#[derive(Clone)]
+struct StandIn {
+    url: String,
+    orders: Arc<Mutex<HashMap<String, Value>>>,
+    requests: Arc<Mutex<Vec<Value>>>,
+    stream: broadcast::Sender<String>,
+    listening: Arc<Mutex<bool>>,
+}
+
+fn authorized(headers: &HeaderMap) -> bool {
+    headers.get("APCA-API-KEY-ID").is_some_and(|v| v == "key")
+        && headers.get("APCA-API-SECRET-KEY").is_some_and(|v| v == "secret")
+}
+
+fn unauthorized() -> (StatusCode, Json<Value>) {
+    (StatusCode::UNAUTHORIZED, Json(json!({"code": 40110000, "message": "request is not authorized"})))
+}
+
+async fn create_order(
+    State(s): State<StandIn>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> (StatusCode, Json<Value>) {
+    if !authorized(&headers) {
+        return unauthorized();
+    }
+    s.requests.lock().unwrap().push(body.clone());
+    let qty: f64 = body["qty"].as_str().unwrap_or("0").parse().unwrap_or(0.0);
+    if qty > 100.0 {
+        return (
+            StatusCode::FORBIDDEN,
+            Json(
+                json!({"buying_power": "176531.28", "code": 40310000, "cost_basis": "48640000", "message": "insufficient buying power"}),
+            ),
+        );
+    }
+    let client_order_id = body["client_order_id"].as_str().unwrap().to_owned();
+    if s.orders.lock().unwrap().contains_key(&client_order_id) {
+        return (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Json(json!({"code": 40010001, "message": "client_order_id must be unique"})),
+        );
+    }
+    let order = json!({
+        "id": uuid::Uuid::new_v4().to_string(), "client_order_id": client_order_id,
+        "created_at": "2026-11-24T10:00:00.000000Z", "updated_at": "2026-11-24T10:00:00.000000Z",
+        "submitted_at": "2026-11-24T10:00:00.000000Z", "filled_at": null, "expired_at": null, "canceled_at": null,
+        "failed_at": null, "replaced_at": null, "replaced_by": null, "replaces": null,
+        "asset_id": "b0b6dd9d-8b9b-48a9-ba46-b9d54906e415", "symbol": body["symbol"], "asset_class": "us_equity",
+        "notional": null, "qty": body["qty"], "filled_qty": "0", "filled_avg_price": null, "order_class": "",
+        "order_type": body["type"], "type": body["type"], "side": body["side"], "time_in_force": body["time_in_force"],
+        "limit_price": body.get("limit_price").cloned().unwrap_or(Value::Null), "stop_price": null, "status": "accepted",
+        "extended_hours": false, "legs": null, "trail_percent": null, "trail_price": null, "hwm": null
+    });
+    s.orders.lock().unwrap().insert(client_order_id, order.clone());
+    (StatusCode::OK, Json(order))
+}
+
+async fn by_client_order_id(
+    State(s): State<StandIn>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> (StatusCode, Json<Value>) {
+    if !authorized(&headers) {
+        return unauthorized();
+    }
+    match s.orders.lock().unwrap().get(q.get("client_order_id").map(String::as_str).unwrap_or_default()) {
+        Some(order) => (StatusCode::OK, Json(order.clone())),
+        None => (StatusCode::NOT_FOUND, Json(json!({"code": 40410000, "message": "order not found"}))),
+    }
+}
+
+async fn cancel_order(State(s): State<StandIn>, headers: HeaderMap, Path(id): Path<String>) -> StatusCode {
+    if !authorized(&headers) {
+        return StatusCode::UNAUTHORIZED;
+    }
+    let order = s.orders.lock().unwrap().values().find(|o| o["id"] == id.as_str()).cloned();
+    match order {
+        Some(mut order) => {
+            order["status"] = json!("canceled");
+            order["canceled_at"] = json!("2026-11-24T10:00:05.000000Z");
+            s.push("canceled", &order, None);
+            StatusCode::NO_CONTENT
+        }
+        None => StatusCode::NOT_FOUND,
+    }
+}
+
+async fn stream(State(s): State<StandIn>, ws: WebSocketUpgrade) -> axum::response::Response {
+    ws.on_upgrade(move |mut socket| async move {
+        let mut updates = s.stream.subscribe();
+        // authenticate
+        let Some(Ok(Message::Text(auth))) = socket.recv().await else { return };
+        let auth: Value = serde_json::from_str(auth.as_str()).unwrap();
+        let ok = auth["action"] == "authenticate"
+            && auth["data"]["key_id"] == "key"
+            && auth["data"]["secret_key"] == "secret";
+        let status = if ok { "authorized" } else { "unauthorized" };
+        let reply = json!({"stream": "authorization", "data": {"status": status, "action": "authenticate"}});
+        let _ = socket.send(Message::Binary(reply.to_string().into_bytes().into())).await;
+        if !ok {
+            return;
+        }
+        let Some(Ok(Message::Text(listen))) = socket.recv().await else { return };
+        let listen: Value = serde_json::from_str(listen.as_str()).unwrap();
+        assert_eq!(listen, json!({"action": "listen", "data": {"streams": ["trade_updates"]}}));
+        let reply = json!({"stream": "listening", "data": {"streams": ["trade_updates"]}});
+        let _ = socket.send(Message::Binary(reply.to_string().into_bytes().into())).await;
+        *s.listening.lock().unwrap() = true;
+        while let Ok(update) = updates.recv().await {
+            if socket.send(Message::Binary(update.into_bytes().into())).await.is_err() {
+                return;
+            }
+        }
+    })
+}
+
+impl StandIn {
+    async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let s = StandIn {
+            url: format!("http://{}", listener.local_addr().unwrap()),
+            orders: Arc::default(),
+            requests: Arc::default(),
+            stream: broadcast::channel(100).0,
+            listening: Arc::default(),
+        };
+        let app = Router::new()
+            .route("/v2/orders", post(create_order))
+            .route("/v2/orders:by_client_order_id", get(by_client_order_id))
+            .route("/v2/orders/{id}", delete(cancel_order))
+            .route("/stream", get(stream))
+            .with_state(s.clone());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        s
+    }
+
+    /// A `trade_updates` message in Alpaca's format.
+    fn push(&self, event: &str, order: &Value, execution: Option<(&str, &str)>) {
+        let mut data = json!({"event": event, "order": order, "timestamp": "2026-11-24T10:00:01.024916716Z"});
+        if let Some((qty, price)) = execution {
+            data["execution_id"] = json!(uuid::Uuid::new_v4().to_string());
+            data["qty"] = json!(qty);
+            data["price"] = json!(price);
+            data["position_qty"] = json!(qty);
+        }
+        let _ = self.stream.send(json!({"stream": "trade_updates", "data": data}).to_string());
+    }
+
+    fn order(&self, client_order_id: &str) -> Value {
+        self.orders.lock().unwrap().get(client_order_id).cloned().expect("order reached the stand-in")
+    }
+}
+
+async fn spawn_alpaca_engine() -> (TestApp, StandIn, test_support::TestDb) {
+    let db = test_support::TestDb::new().await;
+    let feed = FakeFeed::start().await;
+    let alpaca = StandIn::start().await;
+    let mut settings = test_settings(&db.url(), &feed);
+    settings.venue = engine::configuration::VenueSettings::Alpaca(engine::venue::alpaca::AlpacaSettings {
+        base_url: alpaca.url.clone(),
+        stream_url: format!("{}/stream", alpaca.url.replace("http", "ws")),
+        key_id: "key".into(),
+        secret_key: "secret".into(),
+    });
+    let app = spawn_with(settings).await;
+    eventually("the engine listens to trade_updates", || async { *alpaca.listening.lock().unwrap() }).await;
+    (app, alpaca, db)
+}
+
+#[tokio::test]
+async fn orders_go_to_alpaca_in_its_format_and_fill_from_its_trade_updates() {
+    let (app, alpaca, _db) = spawn_alpaca_engine().await;
+    let (status, placed) = app
+        .post(
+            "/api/v1/orders",
+            json!({"account": "live", "symbol": "AAPL", "side": "buy", "qty": "2", "limit_price": "150",
+            "time_in_force": "day", "client_order_id": "mine-1"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{placed}");
+    let id = placed["order_id"].as_i64().unwrap();
+    app.order_reaches(id, "new").await;
+    let sent = alpaca.requests.lock().unwrap()[0].clone();
+    assert_eq!(
+        sent,
+        json!({"symbol": "AAPL", "qty": "2", "side": "buy", "type": "limit", "time_in_force": "day",
+               "limit_price": "150", "client_order_id": format!("hly-{id}")})
+    );
+    let order = alpaca.order(&format!("hly-{id}"));
+    alpaca.push("partial_fill", &order, Some(("0.5", "149.5")));
+    app.order_reaches(id, "partially_filled").await;
+    alpaca.push("fill", &order, Some(("1.5", "149.9")));
+    let filled = app.order_reaches(id, "filled").await;
+    assert_eq!((filled["filled_qty"].as_str(), filled["avg_fill_price"].as_str()), (Some("2"), Some("149.8")));
+    let (_, positions) = app.get("/api/v1/positions?account=live").await;
+    assert_eq!(positions[0]["qty"], "2");
+    assert_eq!(app.get("/api/v1/fills?account=live").await.1.as_array().unwrap().len(), 2);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_alpaca_rejection_is_stored_with_its_message() {
+    let (app, _alpaca, _db) = spawn_alpaca_engine().await;
+    let (_, placed) = app.place_market("live", "AAPL", "buy", "500", "too-big").await;
+    let rejected = app.order_reaches(placed["order_id"].as_i64().unwrap(), "rejected").await;
+    assert_eq!(rejected["reject_reason"], "alpaca 403: insufficient buying power");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn cancelling_an_alpaca_order_deletes_it_there_and_the_canceled_update_ends_it() {
+    let (app, alpaca, _db) = spawn_alpaca_engine().await;
+    let (_, placed) = app
+        .post("/api/v1/orders", json!({"account": "live", "symbol": "AAPL", "side": "sell", "qty": "1", "limit_price": "300", "client_order_id": "c-1"}))
+        .await;
+    let id = placed["order_id"].as_i64().unwrap();
+    app.order_reaches(id, "new").await;
+    let (status, _) = app.post(&format!("/api/v1/orders/{id}/cancel"), json!({})).await;
+    assert_eq!(status, 202);
+    let cancelled = app.order_reaches(id, "cancelled").await;
+    let events: Vec<&str> =
+        cancelled["events"].as_array().unwrap().iter().map(|e| e["event"].as_str().unwrap()).collect();
+    assert_eq!(events, ["created", "accepted", "cancel_requested", "cancelled"]);
+    assert_eq!(alpaca.order(&format!("hly-{id}"))["status"], "accepted", "the stand-in's stored copy is untouched");
+    app.stop().await;
+}
