@@ -7,7 +7,8 @@
 //! the open orders of instances that stopped heart-beating. A strategy task writes its orders
 //! with the fencing token it was given; once another instance has taken the lease over, the
 //! token is stale and the order write is refused, so two instances never trade one strategy.
-//! On shutdown the instance releases its leases at once and marks itself stopped.
+//! On shutdown the instance releases its leases at once and marks itself stopped. Before its
+//! first round an instance reconciles the open orders with a shared venue (Alpaca).
 
 use std::{collections::HashMap, time::Duration};
 
@@ -60,6 +61,13 @@ struct Running {
 /// Runs the lease loop until `stop`, then hands every lease back.
 pub async fn run(oms: Oms, ttl: Duration, renew: Duration, stop: CancellationToken) {
     let mut running: HashMap<i64, Running> = HashMap::new();
+    // Start-up reconciliation runs before the first lease round, in this task, so it never
+    // races this instance's adoption of the same orders.
+    match oms.reconcile_all_open().await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(orders = n, "open orders reconciled with the venue"),
+        Err(e) => tracing::warn!(error = %e, "start-up reconciliation failed"),
+    }
     let mut interval = tokio::time::interval(renew);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {

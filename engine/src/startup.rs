@@ -113,6 +113,7 @@ impl Application {
         };
         let oms = Oms::new(pool.clone(), &settings.instance_id, venue, market);
         tasks.push(tokio::spawn(oms.clone().run_events(events_rx)));
+
         let stored = Arc::new(Notify::new());
         let (signal_writer, writer) = SignalWriter::start(pool.clone(), stored.clone());
         tasks.push(tokio::spawn(crate::signals::worker::run(

@@ -563,13 +563,42 @@ impl Oms {
         .await?;
         for order in &adopted {
             tracing::info!(order_id = order.order_id, status = %order.status, "adopted an open order of a stopped instance");
-            if order.status == OrderStatus::PendingCancel.code() {
+            if order.status == OrderStatus::PendingCancel.code() && self.venue.name() == "paper" {
                 self.apply(&VenueEvent { order_id: order.order_id, kind: VenueEventKind::Cancelled }).await?;
             } else {
-                self.dispatch(order).await;
+                self.reconcile(order).await;
             }
         }
         Ok(adopted.len())
+    }
+
+    /// Reconciles one open order with the venue (see [`Venue::reconcile`]).
+    pub async fn reconcile(&self, order: &OrderRow) {
+        let instrument = self.market.instruments.id(&order.symbol);
+        let filled = match convert::qty(order.filled_qty) {
+            Ok(filled) => filled,
+            Err(e) => return tracing::error!(order_id = order.order_id, error = %e, "order cannot be reconciled"),
+        };
+        match order.open_intent(instrument) {
+            Ok(intent) => {
+                let symbol = std::sync::Arc::from(order.symbol.as_str());
+                self.venue.reconcile(VenueOrder { order_id: order.order_id, symbol, intent }, filled).await;
+            }
+            Err(e) => tracing::error!(order_id = order.order_id, error = %e, "order cannot be reconciled"),
+        }
+    }
+
+    /// At start-up with a venue shared by every instance (Alpaca), reconciles every open order
+    /// with it, so fills and cancels that happened while no engine listened are booked.
+    pub async fn reconcile_all_open(&self) -> Result<usize, OmsError> {
+        if self.venue.name() == "paper" {
+            return Ok(0); // paper books are per process: adoption re-sends orphaned orders
+        }
+        let open = self.open_orders(false).await?;
+        for order in &open {
+            self.reconcile(order).await;
+        }
+        Ok(open.len())
     }
 
     /// Orders of this instance written but never sent (e.g. the process stopped between the

@@ -72,6 +72,14 @@ struct AlpacaOrder {
 }
 
 #[derive(Debug, Deserialize)]
+struct AlpacaOrderState {
+    id: String,
+    status: String,
+    filled_qty: Option<Decimal>,
+    filled_avg_price: Option<Decimal>,
+}
+
+#[derive(Debug, Deserialize)]
 struct AlpacaError {
     message: Option<String>,
 }
@@ -159,6 +167,54 @@ impl AlpacaVenue {
             }
         };
         self.emit(order.order_id, kind).await;
+    }
+
+    /// Brings an open order in line with Alpaca (`GET /v2/orders:by_client_order_id`): sends it
+    /// if Alpaca never got it; otherwise reports its acknowledgement, the quantity filled beyond
+    /// `filled` (one fill at Alpaca's average price, execution id
+    /// `reconcile-<alpaca id>-<filled qty>`, so several instances book it once) and a final
+    /// status.
+    pub async fn reconcile(&self, order: VenueOrder, filled: domain::Qty) {
+        let lookup = self
+            .request(reqwest::Method::GET, "/v2/orders:by_client_order_id")
+            .query(&[("client_order_id", client_order_id(order.order_id))])
+            .send()
+            .await;
+        let state = match lookup {
+            Ok(res) if res.status().as_u16() == 404 => return self.submit(order).await,
+            Ok(res) if res.status().is_success() => match res.json::<AlpacaOrderState>().await {
+                Ok(state) => state,
+                Err(e) => return tracing::warn!(order_id = order.order_id, error = %e, "unreadable Alpaca order"),
+            },
+            Ok(res) => {
+                return tracing::warn!(
+                    order_id = order.order_id,
+                    status = res.status().as_u16(),
+                    "reconcile lookup refused"
+                )
+            }
+            Err(e) => return tracing::warn!(order_id = order.order_id, error = %e, "reconcile lookup failed"),
+        };
+        if state.status != "pending_new" {
+            self.emit(order.order_id, VenueEventKind::Accepted).await;
+        }
+        let at_alpaca = state.filled_qty.map(convert::qty).transpose().ok().flatten().unwrap_or(domain::Qty::ZERO);
+        let missing = at_alpaca.checked_sub(filled).unwrap_or(domain::Qty::ZERO);
+        if missing.is_positive() {
+            if let Some(Ok(price)) = state.filled_avg_price.map(convert::price) {
+                let now = crate::market::now();
+                let exec_id = format!("reconcile-{}-{}", state.id, at_alpaca.dec());
+                let kind = VenueEventKind::Fill { exec_id, qty: missing, price, fee: Money::ZERO, ts: now };
+                self.emit(order.order_id, kind).await;
+            }
+        }
+        let last = match state.status.as_str() {
+            "canceled" => VenueEventKind::Cancelled,
+            "expired" => VenueEventKind::Expired,
+            "rejected" => VenueEventKind::Rejected { reason: "rejected by Alpaca".into() },
+            _ => return,
+        };
+        self.emit(order.order_id, last).await;
     }
 
     /// `DELETE /v2/orders/{id}` (looked up by client order id); the stream confirms.

@@ -86,6 +86,15 @@ impl Venue {
         }
     }
 
+    /// Brings an open order (of which `filled` is booked) in line with the venue after a
+    /// restart or adoption: the paper venue simply takes what is still open; Alpaca is asked.
+    pub async fn reconcile(&self, order: VenueOrder, filled: domain::Qty) {
+        match self {
+            Self::Paper(paper) => paper.submit(order).await,
+            Self::Alpaca(alpaca) => alpaca.reconcile(order, filled).await,
+        }
+    }
+
     /// Asks the venue to cancel; the outcome arrives as events.
     pub async fn cancel(&self, order_id: i64) {
         match self {

@@ -174,8 +174,14 @@ impl StandIn {
 
 async fn spawn_alpaca_engine() -> (TestApp, StandIn, test_support::TestDb) {
     let db = test_support::TestDb::new().await;
-    let feed = FakeFeed::start().await;
     let alpaca = StandIn::start().await;
+    let app = alpaca_engine_on(&db, &alpaca).await;
+    (app, alpaca, db)
+}
+
+async fn alpaca_engine_on(db: &test_support::TestDb, alpaca: &StandIn) -> TestApp {
+    *alpaca.listening.lock().unwrap() = false;
+    let feed = FakeFeed::start().await;
     let mut settings = test_settings(&db.url(), &feed);
     settings.venue = engine::configuration::VenueSettings::Alpaca(engine::venue::alpaca::AlpacaSettings {
         base_url: alpaca.url.clone(),
@@ -185,7 +191,7 @@ async fn spawn_alpaca_engine() -> (TestApp, StandIn, test_support::TestDb) {
     });
     let app = spawn_with(settings).await;
     eventually("the engine listens to trade_updates", || async { *alpaca.listening.lock().unwrap() }).await;
-    (app, alpaca, db)
+    app
 }
 
 #[tokio::test]
@@ -244,4 +250,41 @@ async fn cancelling_an_alpaca_order_deletes_it_there_and_the_canceled_update_end
     assert_eq!(events, ["created", "accepted", "cancel_requested", "cancelled"]);
     assert_eq!(alpaca.order(&format!("hly-{id}"))["status"], "accepted", "the stand-in's stored copy is untouched");
     app.stop().await;
+}
+
+#[tokio::test]
+async fn at_start_up_open_orders_are_reconciled_with_alpaca() {
+    let (first, alpaca, db) = spawn_alpaca_engine().await;
+    let (_, working) = first
+        .post("/api/v1/orders", json!({"account": "live", "symbol": "AAPL", "side": "buy", "qty": "2", "limit_price": "150", "client_order_id": "w-1"}))
+        .await;
+    let working = working["order_id"].as_i64().unwrap();
+    first.order_reaches(working, "new").await;
+    // Written but never sent: the process stopped between the commit and the request.
+    let unsent: i64 = sqlx::query_scalar(
+        "insert into \"order\" (account, strategy, client_order_id, symbol, side, order_type, time_in_force, qty, status, venue, instance_id)
+         values ('live', 'manual', 'unsent-1', 'AAPL', 'buy', 'market', 'gtc', 1, 'pending_new', 'alpaca', 'gone') returning order_id",
+    )
+    .fetch_one(&first.pool)
+    .await
+    .unwrap();
+    first.stop().await;
+    // While no engine listened, Alpaca filled the working order.
+    {
+        let mut orders = alpaca.orders.lock().unwrap();
+        let order = orders.get_mut(&format!("hly-{working}")).unwrap();
+        order["status"] = json!("filled");
+        order["filled_qty"] = json!("2");
+        order["filled_avg_price"] = json!("149.75");
+    }
+    let second = alpaca_engine_on(&db, &alpaca).await;
+    let filled = second.order_reaches(working, "filled").await;
+    assert_eq!(filled["avg_fill_price"], "149.75");
+    let (_, fills) = second.get("/api/v1/fills?account=live").await;
+    assert_eq!(fills.as_array().unwrap().len(), 1, "{fills}");
+    assert!(fills[0]["exec_id"].as_str().unwrap().starts_with("reconcile-"));
+    second.order_reaches(unsent, "new").await;
+    let sent: Vec<Value> = alpaca.requests.lock().unwrap().clone();
+    assert_eq!(sent.iter().filter(|r| r["client_order_id"] == format!("hly-{unsent}").as_str()).count(), 1);
+    second.stop().await;
 }

@@ -46,6 +46,12 @@ async fn a_tradingview_signal_produces_an_order_a_fill_and_a_position() {
     assert_eq!((positions[0]["qty"].as_str(), positions[0]["avg_price"].as_str()), (Some("2"), Some("101.25")));
     let (_, signals) = app.get("/api/v1/signals?strategy=tv").await;
     assert_eq!(signals[0]["status"], "processed", "{signals}");
+    // The equity history samples the account (every second in tests).
+    eventually("an equity sample with the position's P&L", || async {
+        let (_, equity) = app.get("/api/v1/equity?account=acct-1").await;
+        equity.as_array().is_some_and(|e| e.iter().any(|p| p["unrealized_pnl"] == "2" && p["equity"] == "2"))
+    })
+    .await;
     app.stop().await;
 }
 
