@@ -112,7 +112,7 @@ impl Application {
             }
         };
         let oms = Oms::new(pool.clone(), &settings.instance_id, venue, market);
-        tasks.push(tokio::spawn(oms.clone().run_events(events_rx)));
+        tasks.push(tokio::spawn(oms.clone().run_events(events_rx, stop.clone())));
 
         let stored = Arc::new(Notify::new());
         let (signal_writer, writer) = SignalWriter::start(pool.clone(), stored.clone());

@@ -382,14 +382,20 @@ impl Oms {
         Ok(updated)
     }
 
-    /// Applies venue events until the channel closes.
-    pub async fn run_events(self, mut events: mpsc::Receiver<VenueEvent>) {
-        while let Some(event) = events.recv().await {
+    /// Applies venue events until the channel closes or `stop`; at `stop` the events already
+    /// queued are still applied.
+    pub async fn run_events(self, mut events: mpsc::Receiver<VenueEvent>, stop: tokio_util::sync::CancellationToken) {
+        loop {
+            let event = tokio::select! {
+                e = events.recv() => e,
+                () = stop.cancelled() => events.try_recv().ok(),
+            };
+            let Some(event) = event else { return };
             let mut attempt = 0;
             loop {
                 match self.apply(&event).await {
                     Ok(()) => break,
-                    Err(OmsError::Db(e)) if attempt < 20 => {
+                    Err(OmsError::Db(e)) if attempt < 20 && !stop.is_cancelled() => {
                         attempt += 1;
                         tracing::warn!(error = %e, order_id = event.order_id, attempt, "applying a venue event failed; retrying");
                         tokio::time::sleep(std::time::Duration::from_millis(100 * attempt)).await;
