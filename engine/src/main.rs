@@ -45,8 +45,12 @@ enum TokenAction {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    platform::telemetry::init("engine");
-    match run(Cli::parse()).await {
+    let cli = Cli::parse();
+    // Commands whose stdout is a token for scripts to capture log nothing (the log goes to stdout).
+    if !matches!(cli.command, Some(Command::Token { .. } | Command::SeedDemo)) {
+        platform::telemetry::init("engine");
+    }
+    match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");

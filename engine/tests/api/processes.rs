@@ -224,3 +224,33 @@ async fn killing_the_engine_while_signals_flow_loses_no_accepted_signal_and_dupl
     eprintln!("accepted before the kill: {}, total: {total}", accepted.len());
     drop(second);
 }
+
+#[tokio::test]
+async fn seed_demo_prints_only_a_working_token_and_can_run_twice() {
+    let db = TestDb::new().await;
+    let run = || async {
+        let out = Command::new(env!("CARGO_BIN_EXE_engine"))
+            .arg("seed-demo")
+            .env("DATABASE_URL", db.url())
+            .output()
+            .await
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let first = run().await;
+    let second = run().await;
+    for stdout in [&first, &second] {
+        let token = stdout.trim();
+        assert_eq!(stdout.lines().count(), 1, "stdout is the token alone: {stdout:?}");
+        let known: bool = sqlx::query_scalar("select exists(select 1 from api_token where token_hash = $1)")
+            .bind(engine::auth::hash(token.as_bytes()))
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+        assert!(known, "the printed token is the stored one");
+    }
+    let strategies: Vec<(String, bool)> =
+        sqlx::query_as("select name, enabled from strategy order by name").fetch_all(&db.pool).await.unwrap();
+    assert_eq!(strategies, [("demo-sma".to_owned(), true), ("demo-tv".to_owned(), true)]);
+}
