@@ -196,6 +196,10 @@ pub async fn run_strategy(oms: Oms, def: StrategyRow, lease: LeaseClaim, stop: C
     }
     let mut ticks = oms.market().subscribe();
     let mut intents = Vec::with_capacity(4);
+    // Market time: the newest tick of any symbol. A quiet symbol's bar closes once the market
+    // is a grace period past its end, instead of waiting for its own next trade.
+    let mut market_now = i64::MIN;
+    let grace = 1_000_000_000;
     loop {
         let tick = tokio::select! {
             () = stop.cancelled() => return,
@@ -209,15 +213,29 @@ pub async fn run_strategy(oms: Oms, def: StrategyRow, lease: LeaseClaim, stop: C
             }
             Err(broadcast::error::RecvError::Closed) => return,
         };
-        let Some(runner) = symbols.get_mut(&tick.tick.instrument) else { continue };
-        let Some(bar) = runner.bars.on_tick(&tick.tick) else { continue };
-        match on_bar(&oms, &def, lease, runner, &bar, &mut intents).await {
-            Ok(()) => {}
-            Err(OmsError::StaleLease) => {
-                tracing::warn!(strategy = %def.name, "lease taken over by another instance; stopping");
-                return;
+        market_now = market_now.max(tick.tick.ts.nanos());
+        let flush_at = domain::Timestamp::from_nanos(market_now.saturating_sub(grace));
+        let mut closed = Vec::new();
+        for (instrument, runner) in symbols.iter_mut() {
+            let bar = if *instrument == tick.tick.instrument {
+                runner.bars.on_tick(&tick.tick)
+            } else {
+                runner.bars.flush_before(flush_at)
+            };
+            if let Some(bar) = bar {
+                closed.push((*instrument, bar));
             }
-            Err(e) => tracing::warn!(strategy = %def.name, error = %e, "bar not processed"),
+        }
+        for (instrument, bar) in closed {
+            let Some(runner) = symbols.get_mut(&instrument) else { continue };
+            match on_bar(&oms, &def, lease, runner, &bar, &mut intents).await {
+                Ok(()) => {}
+                Err(OmsError::StaleLease) => {
+                    tracing::warn!(strategy = %def.name, "lease taken over by another instance; stopping");
+                    return;
+                }
+                Err(e) => tracing::warn!(strategy = %def.name, error = %e, "bar not processed"),
+            }
         }
     }
 }

@@ -8,20 +8,22 @@ use crate::market::{Bar, InstrumentId, Tick, Timestamp};
 /// epoch (a 5 s bar opens at :00, :05, ...).
 ///
 /// A bar is complete when the first tick of a later period arrives (or [`Self::flush_before`]
-/// is called with a time past its end). Ticks older than the open bar are ignored: a live feed
-/// that delivers out of order must not rewrite a bar a strategy already saw.
+/// is called with a time past its end). Ticks of a period already handed out are ignored: a
+/// live feed that delivers out of order must not rewrite a bar a strategy already saw.
 #[derive(Debug, Clone)]
 pub struct BarAggregator {
     instrument: InstrumentId,
     period: i64,
     open: Option<Bar>,
+    /// Open time of the last bar handed out; ticks of that period or earlier are late.
+    last_closed: Option<Timestamp>,
 }
 
 impl BarAggregator {
     /// An aggregator of `period_nanos` bars (at least 1 ns).
     #[must_use]
     pub fn new(instrument: InstrumentId, period_nanos: i64) -> Self {
-        Self { instrument, period: period_nanos.max(1), open: None }
+        Self { instrument, period: period_nanos.max(1), open: None, last_closed: None }
     }
 
     /// The bar currently being built, if any.
@@ -33,7 +35,10 @@ impl BarAggregator {
     /// Adds a tick; returns the previous bar when this tick starts a new period.
     pub fn on_tick(&mut self, tick: &Tick) -> Option<Bar> {
         let start = Timestamp::from_nanos(tick.ts.nanos() - tick.ts.nanos().rem_euclid(self.period));
-        match &mut self.open {
+        if self.last_closed.is_some_and(|closed| start <= closed) {
+            return None;
+        }
+        let closed = match &mut self.open {
             Some(bar) if bar.ts == start => {
                 bar.high = bar.high.max(tick.price);
                 bar.low = bar.low.min(tick.price);
@@ -51,13 +56,20 @@ impl BarAggregator {
                 close: tick.price,
                 volume: tick.size,
             }),
+        };
+        if let Some(bar) = &closed {
+            self.last_closed = Some(bar.ts);
         }
+        closed
     }
 
     /// Completes the open bar if its period ended before `now` (a timer, for quiet markets).
     pub fn flush_before(&mut self, now: Timestamp) -> Option<Bar> {
         match &self.open {
-            Some(bar) if bar.ts.nanos() + self.period <= now.nanos() => self.open.take(),
+            Some(bar) if bar.ts.nanos() + self.period <= now.nanos() => {
+                self.last_closed = Some(bar.ts);
+                self.open.take()
+            }
             _ => None,
         }
     }
@@ -111,5 +123,10 @@ mod tests {
         let bar = bars.flush_before(Timestamp::checked_from_millis(15_000).unwrap()).unwrap();
         assert_eq!(bar.ts.millis(), 10_000);
         assert!(bars.open_bar().is_none());
+        // A late tick of the flushed period must not make a second bar for it.
+        assert_eq!(bars.on_tick(&tick(14_000, "11")), None);
+        assert!(bars.open_bar().is_none());
+        assert_eq!(bars.on_tick(&tick(15_500, "12")), None);
+        assert_eq!(bars.open_bar().map(|b| b.ts.millis()), Some(15_000));
     }
 }

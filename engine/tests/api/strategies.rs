@@ -176,3 +176,31 @@ async fn the_demo_sma_strategy_trades_a_synthetic_random_walk_within_a_minute_of
     assert!(orders.iter().all(|o| o["status"] != "rejected"), "{page}");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_quiet_symbols_bar_closes_when_the_market_moves_past_it() {
+    let (app, feed, _db) = spawn_app().await;
+    app.create_strategy(
+        json!({"name": "quiet", "kind": "sma_cross", "params": {"fast": 2, "slow": 3, "quantity": "1"},
+        "account": "a", "symbols": ["BTCUSD", "ETHUSD"], "bar_seconds": 1, "enabled": true}),
+    )
+    .await;
+    eventually("the strategy leased", || async { lease(&app, "quiet").await.0.is_some() }).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let start = (chrono::Utc::now().timestamp() - 100) * 1000;
+    for (i, close) in ["10", "9", "8", "12"].iter().enumerate() {
+        feed.tick_at("BTCUSD", close, start + i as i64 * 1000);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // BTCUSD falls silent; ETHUSD trades on. The bar closing at 12 completes on market time.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(app.get("/api/v1/orders?strategy=quiet").await.1["orders"].as_array().unwrap().len(), 0);
+    feed.tick_at("ETHUSD", "50", start + 5_500);
+    eventually("the buy order without another BTCUSD trade", || async {
+        app.get("/api/v1/orders?strategy=quiet&symbol=BTCUSD").await.1["orders"]
+            .as_array()
+            .is_some_and(|o| o.len() == 1)
+    })
+    .await;
+    app.stop().await;
+}
