@@ -128,6 +128,45 @@ impl MarketData {
         convert::price(quote.price).ok()
     }
 
+    /// Committed ticks of `symbol` in `[start, end)` from the data-service's history API (one
+    /// page of at most 100,000), for warming strategies up. Empty when the history is unavailable.
+    pub async fn history(&self, symbol: &str, start: DateTime<Utc>, end: DateTime<Utc>) -> Vec<Tick> {
+        #[derive(Deserialize)]
+        struct Page {
+            prices: Vec<Point>,
+        }
+        #[derive(Deserialize)]
+        struct Point {
+            ts: DateTime<Utc>,
+            price: Decimal,
+            size: Decimal,
+        }
+        let url = format!("{}/api/v1/market/prices/{symbol}", self.base_url);
+        let query = [
+            ("start", start.timestamp_millis().to_string()),
+            ("end", end.timestamp_millis().to_string()),
+            ("limit", "100000".to_owned()),
+        ];
+        let page: Option<Page> = async {
+            let res = self.http.get(url).query(&query).timeout(Duration::from_secs(10)).send().await.ok()?;
+            res.error_for_status().ok()?.json().await.ok()
+        }
+        .await;
+        let instrument = self.instruments.id(symbol);
+        page.map(|p| p.prices)
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|p| {
+                Some(Tick {
+                    instrument,
+                    ts: Timestamp::from_nanos(p.ts.timestamp_nanos_opt()?),
+                    price: convert::price(p.price).ok()?,
+                    size: convert::qty(p.size).ok()?,
+                })
+            })
+            .collect()
+    }
+
     /// Follows the data-service stream until `stop`, reconnecting with backoff.
     pub async fn run(self, stop: CancellationToken) {
         let url = format!("{}/api/v1/market/stream", self.base_url.replacen("http", "ws", 1));

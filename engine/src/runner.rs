@@ -194,8 +194,10 @@ pub async fn run_strategy(oms: Oms, def: StrategyRow, lease: LeaseClaim, stop: C
             }
         }
     }
+    // Subscribe first, then read history: a tick is either in the history or arrives live.
     let mut ticks = oms.market().subscribe();
     let mut intents = Vec::with_capacity(4);
+    let warmed = warm_up(&oms, &def, &mut symbols, &mut intents).await;
     // Market time: the newest tick of any symbol. A quiet symbol's bar closes once the market
     // is a grace period past its end, instead of waiting for its own next trade.
     let mut market_now = i64::MIN;
@@ -213,6 +215,9 @@ pub async fn run_strategy(oms: Oms, def: StrategyRow, lease: LeaseClaim, stop: C
             }
             Err(broadcast::error::RecvError::Closed) => return,
         };
+        if warmed.get(&tick.tick.instrument).is_some_and(|last| tick.tick.ts <= *last) {
+            continue; // already seen in the warm-up history
+        }
         market_now = market_now.max(tick.tick.ts.nanos());
         let flush_at = domain::Timestamp::from_nanos(market_now.saturating_sub(grace));
         let mut closed = Vec::new();
@@ -238,6 +243,44 @@ pub async fn run_strategy(oms: Oms, def: StrategyRow, lease: LeaseClaim, stop: C
             }
         }
     }
+}
+
+/// Longest history replayed at start: this many bars, at most an hour.
+const WARM_UP_BARS: i64 = 200;
+
+/// Replays recent history through each symbol's bars and strategy, discarding the intents, so a
+/// strategy that starts (or is taken over) decides from the same state as a long-running one.
+/// Returns the last history tick per instrument.
+async fn warm_up(
+    oms: &Oms,
+    def: &StrategyRow,
+    symbols: &mut HashMap<domain::InstrumentId, SymbolRunner>,
+    intents: &mut Vec<domain::OrderIntent>,
+) -> HashMap<domain::InstrumentId, domain::Timestamp> {
+    let span = chrono::Duration::seconds((i64::from(def.bar_seconds) * WARM_UP_BARS).min(3600));
+    let end = chrono::Utc::now();
+    let mut last_seen = HashMap::new();
+    for (instrument, runner) in symbols.iter_mut() {
+        let history = oms.market().history(&runner.symbol, end - span, end).await;
+        let Ok(mut conn) = oms.pool().acquire().await else { continue };
+        let Ok((position, working)) = strategy_exposure(&mut conn, &def.account, &def.name, &runner.symbol).await
+        else {
+            continue;
+        };
+        let mut bars = 0;
+        for tick in &history {
+            if let Some(bar) = runner.bars.on_tick(tick) {
+                intents.clear();
+                runner.strategy.on_bar(&StrategyContext { now: bar.ts, position, working }, &bar, intents);
+                bars += 1;
+            }
+        }
+        if let Some(last) = history.last() {
+            last_seen.insert(*instrument, last.ts);
+        }
+        tracing::info!(strategy = %def.name, symbol = %runner.symbol, ticks = history.len(), bars, "strategy warmed up from history");
+    }
+    last_seen
 }
 
 async fn on_bar(

@@ -153,6 +153,11 @@ pub async fn evaluate(
     }
     let stored = load_limits(tx, &order.account).await?;
     if let Some(max) = stored.max_orders_per_minute {
+        // Order writes of one account with a rate limit queue here, so the count is exact.
+        sqlx::query("select pg_advisory_xact_lock(hashtext('order_rate:' || $1))")
+            .bind(&order.account)
+            .execute(&mut *tx)
+            .await?;
         let recent: i64 = sqlx::query_scalar(
             "select count(*) from \"order\" where account = $1 and created_at > now() - interval '1 minute'",
         )

@@ -30,6 +30,7 @@ pub struct FakeFeed {
     tx: broadcast::Sender<String>,
     clients: Arc<AtomicUsize>,
     last: Arc<Mutex<HashMap<String, String>>>,
+    history: Arc<Mutex<Vec<Value>>>,
 }
 
 #[derive(Clone)]
@@ -37,6 +38,7 @@ struct FeedState {
     tx: broadcast::Sender<String>,
     clients: Arc<AtomicUsize>,
     last: Arc<Mutex<HashMap<String, String>>>,
+    history: Arc<Mutex<Vec<Value>>>,
 }
 
 impl FakeFeed {
@@ -44,15 +46,24 @@ impl FakeFeed {
         let (tx, _) = broadcast::channel(10_000);
         let clients = Arc::new(AtomicUsize::new(0));
         let last = Arc::new(Mutex::new(HashMap::new()));
-        let state = FeedState { tx: tx.clone(), clients: clients.clone(), last: last.clone() };
+        let history = Arc::new(Mutex::new(Vec::new()));
+        let state =
+            FeedState { tx: tx.clone(), clients: clients.clone(), last: last.clone(), history: history.clone() };
         let app = Router::new()
             .route("/api/v1/market/stream", get(stream))
             .route("/api/v1/market/quote/{symbol}", get(quote))
+            .route("/api/v1/market/prices/{symbol}", get(prices))
             .with_state(state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, app).await });
-        Self { url, tx, clients, last }
+        Self { url, tx, clients, last, history }
+    }
+
+    /// Records a tick in the history only (committed earlier, not streamed now).
+    pub fn history_tick(&self, symbol: &str, price: &str, ts_ms: i64) {
+        let ts = chrono::DateTime::from_timestamp_millis(ts_ms).unwrap();
+        self.history.lock().unwrap().push(json!({"symbol": symbol, "ts": ts, "price": price, "size": "3"}));
     }
 
     /// Sends a trade of `symbol` at `price` (now) to every connected engine.
@@ -65,6 +76,7 @@ impl FakeFeed {
 
     /// Sends a trade with an explicit timestamp (ms since the epoch).
     pub fn tick_at(&self, symbol: &str, price: &str, ts_ms: i64) {
+        self.history_tick(symbol, price, ts_ms);
         self.last.lock().unwrap().insert(symbol.to_owned(), price.to_owned());
         let ts = chrono::DateTime::from_timestamp_millis(ts_ms)
             .unwrap()
@@ -90,6 +102,29 @@ async fn stream(State(state): State<FeedState>, ws: WebSocketUpgrade) -> axum::r
         }
         state.clients.fetch_sub(1, Ordering::SeqCst);
     })
+}
+
+/// `GET /api/v1/market/prices/{symbol}?start&end` (epoch ms) in the data-service's page format.
+async fn prices(
+    State(state): State<FeedState>,
+    Path(symbol): Path<String>,
+    axum::extract::Query(q): axum::extract::Query<HashMap<String, String>>,
+) -> Json<Value> {
+    let bound = |k: &str| q.get(k).and_then(|v| v.parse::<i64>().ok());
+    let (start, end) = (bound("start").unwrap_or(i64::MIN), bound("end").unwrap_or(i64::MAX));
+    let prices: Vec<Value> = state
+        .history
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|t| t["symbol"] == symbol.as_str())
+        .filter(|t| {
+            let ts = chrono::DateTime::parse_from_rfc3339(t["ts"].as_str().unwrap()).unwrap().timestamp_millis();
+            ts >= start && ts < end
+        })
+        .map(|t| json!({"ts": t["ts"], "price": t["price"], "size": t["size"]}))
+        .collect();
+    Json(json!({"symbol": symbol, "start": start, "end": end, "prices": prices, "next_cursor": null}))
 }
 
 async fn quote(

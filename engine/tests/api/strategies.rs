@@ -204,3 +204,27 @@ async fn a_quiet_symbols_bar_closes_when_the_market_moves_past_it() {
     .await;
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_strategy_that_starts_late_warms_up_from_history_and_trades_the_next_cross() {
+    let (app, feed, _db) = spawn_app().await;
+    // Three bars of history the strategy never saw live.
+    let start = (chrono::Utc::now().timestamp() - 100) * 1000;
+    for (i, close) in ["10", "9", "8"].iter().enumerate() {
+        feed.history_tick("BTCUSD", close, start + i as i64 * 1000);
+    }
+    app.create_strategy(json!({"name": "late", "kind": "sma_cross", "params": {"fast": 2, "slow": 3, "quantity": "1"},
+        "account": "a", "symbols": ["BTCUSD"], "bar_seconds": 1, "enabled": true}))
+        .await;
+    eventually("the strategy leased", || async { lease(&app, "late").await.0.is_some() }).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Live: 12 closes the bar of 8 (from history) and 13 closes the bar of 12: the cross.
+    // Cold, SMA3 would need three live bars and could not cross yet.
+    feed.tick_at("BTCUSD", "12", start + 3000);
+    feed.tick_at("BTCUSD", "13", start + 4000);
+    eventually("the buy order on the cross", || async {
+        app.get("/api/v1/orders?strategy=late").await.1["orders"].as_array().is_some_and(|o| o.len() == 1)
+    })
+    .await;
+    app.stop().await;
+}
