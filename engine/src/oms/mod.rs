@@ -258,6 +258,13 @@ impl Oms {
         if order.status == OrderStatus::PendingNew.code() {
             self.dispatch(order).await;
         } else if order.reject_reason.as_deref() == Some(domain::risk::RiskReason::DailyLossLimit.code()) {
+            let already = match self.pool.acquire().await {
+                Ok(mut conn) => risk::is_halted(&mut conn, &order.account, &order.strategy).await.unwrap_or(false),
+                Err(_) => false,
+            };
+            if already {
+                return;
+            }
             let reason = format!("daily loss limit breached (order {} rejected)", order.order_id);
             if let Err(e) =
                 crate::halt::halt(&self.pool, "engine", "account", Some(&order.account), None, &reason, false).await

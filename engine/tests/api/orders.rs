@@ -108,6 +108,11 @@ async fn breaching_the_daily_loss_limit_rejects_the_order_and_halts_the_account(
     // A reducing order is refused too now: the account is halted.
     let (_, reduce) = app.place_market("loser", "BTCUSD", "sell", "1", "l-3").await;
     assert_eq!(reduce["reject_reason"], "halted");
+    let halts: i64 = sqlx::query_scalar("select count(*) from halt where account = 'loser' and created_by = 'engine'")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(halts, 1, "one automatic halt, not one per rejected order");
     app.stop().await;
 }
 
