@@ -2,7 +2,8 @@
 # `make test`: every test the project has.
 #  1. a throwaway PostgreSQL and the AWS emulator (moto) for the integration tests (both stopped
 #     again on exit);
-#  2. the Rust workspace's unit and integration tests;
+#  2. the Rust workspace's unit and integration tests, then the dashboard's browser test
+#     (dashboard/e2e/run.sh: the three services and headless Chromium, all stopped again);
 #  3. the infrastructure checks (terraform fmt/validate, checkov, apply/destroy against moto).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -27,6 +28,9 @@ if [ "$status" -ne 0 ]; then
   echo "Rust tests failed (exit $status); see .local/cargo-test.log" >&2
   exit "$status"
 fi
+
+step "dashboard browser test (headless Chromium; screenshots in .local/screenshots/)"
+bash dashboard/e2e/run.sh
 
 if [ -f scripts/infra-test.sh ]; then
   step "infrastructure checks"

@@ -1,0 +1,189 @@
+// Browser test of the dashboard against a running platform (started by run.sh): headless
+// Chromium (the system's /usr/bin/chromium, never a downloaded one) driven by playwright-core.
+//
+// A trader signs in, sees the overview, watches a live price change, halts all trading after
+// confirming, sees the halted state and a new order refused by the engine, resumes and signs
+// out; a viewer sees no emergency controls and is refused (403). Screenshots of each step go to
+// SCREENSHOT_DIR. Prints the measured live-update latency (tick time to on-screen) and a closing
+// "N passed, N failed" line.
+//
+// Environment: BASE_URL, TRADER_USER, VIEWER_USER, USER_PASSWORD, ENGINE_URL, ENGINE_API_TOKEN,
+// SCREENSHOT_DIR, CHROMIUM (default /usr/bin/chromium).
+import { chromium } from "playwright-core";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+
+const env = (name, fallback) => {
+  const v = process.env[name] ?? fallback;
+  if (v === undefined) throw new Error(`${name} is required`);
+  return v;
+};
+const BASE = env("BASE_URL");
+const SHOTS = env("SCREENSHOT_DIR");
+const PASSWORD = env("USER_PASSWORD");
+mkdirSync(SHOTS, { recursive: true });
+
+let passed = 0;
+let failed = 0;
+const results = [];
+async function step(name, fn) {
+  try {
+    await fn();
+    passed += 1;
+    results.push(`ok   ${name}`);
+    console.log(`ok   ${name}`);
+  } catch (e) {
+    failed += 1;
+    results.push(`FAIL ${name}: ${e.message}`);
+    console.log(`FAIL ${name}: ${e.stack || e}`);
+    throw e;
+  }
+}
+function expect(cond, message) {
+  if (!cond) throw new Error(message);
+}
+
+// playwright-core gives the browser a fresh temporary profile (--user-data-dir) of its own.
+const browser = await chromium.launch({
+  executablePath: env("CHROMIUM", "/usr/bin/chromium"),
+  headless: true,
+  args: [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync", "--no-first-run",
+  ],
+});
+
+async function signIn(page, username) {
+  await page.goto(`${BASE}/login`);
+  await page.getByLabel("Username").fill(username);
+  await page.getByLabel("Password").fill(PASSWORD);
+  await Promise.all([page.waitForURL(`${BASE}/`), page.click("#sign-in")]);
+}
+
+let exitCode = 0;
+try {
+  const trader = await browser.newContext({ viewport: { width: 1366, height: 800 } });
+  const page = await trader.newPage();
+
+  await step("the sign-in page is shown to a visitor", async () => {
+    const response = await page.goto(`${BASE}/`);
+    expect(page.url() === `${BASE}/login`, `expected a redirect to /login, at ${page.url()}`);
+    expect(response.ok(), "sign-in page answers 200");
+    await page.screenshot({ path: join(SHOTS, "01-sign-in.png"), fullPage: true });
+  });
+
+  await step("a wrong password is refused", async () => {
+    await page.getByLabel("Username").fill(env("TRADER_USER"));
+    await page.getByLabel("Password").fill("not the password");
+    await page.click("#sign-in");
+    await page.waitForSelector("#login-error");
+    expect((await page.textContent("#login-error")).includes("Wrong username or password"), "error shown");
+    await page.screenshot({ path: join(SHOTS, "02-sign-in-wrong-password.png"), fullPage: true });
+  });
+
+  await step("the trader signs in and sees the overview", async () => {
+    await signIn(page, env("TRADER_USER"));
+    await page.waitForSelector("#health");
+    const health = await page.textContent("#health");
+    for (const s of ["engine ready", "data-service ready", "dashboard ready"]) {
+      expect(health.includes(s), `health shows "${s}": ${health}`);
+    }
+    expect((await page.textContent("#trading-state")).includes("Trading active"), "trading is active");
+    expect(await page.isVisible("#halt-all"), "HALT ALL is visible to a trader");
+    await page.screenshot({ path: join(SHOTS, "03-overview.png"), fullPage: true });
+  });
+
+  const latencies = [];
+  await step("the live price changes on the markets page", async () => {
+    await page.goto(`${BASE}/markets?symbol=BTCUSD`);
+    await page.waitForSelector("#live-price");
+    const first = await page.textContent("#live-price");
+    await page.exposeFunction("recordLatency", (ms) => latencies.push(ms));
+    await page.evaluate(() => {
+      const price = document.getElementById("live-price");
+      const ts = document.getElementById("live-ts");
+      new MutationObserver(() => {
+        const t = Date.parse(ts.getAttribute("datetime") || "");
+        if (!Number.isNaN(t)) window.recordLatency(Date.now() - t);
+      }).observe(price, { childList: true, characterData: true, subtree: true });
+    });
+    await page.waitForFunction((p) => document.getElementById("live-price").textContent !== p, first, { timeout: 15000 });
+    await page.waitForFunction(() => document.getElementById("live-status").textContent === "live");
+    await page.waitForTimeout(5000); // collect latency samples
+    await page.screenshot({ path: join(SHOTS, "04-markets-live.png"), fullPage: true });
+    expect(latencies.length > 0, "latency samples were taken");
+  });
+  if (latencies.length > 0) {
+    const sorted = [...latencies].sort((a, b) => a - b);
+    const pct = (p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+    console.log(`live-update latency (tick ts -> on screen): n=${sorted.length} p50=${pct(50)} ms p95=${pct(95)} ms max=${sorted[sorted.length - 1]} ms`);
+  }
+
+  await step("the orders page lists orders", async () => {
+    await page.goto(`${BASE}/orders`);
+    await page.waitForSelector("h1");
+    await page.screenshot({ path: join(SHOTS, "05-orders.png"), fullPage: true });
+  });
+
+  await step("HALT ALL asks for confirmation, then halts", async () => {
+    await page.goto(`${BASE}/`);
+    await Promise.all([page.waitForURL(`${BASE}/halt/confirm`), page.click("#halt-all")]);
+    await page.screenshot({ path: join(SHOTS, "06-halt-confirm.png"), fullPage: true });
+    await page.fill("#reason", "browser test halt");
+    await Promise.all([page.waitForURL(`${BASE}/`), page.click("#confirm-halt")]);
+    await page.waitForSelector("#halt-banner");
+    expect((await page.textContent("#trading-state")).includes("HALTED"), "the state says HALTED");
+    const banner = await page.textContent("#halt-banner");
+    expect(banner.includes("browser test halt") && banner.includes(env("TRADER_USER")), `banner says who and why: ${banner}`);
+    await page.screenshot({ path: join(SHOTS, "07-halted.png"), fullPage: true });
+  });
+
+  await step("while halted the engine refuses a new order", async () => {
+    const r = await fetch(`${env("ENGINE_URL")}/api/v1/orders`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${env("ENGINE_API_TOKEN")}`, "content-type": "application/json" },
+      body: JSON.stringify({ account: "demo", symbol: "BTCUSD", side: "buy", qty: "1", client_order_id: `e2e-${Date.now()}` }),
+    });
+    const order = await r.json();
+    expect(order.status === "rejected", `order status ${order.status} (${order.reject_reason})`);
+    await page.goto(`${BASE}/orders`);
+    expect((await page.textContent("table.orders")).includes("rejected"), "the refused order is listed as rejected");
+    await page.screenshot({ path: join(SHOTS, "08-orders-refused-while-halted.png"), fullPage: true });
+  });
+
+  await step("resume asks for confirmation, then trading is active again", async () => {
+    await page.goto(`${BASE}/`);
+    await Promise.all([page.waitForURL(`${BASE}/resume/confirm`), page.click("#resume")]);
+    await page.screenshot({ path: join(SHOTS, "09-resume-confirm.png"), fullPage: true });
+    await Promise.all([page.waitForURL(`${BASE}/`), page.click("#confirm-resume")]);
+    expect((await page.textContent("#trading-state")).includes("Trading active"), "trading is active again");
+    await page.screenshot({ path: join(SHOTS, "10-resumed.png"), fullPage: true });
+  });
+
+  await step("the trader signs out", async () => {
+    await Promise.all([page.waitForURL(`${BASE}/login`), page.click("#sign-out")]);
+    const response = await page.goto(`${BASE}/`);
+    expect(page.url() === `${BASE}/login`, "signed out: the overview redirects to sign-in");
+    expect(response.ok(), "sign-in page");
+    await page.screenshot({ path: join(SHOTS, "11-signed-out.png"), fullPage: true });
+  });
+
+  await step("a viewer sees no emergency controls and cannot halt", async () => {
+    const viewer = await browser.newContext({ viewport: { width: 1366, height: 800 } });
+    const vpage = await viewer.newPage();
+    await signIn(vpage, env("VIEWER_USER"));
+    expect(!(await vpage.isVisible("#halt-all")), "no HALT ALL for a viewer");
+    await vpage.screenshot({ path: join(SHOTS, "12-viewer-overview.png"), fullPage: true });
+    const response = await vpage.goto(`${BASE}/halt/confirm`);
+    expect(response.status() === 403, `viewer gets 403, got ${response.status()}`);
+    await vpage.screenshot({ path: join(SHOTS, "13-viewer-forbidden.png"), fullPage: true });
+    await viewer.close();
+  });
+} catch {
+  exitCode = 1;
+} finally {
+  await browser.close();
+}
+console.log(`screenshots in ${SHOTS}`);
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(exitCode || (failed > 0 ? 1 : 0));

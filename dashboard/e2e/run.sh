@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# The dashboard's browser test against a running platform: builds the three services, starts
+# them on a fresh database with the synthetic feed, creates a trader and a viewer, and drives
+# headless Chromium through dashboard.e2e.mjs. Screenshots go to .local/screenshots/.
+# Every process it starts is stopped on exit and the database is dropped.
+#
+# Needs PostgreSQL: HALYARD_TEST_DATABASE_URL (make test sets it) or the test harness's own
+# cluster under .local/pg-test, started here when needed and left running like plain
+# `cargo test` leaves it (other test processes may share it; `make pg-stop` stops it). Installs chromium, node and npm with apt-get
+# when missing and running as root; playwright-core never downloads a browser.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$root"
+e2e="$root/dashboard/e2e"
+logs="$root/.local/e2e"
+mkdir -p "$logs"
+say() { printf '[e2e] %s\n' "$*"; }
+
+need_apt() {
+  if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null; then
+    echo "missing $1 and cannot install it (needs root and apt-get): install it and rerun" >&2
+    exit 1
+  fi
+  say "installing $*"
+  apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+chromium_bin=${CHROMIUM:-/usr/bin/chromium}
+[ -x "$chromium_bin" ] || need_apt chromium
+command -v node >/dev/null && command -v npm >/dev/null || need_apt nodejs npm
+
+if [ ! -d "$e2e/node_modules/playwright-core" ]; then
+  say "installing playwright-core (no browser download)"
+  (cd "$e2e" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+say "building the services"
+cargo build -q -p data-service -p engine -p dashboard
+
+pids=()
+server_url=""
+db=""
+cleanup() {
+  trap - INT TERM EXIT
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  if [ -n "$db" ]; then psql "$server_url" -qc "drop database if exists $db with (force)" >/dev/null 2>&1 || true; fi
+}
+trap cleanup INT TERM EXIT
+
+if [ -n "${HALYARD_TEST_DATABASE_URL:-}" ]; then
+  server_url=$HALYARD_TEST_DATABASE_URL
+else
+  server_url=$(bash scripts/pg-local.sh start "$root/.local/pg-test" "${HALYARD_TEST_PG_PORT:-54329}" fast)
+fi
+db="e2e_dashboard_$$"
+psql "$server_url" -qc "create database $db" >/dev/null
+export DATABASE_URL="${server_url%/*}/$db"
+
+data_port=${E2E_DATA_SERVICE_PORT:-38081}
+engine_port=${E2E_ENGINE_PORT:-38080}
+dash_port=${E2E_DASHBOARD_PORT:-38000}
+for port in "$data_port" "$engine_port" "$dash_port"; do
+  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    echo "port $port is in use; set E2E_DATA_SERVICE_PORT/E2E_ENGINE_PORT/E2E_DASHBOARD_PORT" >&2
+    exit 1
+  fi
+done
+
+target/debug/engine migrate >/dev/null
+engine_token=$(target/debug/engine seed-demo)
+password="e2e-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
+DASHBOARD_PASSWORD=$password target/debug/dashboard user create --username e2e-trader --role trader >/dev/null
+DASHBOARD_PASSWORD=$password target/debug/dashboard user create --username e2e-viewer --role viewer >/dev/null
+
+export MIGRATE_ON_START=false RUST_LOG=${RUST_LOG:-info} LOG_FORMAT=pretty
+FEEDS=synthetic LISTEN_ADDR="127.0.0.1:$data_port" target/debug/data-service serve >"$logs/data-service.log" 2>&1 &
+pids+=($!)
+DATA_SERVICE_URL="http://127.0.0.1:$data_port" LISTEN_ADDR="127.0.0.1:$engine_port" \
+  target/debug/engine serve >"$logs/engine.log" 2>&1 &
+pids+=($!)
+ENGINE_URL="http://127.0.0.1:$engine_port" ENGINE_API_TOKEN=$engine_token \
+  DATA_SERVICE_URL="http://127.0.0.1:$data_port" LISTEN_ADDR="127.0.0.1:$dash_port" \
+  target/debug/dashboard serve >"$logs/dashboard.log" 2>&1 &
+pids+=($!)
+
+ready=""
+for _ in $(seq 1 100); do
+  if curl -sf "127.0.0.1:$data_port/readyz" >/dev/null && curl -sf "127.0.0.1:$engine_port/readyz" >/dev/null \
+    && curl -sf "127.0.0.1:$dash_port/readyz" >/dev/null; then
+    ready=1
+    break
+  fi
+  sleep 0.2
+done
+if [ -z "$ready" ]; then
+  echo "the services did not become ready; logs in .local/e2e/" >&2
+  exit 1
+fi
+
+say "driving headless Chromium"
+BASE_URL="http://127.0.0.1:$dash_port" ENGINE_URL="http://127.0.0.1:$engine_port" ENGINE_API_TOKEN=$engine_token \
+  TRADER_USER=e2e-trader VIEWER_USER=e2e-viewer USER_PASSWORD=$password CHROMIUM=$chromium_bin \
+  SCREENSHOT_DIR="$root/.local/screenshots" node "$e2e/dashboard.e2e.mjs"

@@ -1,0 +1,311 @@
+//! HTTP clients of the engine and data-service APIs, with the wire types the pages show.
+//!
+//! Amounts arrive as decimal strings and are shown as they come; the dashboard does no
+//! arithmetic on them.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+
+/// Why a call to another service failed.
+#[derive(Debug, thiserror::Error)]
+pub enum UpstreamError {
+    /// The service did not answer (connection refused, timeout).
+    #[error("{service} unreachable: {message}")]
+    Unreachable {
+        /// `engine` or `data-service`.
+        service: &'static str,
+        /// Why.
+        message: String,
+    },
+    /// The service answered with an error status.
+    #[error("{service} answered {status}: {message}")]
+    Status {
+        /// `engine` or `data-service`.
+        service: &'static str,
+        /// The HTTP status.
+        status: u16,
+        /// The error message from its JSON body, or the body.
+        message: String,
+    },
+    /// The body was not what the API documents.
+    #[error("{service} sent an unexpected body: {message}")]
+    Decode {
+        /// `engine` or `data-service`.
+        service: &'static str,
+        /// The decoding error.
+        message: String,
+    },
+}
+
+/// A position as the engine reports it.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct Position {
+    /// Account.
+    pub account: String,
+    /// Strategy.
+    pub strategy: String,
+    /// Symbol.
+    pub symbol: String,
+    /// Signed quantity.
+    pub qty: Decimal,
+    /// Average entry price.
+    pub avg_price: Option<Decimal>,
+    /// Last price.
+    pub last_price: Option<Decimal>,
+    /// Realized P&L.
+    pub realized_pnl: Decimal,
+    /// Unrealized P&L.
+    pub unrealized_pnl: Option<Decimal>,
+}
+
+/// An order as the engine reports it.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct Order {
+    /// Id.
+    pub order_id: i64,
+    /// Account.
+    pub account: String,
+    /// Strategy.
+    pub strategy: String,
+    /// Symbol.
+    pub symbol: String,
+    /// `buy` or `sell`.
+    pub side: String,
+    /// `market` or `limit`.
+    pub order_type: String,
+    /// Limit price.
+    pub limit_price: Option<Decimal>,
+    /// Quantity.
+    pub qty: Decimal,
+    /// Filled quantity.
+    pub filled_qty: Decimal,
+    /// Average fill price.
+    pub avg_fill_price: Option<Decimal>,
+    /// Status.
+    pub status: String,
+    /// Rejection reason.
+    pub reject_reason: Option<String>,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A page of orders.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct OrderPage {
+    /// Orders, newest first.
+    pub orders: Vec<Order>,
+    /// Cursor of the next page.
+    pub next_before: Option<i64>,
+}
+
+/// An active halt.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct Halt {
+    /// Id.
+    pub halt_id: i64,
+    /// `all`, `account` or `strategy`.
+    pub scope: String,
+    /// Account of an account halt.
+    pub account: Option<String>,
+    /// Strategy of a strategy halt.
+    pub strategy: Option<String>,
+    /// Why.
+    pub reason: String,
+    /// Whether positions were flattened.
+    pub flatten: bool,
+    /// Who (the engine token's name).
+    pub created_by: String,
+    /// When.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A latest price from the data-service.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct Quote {
+    /// Symbol.
+    pub symbol: String,
+    /// Time of the price.
+    pub ts: DateTime<Utc>,
+    /// Price.
+    pub price: Decimal,
+}
+
+#[derive(Deserialize)]
+struct SymbolInfo {
+    symbol: String,
+}
+
+/// Whether a service answered its readiness probe.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Health {
+    /// `/readyz` answered 200.
+    Ready,
+    /// It answered otherwise, or not at all; why.
+    NotReady(String),
+}
+
+/// One upstream service.
+#[derive(Clone)]
+struct Service {
+    name: &'static str,
+    base: String,
+    token: Option<String>,
+    http: reqwest::Client,
+}
+
+impl Service {
+    fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        let r = self.http.request(method, format!("{}{path}", self.base));
+        match &self.token {
+            Some(t) => r.bearer_auth(t),
+            None => r,
+        }
+    }
+
+    async fn send<T: DeserializeOwned>(&self, r: reqwest::RequestBuilder) -> Result<T, UpstreamError> {
+        let service = self.name;
+        let resp = r.send().await.map_err(|e| UpstreamError::Unreachable { service, message: e.to_string() })?;
+        let status = resp.status();
+        let body = resp.bytes().await.map_err(|e| UpstreamError::Unreachable { service, message: e.to_string() })?;
+        if !status.is_success() {
+            let message = serde_json::from_slice::<serde_json::Value>(&body)
+                .ok()
+                .and_then(|v| v.pointer("/error/message").and_then(|m| m.as_str()).map(str::to_owned))
+                .unwrap_or_else(|| String::from_utf8_lossy(&body).chars().take(200).collect());
+            return Err(UpstreamError::Status { service, status: status.as_u16(), message });
+        }
+        serde_json::from_slice(&body).map_err(|e| UpstreamError::Decode { service, message: e.to_string() })
+    }
+
+    async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, UpstreamError> {
+        self.send(self.request(reqwest::Method::GET, path)).await
+    }
+
+    async fn health(&self) -> Health {
+        match self.http.get(format!("{}/readyz", self.base)).timeout(Duration::from_secs(2)).send().await {
+            Ok(r) if r.status().is_success() => Health::Ready,
+            Ok(r) => Health::NotReady(format!("readyz answered {}", r.status().as_u16())),
+            Err(e) => Health::NotReady(format!("unreachable: {e}")),
+        }
+    }
+}
+
+/// The engine API, called with the dashboard's engine token.
+#[derive(Clone)]
+pub struct EngineClient(Service);
+
+/// The data-service API.
+#[derive(Clone)]
+pub struct DataServiceClient(Service);
+
+fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .connect_timeout(Duration::from_secs(2))
+        .build()
+        .unwrap_or_default()
+}
+
+impl EngineClient {
+    /// A client of the engine at `base` acting with `token`.
+    pub fn new(base: &str, token: &str) -> Self {
+        Self(Service { name: "engine", base: base.to_owned(), token: Some(token.to_owned()), http: http_client() })
+    }
+
+    /// Open positions (flat ones are left out).
+    pub async fn positions(&self) -> Result<Vec<Position>, UpstreamError> {
+        let all: Vec<Position> = self.0.get("/api/v1/positions").await?;
+        Ok(all.into_iter().filter(|p| !p.qty.is_zero()).collect())
+    }
+
+    /// A page of orders, newest first, optionally of one status, before order id `before`.
+    pub async fn orders(
+        &self,
+        status: Option<&str>,
+        before: Option<i64>,
+        limit: i64,
+    ) -> Result<OrderPage, UpstreamError> {
+        let mut query = vec![("limit", limit.to_string())];
+        if let Some(s) = status {
+            query.push(("status", s.to_owned()));
+        }
+        if let Some(b) = before {
+            query.push(("before", b.to_string()));
+        }
+        self.0.send(self.0.request(reqwest::Method::GET, "/api/v1/orders").query(&query)).await
+    }
+
+    /// Orders still working (pending, new, partially filled, pending cancel), newest first.
+    pub async fn working_orders(&self) -> Result<Vec<Order>, UpstreamError> {
+        let statuses = ["pending_new", "new", "partially_filled", "pending_cancel"];
+        let pages = futures_util::future::join_all(statuses.iter().map(|s| self.orders(Some(s), None, 200))).await;
+        let mut orders = Vec::new();
+        for page in pages {
+            orders.extend(page?.orders);
+        }
+        orders.sort_by_key(|o| std::cmp::Reverse(o.order_id));
+        Ok(orders)
+    }
+
+    /// Active halts.
+    pub async fn halts(&self) -> Result<Vec<Halt>, UpstreamError> {
+        self.0.get("/api/v1/halt").await
+    }
+
+    /// Halts all trading.
+    pub async fn halt_all(&self, reason: &str, flatten: bool) -> Result<Halt, UpstreamError> {
+        let body = serde_json::json!({"scope": "all", "reason": reason, "flatten": flatten});
+        self.0.send(self.0.request(reqwest::Method::POST, "/api/v1/halt").json(&body)).await
+    }
+
+    /// Lifts the halts of scope `all`; returns how many were lifted.
+    pub async fn resume_all(&self) -> Result<u64, UpstreamError> {
+        #[derive(Deserialize)]
+        struct Resumed {
+            lifted: u64,
+        }
+        let body = serde_json::json!({"scope": "all"});
+        let r: Resumed = self.0.send(self.0.request(reqwest::Method::POST, "/api/v1/resume").json(&body)).await?;
+        Ok(r.lifted)
+    }
+
+    /// Readiness.
+    pub async fn health(&self) -> Health {
+        self.0.health().await
+    }
+}
+
+impl DataServiceClient {
+    /// A client of the data-service at `base`.
+    pub fn new(base: &str) -> Self {
+        Self(Service { name: "data-service", base: base.to_owned(), token: None, http: http_client() })
+    }
+
+    /// The base URL (the live stream connects to it).
+    pub fn base(&self) -> &str {
+        &self.0.base
+    }
+
+    /// Symbols with data.
+    pub async fn symbols(&self) -> Result<Vec<String>, UpstreamError> {
+        let list: Vec<SymbolInfo> = self.0.get("/api/v1/market/symbols").await?;
+        Ok(list.into_iter().map(|s| s.symbol).collect())
+    }
+
+    /// The latest price of `symbol`; `None` when it has no data yet.
+    pub async fn quote(&self, symbol: &str) -> Result<Option<Quote>, UpstreamError> {
+        match self.0.get(&format!("/api/v1/market/quote/{symbol}")).await {
+            Ok(q) => Ok(Some(q)),
+            Err(UpstreamError::Status { status: 404, .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Readiness.
+    pub async fn health(&self) -> Health {
+        self.0.health().await
+    }
+}

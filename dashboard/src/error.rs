@@ -1,0 +1,84 @@
+//! The error type at the HTTP edge: every handler returns `Result<_, PageError>`, answered as an
+//! HTML page with the right status (or a redirect to sign-in). Internal causes are logged, not
+//! shown.
+
+use axum::{
+    http::StatusCode,
+    response::{Html, IntoResponse, Redirect, Response},
+};
+use leptos::prelude::*;
+
+use crate::{
+    clients::UpstreamError,
+    pages::{self, error::ErrorPage},
+};
+
+/// Why a request could not be served.
+#[derive(Debug, thiserror::Error)]
+pub enum PageError {
+    /// No valid session: answered with a redirect to the sign-in page.
+    #[error("sign in first")]
+    SignInRequired,
+    /// The user's role does not allow this (403).
+    #[error("{0}")]
+    Forbidden(String),
+    /// The form's CSRF token is missing or wrong (403).
+    #[error("the form expired or did not come from this site; reload the page and try again")]
+    Csrf,
+    /// The request is malformed (400).
+    #[error("{0}")]
+    BadRequest(String),
+    /// The engine or data-service failed (502).
+    #[error(transparent)]
+    Upstream(#[from] UpstreamError),
+    /// Anything else (500, logged).
+    #[error("internal error: {0:#}")]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<sqlx::Error> for PageError {
+    fn from(e: sqlx::Error) -> Self {
+        platform::db::report_error(&e);
+        Self::Internal(e.into())
+    }
+}
+
+impl From<crate::auth::users::UserError> for PageError {
+    fn from(e: crate::auth::users::UserError) -> Self {
+        Self::Internal(e.into())
+    }
+}
+
+impl PageError {
+    /// The HTTP status of this error.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::SignInRequired => StatusCode::SEE_OTHER,
+            Self::Forbidden(_) | Self::Csrf => StatusCode::FORBIDDEN,
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Upstream(_) => StatusCode::BAD_GATEWAY,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let (title, message) = match &self {
+            Self::SignInRequired => return Redirect::to("/login").into_response(),
+            Self::Internal(cause) => {
+                tracing::error!(error = ?cause, "request failed");
+                ("Internal error", "Something went wrong; it has been logged.".to_owned())
+            }
+            Self::Upstream(e) => {
+                tracing::warn!(error = %e, "upstream call failed");
+                ("Service unavailable", e.to_string())
+            }
+            Self::Forbidden(_) | Self::Csrf => ("Forbidden", self.to_string()),
+            Self::BadRequest(_) => ("Bad request", self.to_string()),
+        };
+        let content = view! { <ErrorPage status=status.as_u16() title=title.to_owned() message=message/> }.into_any();
+        (status, Html(pages::document(title, None, content))).into_response()
+    }
+}

@@ -1,0 +1,103 @@
+//! The emergency controls: HALT ALL and resume, each behind a confirmation page. Only traders
+//! and admins may see or use them; the server refuses viewers with 403 whatever they send.
+//!
+//! - `GET /halt/confirm`, `GET /resume/confirm`: the confirmation forms.
+//! - `POST /halt` (`csrf`, `reason`, optional `flatten`): halts all trading through the engine,
+//!   recording the dashboard user in the reason, then redirects to the overview.
+//! - `POST /resume` (`csrf`): lifts the global halt.
+
+use axum::{
+    extract::State,
+    response::{IntoResponse, Redirect, Response},
+    routing::{get, post},
+    Form, Router,
+};
+use leptos::prelude::*;
+use serde::Deserialize;
+
+use crate::{
+    auth::session::CurrentUser,
+    error::PageError,
+    pages::{
+        confirm::{Action, ConfirmPage},
+        Section,
+    },
+    startup::AppState,
+};
+
+/// Routes of this feature.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/halt/confirm", get(confirm_halt))
+        .route("/resume/confirm", get(confirm_resume))
+        .route("/halt", post(halt))
+        .route("/resume", post(resume))
+}
+
+fn require_trader(user: &CurrentUser) -> Result<(), PageError> {
+    if user.role.can_trade() {
+        Ok(())
+    } else {
+        tracing::warn!(user = %user.username, role = %user.role, "emergency control refused: not a trader");
+        Err(PageError::Forbidden(format!("Your role ({}) may not halt or resume trading; ask a trader.", user.role)))
+    }
+}
+
+async fn confirm(state: AppState, user: CurrentUser, action: Action) -> Result<Response, PageError> {
+    require_trader(&user)?;
+    let title = match action {
+        Action::Halt => "Confirm HALT ALL",
+        Action::Resume => "Confirm resume",
+    };
+    let content = view! { <ConfirmPage action=action csrf=user.csrf.clone()/> }.into_any();
+    Ok(super::signed_in_page(&state, user, Section::None, title, content).await)
+}
+
+async fn confirm_halt(State(state): State<AppState>, user: CurrentUser) -> Result<Response, PageError> {
+    confirm(state, user, Action::Halt).await
+}
+
+async fn confirm_resume(State(state): State<AppState>, user: CurrentUser) -> Result<Response, PageError> {
+    confirm(state, user, Action::Resume).await
+}
+
+/// The confirmed halt form.
+#[derive(Debug, Deserialize)]
+pub struct HaltForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    reason: String,
+    #[serde(default)]
+    flatten: Option<String>,
+}
+
+async fn halt(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Form(form): Form<HaltForm>,
+) -> Result<Response, PageError> {
+    require_trader(&user)?;
+    super::check_csrf(&user, &form.csrf)?;
+    let reason = form.reason.trim();
+    if reason.is_empty() || reason.chars().count() > 200 {
+        return Err(PageError::BadRequest("A reason of 1 to 200 characters is required.".to_owned()));
+    }
+    let flatten = form.flatten.as_deref().is_some_and(|v| v == "true" || v == "on");
+    let recorded = format!("{reason} [dashboard user {}]", user.username);
+    let halt = state.engine.halt_all(&recorded, flatten).await?;
+    tracing::warn!(user = %user.username, halt_id = halt.halt_id, flatten, reason, "HALT ALL from the dashboard");
+    Ok(Redirect::to("/").into_response())
+}
+
+async fn resume(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Form(form): Form<super::auth::CsrfForm>,
+) -> Result<Response, PageError> {
+    require_trader(&user)?;
+    super::check_csrf(&user, &form.csrf)?;
+    let lifted = state.engine.resume_all().await?;
+    tracing::warn!(user = %user.username, lifted, "trading resumed from the dashboard");
+    Ok(Redirect::to("/").into_response())
+}

@@ -1,0 +1,309 @@
+//! The test harness: stand-in engine and data-service, the dashboard on a fresh database, and a
+//! browser-like client that keeps its cookies and reads the forms' CSRF tokens.
+
+use std::{
+    net::SocketAddr,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use axum::{
+    extract::{
+        ws::{Message, WebSocketUpgrade},
+        State,
+    },
+    http::{HeaderMap, StatusCode},
+    response::IntoResponse,
+    routing::{get, post},
+    Json, Router,
+};
+use dashboard::{
+    auth::{users, Role},
+    configuration::{LoginLimits, Settings},
+    startup::Application,
+};
+use platform::config::{DatabaseSettings, DatabaseSource};
+use serde_json::{json, Value};
+use test_support::TestDb;
+
+/// The token the stand-in engine accepts.
+pub const ENGINE_TOKEN: &str = "hly_test_token";
+
+/// What the stand-in engine holds and saw.
+#[derive(Default)]
+pub struct EngineState {
+    /// Active halts.
+    pub halts: Vec<Value>,
+    /// Bodies of the halt requests it received.
+    pub halt_requests: Vec<Value>,
+    /// Number of resume requests.
+    pub resumes: usize,
+}
+
+/// A stand-in engine: positions, orders, halts, health, with bearer-token checks.
+pub async fn spawn_engine() -> (String, Arc<Mutex<EngineState>>) {
+    let state = Arc::new(Mutex::new(EngineState::default()));
+    fn authorized(h: &HeaderMap) -> bool {
+        h.get("authorization").and_then(|v| v.to_str().ok()) == Some(&format!("Bearer {ENGINE_TOKEN}"))
+    }
+    type S = State<Arc<Mutex<EngineState>>>;
+    let app = Router::new()
+        .route("/readyz", get(|| async { Json(json!({"status": "ready"})) }))
+        .route(
+            "/api/v1/positions",
+            get(|h: HeaderMap| async move {
+                if !authorized(&h) {
+                    return StatusCode::UNAUTHORIZED.into_response();
+                }
+                Json(json!([
+                    {"account": "demo", "strategy": "demo-sma", "symbol": "BTCUSD", "qty": "10", "avg_price": "100.5",
+                     "last_price": "101", "realized_pnl": "0", "unrealized_pnl": "5", "fees": "0"},
+                    {"account": "demo", "strategy": "demo-sma", "symbol": "ETHUSD", "qty": "0", "avg_price": null,
+                     "last_price": "20", "realized_pnl": "3", "unrealized_pnl": "0", "fees": "0"}
+                ]))
+                .into_response()
+            }),
+        )
+        .route(
+            "/api/v1/orders",
+            get(|h: HeaderMap, q: axum::extract::Query<std::collections::HashMap<String, String>>| async move {
+                if !authorized(&h) {
+                    return StatusCode::UNAUTHORIZED.into_response();
+                }
+                let order = |id: i64, status: &str| {
+                    json!({"order_id": id, "account": "demo", "strategy": "demo-sma", "client_order_id": format!("c{id}"),
+                       "symbol": "BTCUSD", "side": "buy", "order_type": "limit", "limit_price": "99.5",
+                       "time_in_force": "gtc", "qty": "10", "filled_qty": "0", "avg_fill_price": null,
+                       "status": status, "reject_reason": null, "venue": "paper", "instance_id": "e1",
+                       "signal_id": null, "created_at": "2026-11-24T10:00:00Z", "updated_at": "2026-11-24T10:00:00Z"})
+                };
+                let page = match q.get("status").map(String::as_str) {
+                    Some("new") => json!({"orders": [order(7, "new")], "next_before": null}),
+                    Some(_) => json!({"orders": [], "next_before": null}),
+                    None => {
+                        let before: i64 = q.get("before").and_then(|b| b.parse().ok()).unwrap_or(101);
+                        let ids: Vec<i64> = (1..before).rev().take(50).collect();
+                        let next = (ids.last().copied().unwrap_or(1) > 1).then(|| ids.last().copied()).flatten();
+                        json!({"orders": ids.iter().map(|i| order(*i, "filled")).collect::<Vec<_>>(), "next_before": next})
+                    }
+                };
+                Json(page).into_response()
+            }),
+        )
+        .route(
+            "/api/v1/halt",
+            get(|State(s): S, h: HeaderMap| async move {
+                if !authorized(&h) {
+                    return StatusCode::UNAUTHORIZED.into_response();
+                }
+                Json(Value::Array(s.lock().unwrap().halts.clone())).into_response()
+            })
+            .post(|State(s): S, h: HeaderMap, Json(body): Json<Value>| async move {
+                if !authorized(&h) {
+                    return StatusCode::UNAUTHORIZED.into_response();
+                }
+                let mut s = s.lock().unwrap();
+                let halt = json!({"halt_id": s.halt_requests.len() + 1, "scope": body["scope"], "account": null,
+                    "strategy": null, "reason": body["reason"], "flatten": body["flatten"],
+                    "created_by": "dashboard-token", "created_at": "2026-11-24T10:00:00Z"});
+                s.halt_requests.push(body);
+                s.halts.push(halt.clone());
+                (StatusCode::CREATED, Json(halt)).into_response()
+            }),
+        )
+        .route(
+            "/api/v1/resume",
+            post(|State(s): S, h: HeaderMap| async move {
+                if !authorized(&h) {
+                    return StatusCode::UNAUTHORIZED.into_response();
+                }
+                let mut s = s.lock().unwrap();
+                let lifted = s.halts.len();
+                s.halts.clear();
+                s.resumes += 1;
+                Json(json!({"lifted": lifted})).into_response()
+            }),
+        )
+        .with_state(state.clone());
+    (serve(app).await, state)
+}
+
+/// A stand-in data-service: two symbols, quotes, and a stream that sends a BTCUSD tick every
+/// 50 ms with a rising price.
+pub async fn spawn_data_service() -> String {
+    let app = Router::new()
+        .route("/readyz", get(|| async { Json(json!({"status": "ready"})) }))
+        .route("/api/v1/market/symbols", get(|| async { Json(json!([{"symbol": "BTCUSD"}, {"symbol": "ETHUSD"}])) }))
+        .route(
+            "/api/v1/market/quote/{symbol}",
+            get(|axum::extract::Path(s): axum::extract::Path<String>| async move {
+                Json(json!({"symbol": s, "ts": "2026-11-24T10:00:00Z", "price": "100.25", "size": "1", "source": "tick"}))
+            }),
+        )
+        .route(
+            "/api/v1/market/stream",
+            get(|ws: WebSocketUpgrade| async move {
+                ws.on_upgrade(|mut socket| async move {
+                    for i in 0..200u32 {
+                        let tick = json!({"type": "tick", "symbol": "BTCUSD", "ts": "2026-11-24T10:00:01Z",
+                            "price": format!("{}.5", 200 + i), "size": "1"});
+                        if socket.send(Message::Text(tick.to_string().into())).await.is_err() {
+                            return;
+                        }
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                })
+            }),
+        );
+    serve(app).await
+}
+
+async fn serve(app: Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr: SocketAddr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}")
+}
+
+/// The dashboard under test, its database and its stand-ins.
+pub struct TestApp {
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    /// The database (kept alive for the test).
+    pub db: TestDb,
+    /// The stand-in engine's state.
+    pub engine: Arc<Mutex<EngineState>>,
+}
+
+/// Password of every user the tests create.
+pub const PASSWORD: &str = "correct horse battery staple";
+
+impl TestApp {
+    /// Starts everything, with `limits` for sign-in failures.
+    pub async fn spawn_with(limits: LoginLimits) -> Self {
+        let db = TestDb::new().await;
+        let (engine_url, engine) = spawn_engine().await;
+        let data_service_url = spawn_data_service().await;
+        let settings = Settings {
+            listen_addr: "127.0.0.1:0".parse().unwrap(),
+            database: DatabaseSettings { source: DatabaseSource::Url(db.url()), max_connections: 5 },
+            migrate_on_start: false,
+            engine_url,
+            engine_token: ENGINE_TOKEN.to_owned(),
+            data_service_url,
+            session_ttl: Duration::from_secs(3600),
+            cookie_secure: true,
+            login_limits: limits,
+        };
+        let app = Application::build(settings, &platform::db::NoSecretSource).await.expect("building the dashboard");
+        let base = format!("http://127.0.0.1:{}", app.port());
+        tokio::spawn(app.run_until_stopped(std::future::pending()));
+        Self { base, db, engine }
+    }
+
+    /// Starts everything with the default limits (5 failures per user in 15 minutes).
+    pub async fn spawn() -> Self {
+        Self::spawn_with(LoginLimits { per_user: 5, per_client: 20, window: Duration::from_secs(900) }).await
+    }
+
+    /// Creates a user with [`PASSWORD`].
+    pub async fn user(&self, name: &str, role: Role) {
+        users::create_user(&self.db.pool, name, PASSWORD, role).await.expect("creating a user");
+    }
+
+    /// A new browser-like client of this app.
+    pub fn browser(&self) -> Browser {
+        Browser { base: self.base.clone(), cookies: Vec::new(), http: client() }
+    }
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
+}
+
+/// A response as the tests look at it.
+pub struct Page {
+    /// Status.
+    pub status: u16,
+    /// `Location`, for redirects.
+    pub location: Option<String>,
+    /// Body.
+    pub body: String,
+    /// `Set-Cookie` values.
+    pub set_cookies: Vec<String>,
+}
+
+impl Page {
+    /// The value of the first hidden `csrf` input.
+    pub fn csrf(&self) -> String {
+        let marker = "name=\"csrf\" value=\"";
+        let start = self.body.find(marker).expect("a csrf field") + marker.len();
+        self.body[start..].split('"').next().unwrap().to_owned()
+    }
+}
+
+/// A client that keeps cookies like a browser (name → value; an empty value deletes).
+pub struct Browser {
+    base: String,
+    cookies: Vec<(String, String)>,
+    http: reqwest::Client,
+}
+
+impl Browser {
+    fn cookie_header(&self) -> String {
+        self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
+    }
+
+    async fn finish(&mut self, r: reqwest::Response) -> Page {
+        let status = r.status().as_u16();
+        let location = r.headers().get("location").and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let set_cookies: Vec<String> =
+            r.headers().get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()).map(str::to_owned).collect();
+        for c in &set_cookies {
+            let pair = c.split(';').next().unwrap();
+            let (k, v) = pair.split_once('=').unwrap();
+            self.cookies.retain(|(name, _)| name != k);
+            if !v.is_empty() {
+                self.cookies.push((k.to_owned(), v.to_owned()));
+            }
+        }
+        Page { status, location, body: r.text().await.unwrap(), set_cookies }
+    }
+
+    /// GET `path`.
+    pub async fn get(&mut self, path: &str) -> Page {
+        let r =
+            self.http.get(format!("{}{path}", self.base)).header("cookie", self.cookie_header()).send().await.unwrap();
+        self.finish(r).await
+    }
+
+    /// POST a form to `path`.
+    pub async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
+        let r = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("cookie", self.cookie_header())
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        self.finish(r).await
+    }
+
+    /// Signs in through the form; returns the answer to the POST.
+    pub async fn sign_in(&mut self, username: &str, password: &str) -> Page {
+        let form = self.get("/login").await;
+        let csrf = form.csrf();
+        self.post("/login", &[("csrf", &csrf), ("username", username), ("password", password)]).await
+    }
+
+    /// The `Cookie` header this browser sends.
+    pub fn cookie_header_for_tests(&self) -> String {
+        self.cookie_header()
+    }
+
+    /// Whether the browser holds a session cookie.
+    pub fn has_session(&self) -> bool {
+        self.cookies.iter().any(|(k, _)| k == dashboard::auth::session::SESSION_COOKIE)
+    }
+}

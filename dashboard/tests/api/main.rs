@@ -1,0 +1,7 @@
+//! Integration tests: the real dashboard on a fresh database, talking over HTTP to stand-in
+//! engine and data-service servers that speak their documented APIs.
+
+mod auth;
+mod emergency;
+mod helpers;
+mod pages;

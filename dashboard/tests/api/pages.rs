@@ -1,0 +1,95 @@
+//! The read-only pages and the live price stream.
+
+use std::time::Duration;
+
+use dashboard::auth::Role;
+
+use crate::helpers::{TestApp, PASSWORD};
+
+async fn signed_in(app: &TestApp) -> crate::helpers::Browser {
+    app.user("victor", Role::Viewer).await;
+    let mut b = app.browser();
+    b.sign_in("victor", PASSWORD).await;
+    b
+}
+
+#[tokio::test]
+async fn the_overview_shows_health_open_positions_and_working_orders() {
+    let app = TestApp::spawn().await;
+    let mut b = signed_in(&app).await;
+    let page = b.get("/").await;
+    assert_eq!(page.status, 200);
+    for service in ["engine", "data-service", "dashboard"] {
+        assert!(page.body.contains(&format!("<strong>{service}</strong> ready")), "{service} health");
+    }
+    assert!(page.body.contains("BTCUSD"));
+    assert!(!page.body.contains("ETHUSD"), "flat positions are left out");
+    assert!(page.body.contains("limit 99.5"), "the working order is listed");
+}
+
+#[tokio::test]
+async fn the_orders_page_pages_through_older_orders() {
+    let app = TestApp::spawn().await;
+    let mut b = signed_in(&app).await;
+    let first = b.get("/orders").await;
+    assert!(first.body.contains(">100<"));
+    assert!(first.body.contains("href=\"/orders?before=51\""));
+    let second = b.get("/orders?before=51").await;
+    assert!(second.body.contains(">50<") && !second.body.contains(">51<"));
+}
+
+#[tokio::test]
+async fn the_markets_page_lists_symbols_with_prices_and_the_live_panel() {
+    let app = TestApp::spawn().await;
+    let mut b = signed_in(&app).await;
+    let page = b.get("/markets?symbol=btcusd").await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("ETHUSD") && page.body.contains("100.25"));
+    assert!(page.body.contains("data-symbol=\"BTCUSD\""));
+    assert!(page.body.contains("/assets/live.js"));
+    assert_eq!(b.get("/markets?symbol=a%26b").await.status, 400);
+}
+
+#[tokio::test]
+async fn the_live_stream_relays_ticks_as_server_sent_events() {
+    let app = TestApp::spawn().await;
+    let b = signed_in(&app).await;
+    let cookie = b.cookie_header_for_tests();
+    let mut response = reqwest::Client::new()
+        .get(format!("{}/markets/live?symbol=BTCUSD", app.base))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
+    let mut text = String::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while text.matches("event: tick").count() < 2 {
+        let chunk = tokio::time::timeout_at(deadline, response.chunk()).await.expect("ticks within 5 s").unwrap();
+        text.push_str(&String::from_utf8_lossy(&chunk.expect("the stream stays open")));
+    }
+    assert!(text.contains("event: status") && text.contains("data: live"));
+    assert!(text.contains("\"symbol\":\"BTCUSD\""));
+    assert!(text.contains("\"price\":\"200.5\""));
+}
+
+#[tokio::test]
+async fn the_live_stream_needs_a_session() {
+    let app = TestApp::spawn().await;
+    let r = app.browser().get("/markets/live?symbol=BTCUSD").await;
+    assert_eq!(r.status, 303);
+}
+
+#[tokio::test]
+async fn health_endpoints_answer_without_a_session_and_pages_carry_security_headers() {
+    let app = TestApp::spawn().await;
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    assert_eq!(http.get(format!("{}/healthz", app.base)).send().await.unwrap().status(), 200);
+    assert_eq!(http.get(format!("{}/readyz", app.base)).send().await.unwrap().status(), 200);
+    let login = http.get(format!("{}/login", app.base)).send().await.unwrap();
+    let csp = login.headers()["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"));
+    assert_eq!(login.headers()["x-frame-options"], "DENY");
+    assert_eq!(login.headers()["cache-control"], "no-store");
+}
