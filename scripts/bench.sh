@@ -13,5 +13,8 @@ trap 'bash scripts/pg-local.sh stop "$pgdir" || true' EXIT
 printf '\n==> data-service: ingest and queries\n'
 cargo run --quiet --release -p data-service --example bench_market
 
+printf '\n==> engine: webhook open loop and decision path\n'
+cargo run --quiet --release -p engine --example bench_engine -- --rates 5000,10000 --seconds 5
+
 printf '\n==> backtester: 1,000,000 bars\n'
 bash scripts/bench-backtest.sh
