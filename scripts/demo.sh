@@ -48,6 +48,12 @@ demo_bars="$root/demo/bars_demo.csv.gz"
 if [ -f "$demo_bars" ]; then
   gunzip -c "$demo_bars" > "$root/.local/bars_demo.csv"
   target/debug/data-service import --symbol DEMO --file "$root/.local/bars_demo.csv"
+  # Archive the demo's first (closed) day to Parquet: to ARCHIVE_BUCKET when set, else to the
+  # local folder .local/archive. Against an emulator (AWS_ENDPOINT_URL), create the bucket first.
+  if [ -n "${ARCHIVE_BUCKET:-}" ] && [ -n "${AWS_ENDPOINT_URL:-}" ]; then
+    curl -sf -X PUT "${AWS_ENDPOINT_URL%/}/$ARCHIVE_BUCKET" >/dev/null || true
+  fi
+  ARCHIVE_DIR=${ARCHIVE_DIR:-$root/.local/archive} target/debug/data-service archive --date 2020-01-01
 fi
 
 export MIGRATE_ON_START=false
