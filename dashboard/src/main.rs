@@ -51,8 +51,13 @@ enum UserAction {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    platform::telemetry::init("dashboard");
-    match run(Cli::parse()).await {
+    let cli = Cli::parse();
+    // `user` commands print a password for scripts to capture: they log nothing (the log goes
+    // to stdout).
+    if !matches!(cli.command, Some(Command::User { .. })) {
+        platform::telemetry::init("dashboard");
+    }
+    match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
