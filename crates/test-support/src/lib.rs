@@ -243,3 +243,26 @@ impl Drop for TestDb {
         .join();
     }
 }
+
+/// Asserts the platform's error body `{"error": {"code", "message"}}` has `code` and returns its
+/// message.
+pub fn error_message(body: &serde_json::Value, code: &str) -> String {
+    assert_eq!(body["error"]["code"], code, "unexpected error body {body}");
+    body["error"]["message"].as_str().expect("message").to_owned()
+}
+
+/// Polls `check` every 50 ms until it is true; panics naming `what` after 15 s.
+pub async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(15);
+    while tokio::time::Instant::now() < deadline {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("timed out waiting for {what}");
+}

@@ -303,27 +303,7 @@ impl TestApp {
     }
 }
 
-/// Asserts the platform's error body and returns its message.
-pub fn error_message(body: &Value, code: &str) -> String {
-    assert_eq!(body["error"]["code"], code, "unexpected error body {body}");
-    body["error"]["message"].as_str().expect("message").to_owned()
-}
-
-/// Polls `check` until it is true or 15 s pass.
-pub async fn eventually<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    while tokio::time::Instant::now() < deadline {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("timed out waiting for {what}");
-}
+pub use test_support::{error_message, eventually};
 
 /// A TradingView alert body.
 pub fn alert(strategy: &str, passphrase: &str, action: &str, alert_id: &str) -> Value {
