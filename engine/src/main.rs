@@ -67,9 +67,22 @@ async fn pool() -> anyhow::Result<sqlx::PgPool> {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
-            let app =
-                Application::build(Settings::from_env()?, &*platform::aws::secret_source_from_env().await?).await?;
-            app.run_until_stopped(platform::shutdown::signal()).await
+            let settings = Settings::from_env()?;
+            let secrets = platform::aws::secret_source_from_env().await?;
+            let app = Application::build(settings.clone(), &*secrets).await?;
+            // With DATABASE_SECRET_ID, keep the pool's credentials current across rotations.
+            let refresh = db::spawn_credential_refresh(
+                app.pool(),
+                settings.database.clone(),
+                secrets,
+                platform::aws::secrets_refresh_from_env()?,
+                std::time::Duration::from_secs(5),
+            );
+            let served = app.run_until_stopped(platform::shutdown::signal()).await;
+            if let Some(refresh) = refresh {
+                refresh.abort();
+            }
+            served
         }
         Command::Migrate => {
             db::migrate(&pool().await?).await?;

@@ -153,6 +153,11 @@ impl Application {
         Ok(Self { listener, state, stop, runner, tasks, writer })
     }
 
+    /// The engine's database pool (for tasks the binary starts beside it).
+    pub fn pool(&self) -> PgPool {
+        self.state.pool.clone()
+    }
+
     /// The port actually bound.
     pub fn port(&self) -> u16 {
         self.listener.local_addr().map(|a| a.port()).unwrap_or_default()
