@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use dashboard::{auth::Role, configuration::Settings, startup::Application};
-use platform::{config::DatabaseSettings, db};
+use platform::db;
 
 #[derive(Parser)]
 #[command(name = "dashboard", version, about = "Halyard traders' dashboard")]
@@ -66,11 +66,6 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn pool() -> anyhow::Result<sqlx::PgPool> {
-    let settings = DatabaseSettings::from_env()?;
-    Ok(db::lazy_pool(db::connect_options(&settings, &*platform::aws::secret_source_from_env().await?).await?, 2))
-}
-
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
@@ -79,7 +74,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             app.run_until_stopped(platform::shutdown::signal()).await
         }
         Command::Migrate => {
-            db::migrate(&pool().await?).await?;
+            db::migrate(&db::pool_from_env().await?).await?;
             println!("migrations applied; schema is current");
             Ok(())
         }
@@ -90,14 +85,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::User { action: UserAction::Create { username, role } } => {
             let password =
                 platform::config::optional("DASHBOARD_PASSWORD").unwrap_or_else(dashboard::auth::random_token);
-            dashboard::auth::users::create_user(&pool().await?, &username, &password, role).await?;
+            dashboard::auth::users::create_user(&db::pool_from_env().await?, &username, &password, role).await?;
             println!("{password}");
             Ok(())
         }
         Command::User { action: UserAction::ResetPassword { username } } => {
             let password =
                 platform::config::optional("DASHBOARD_PASSWORD").unwrap_or_else(dashboard::auth::random_token);
-            if !dashboard::auth::users::reset_password(&pool().await?, &username, &password).await? {
+            if !dashboard::auth::users::reset_password(&db::pool_from_env().await?, &username, &password).await? {
                 anyhow::bail!("no user named {username:?}");
             }
             println!("{password}");

@@ -12,7 +12,7 @@ use data_service::{
     startup::Application,
     symbols::Symbols,
 };
-use platform::{config::DatabaseSettings, db};
+use platform::db;
 
 #[derive(Parser)]
 #[command(name = "data-service", version, about = "Halyard market data: feeds, history API, live stream")]
@@ -68,7 +68,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             app.run_until_stopped(platform::shutdown::signal()).await
         }
         Command::Migrate => {
-            let pool = pool().await?;
+            let pool = db::pool_from_env().await?;
             db::migrate(&pool).await?;
             println!("migrations applied; schema is current");
             Ok(())
@@ -77,7 +77,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let symbol = data_service::market::canonical_symbol(&symbol).map_err(anyhow::Error::msg)?;
             let text = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
             let bars = import::parse_bars_csv(&text).with_context(|| format!("{}", file.display()))?;
-            let pool = pool().await?;
+            let pool = db::pool_from_env().await?;
             db::migrate(&pool).await?;
             let progress = platform_progress(bars.len() as u64);
             let summary = import::import_bars(&pool, &Symbols::default(), &symbol, &bars, &progress).await?;
@@ -93,7 +93,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Archive { date } => {
             let settings = ArchiveSettings::from_env()?;
-            let pool = pool().await?;
+            let pool = db::pool_from_env().await?;
             db::migrate(&pool).await?;
             let store = settings.target.open(&platform::aws::AwsSettings::default()).await;
             let archiver = Archiver::new(pool, store, RetryPolicy::default(), settings.retention_days);
@@ -119,13 +119,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             platform::http::health::probe(addr).await
         }
     }
-}
-
-async fn pool() -> anyhow::Result<sqlx::PgPool> {
-    let settings = DatabaseSettings::from_env()?;
-    let secrets = platform::aws::secret_source_from_env().await?;
-    let options = db::connect_options(&settings, &*secrets).await?;
-    Ok(db::lazy_pool(options, 2))
 }
 
 fn platform_progress(len: u64) -> indicatif::ProgressBar {

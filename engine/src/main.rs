@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use engine::{configuration::Settings, startup::Application};
-use platform::{config::DatabaseSettings, db};
+use platform::db;
 
 #[derive(Parser)]
 #[command(name = "engine", version, about = "Halyard trading engine")]
@@ -59,11 +59,6 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn pool() -> anyhow::Result<sqlx::PgPool> {
-    let settings = DatabaseSettings::from_env()?;
-    Ok(db::lazy_pool(db::connect_options(&settings, &*platform::aws::secret_source_from_env().await?).await?, 2))
-}
-
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
@@ -85,7 +80,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             served
         }
         Command::Migrate => {
-            db::migrate(&pool().await?).await?;
+            db::migrate(&db::pool_from_env().await?).await?;
             println!("migrations applied; schema is current");
             Ok(())
         }
@@ -96,12 +91,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         // CPU-bound and synchronous: run it off the async runtime's worker threads.
         Command::Backtest(args) => tokio::task::spawn_blocking(move || backtest::cli::run(args)).await?,
         Command::Token { action: TokenAction::Create { name } } => {
-            let token = engine::auth::create_token(&pool().await?, &name).await?;
+            let token = engine::auth::create_token(&db::pool_from_env().await?, &name).await?;
             println!("{token}");
             Ok(())
         }
         Command::SeedDemo => {
-            let token = engine::seed::seed_demo(&pool().await?).await?;
+            let token = engine::seed::seed_demo(&db::pool_from_env().await?).await?;
             println!("{token}");
             Ok(())
         }

@@ -183,6 +183,14 @@ fn fingerprint(s: &str) -> u64 {
     h.finish()
 }
 
+/// A two-connection pool from `DATABASE_URL` or `DATABASE_SECRET_ID`, for the binaries' one-shot
+/// commands (migrate, import, archive, user and token administration).
+pub async fn pool_from_env() -> Result<PgPool, DbError> {
+    let settings = DatabaseSettings::from_env()?;
+    let secrets = crate::aws::secret_source_from_env().await?;
+    Ok(lazy_pool(connect_options(&settings, &*secrets).await?, 2))
+}
+
 /// Applies every pending migration under the migrator's advisory lock.
 pub async fn migrate(pool: &PgPool) -> Result<(), DbError> {
     MIGRATOR.run(pool).await?;
