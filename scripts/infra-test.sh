@@ -262,7 +262,7 @@ if ! plan_and_apply; then
   # Under CPU load the provider occasionally re-sends a request moto already executed (its answer
   # was lost); moto then answers the retry as a duplicate security-group rule. Only that known
   # emulator flake earns one more attempt, on a fresh emulator; any other failure is final.
-  if grep -q 'InvalidPermission.Duplicate' "${LOGS}/apply-${EMULATOR_ENV}.log"; then
+  if grep -Eq 'InvalidPermission.Duplicate|WafV2DuplicateItem' "${LOGS}/apply-${EMULATOR_ENV}.log"; then
     cp "${LOGS}/apply-${EMULATOR_ENV}.log" "${LOGS}/apply-${EMULATOR_ENV}.attempt1.log"
     say "apply ${EMULATOR_ENV}: moto answered a re-sent request as a duplicate rule (emulator flake); once more on a fresh emulator"
     emulator_down
