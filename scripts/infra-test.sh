@@ -260,11 +260,11 @@ plan_and_apply() {
 
 if ! plan_and_apply; then
   # Under CPU load the provider occasionally re-sends a request moto already executed (its answer
-  # was lost); moto then answers the retry as a duplicate security-group rule. Only that known
+  # was lost); moto then answers the retry as a duplicate (a security-group rule, a WAF web ACL). Only that known
   # emulator flake earns one more attempt, on a fresh emulator; any other failure is final.
   if grep -Eq 'InvalidPermission.Duplicate|WafV2DuplicateItem' "${LOGS}/apply-${EMULATOR_ENV}.log"; then
     cp "${LOGS}/apply-${EMULATOR_ENV}.log" "${LOGS}/apply-${EMULATOR_ENV}.attempt1.log"
-    say "apply ${EMULATOR_ENV}: moto answered a re-sent request as a duplicate rule (emulator flake); once more on a fresh emulator"
+    say "apply ${EMULATOR_ENV}: moto answered a re-sent request as a duplicate (emulator flake); once more on a fresh emulator"
     emulator_down
     emulator_up
     plan_and_apply || fail "terraform apply of ${EMULATOR_ENV} against moto"
