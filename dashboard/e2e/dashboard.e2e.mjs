@@ -1,9 +1,10 @@
 // Browser test of the dashboard against a running platform (started by run.sh): headless
 // Chromium (the system's /usr/bin/chromium, never a downloaded one) driven by playwright-core.
 //
-// A trader signs in, sees the overview, watches a live price change, halts all trading after
-// confirming, sees the halted state and a new order refused by the engine, resumes and signs
-// out; a viewer sees no emergency controls and is refused (403). Screenshots of each step go to
+// A trader signs in, sees the overview, sees a position appear after a TradingView signal,
+// watches a live price change, halts all trading after confirming, sees the halted state and new
+// orders refused (the order a signal leads to, and one placed directly), resumes and signs out;
+// a viewer sees no emergency controls and is refused (403). Screenshots of each step go to
 // SCREENSHOT_DIR. Prints the measured live-update latency (tick time to on-screen) and a closing
 // "N passed, N failed" line.
 //
@@ -53,6 +54,29 @@ const browser = await chromium.launch({
   ],
 });
 
+// The engine's API with the dashboard's token; the webhook needs none (the passphrase is the key).
+async function engine(method, path, body) {
+  const r = await fetch(`${env("ENGINE_URL")}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${env("ENGINE_API_TOKEN")}`, "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await r.text();
+  return { status: r.status, body: text ? JSON.parse(text) : null };
+}
+// A strategy of its own, on an account of its own, so the demo strategies' positions and orders
+// cannot be mistaken for what the signal caused.
+const SIGNAL_STRATEGY = "e2e-tv";
+const SIGNAL_ACCOUNT = "e2e-signals";
+const SIGNAL_PASSPHRASE = `pass-${Date.now()}`;
+async function signal(action) {
+  return engine("POST", "/api/v1/signals/tradingview", {
+    passphrase: SIGNAL_PASSPHRASE, strategy: SIGNAL_STRATEGY, ticker: "ETHUSD", action, quantity: "2",
+    alert_id: `e2e-${action}-${Date.now()}`, time: new Date().toISOString(),
+  });
+}
+const signalRows = (page, selector) => page.locator(`${selector} tbody tr`, { hasText: SIGNAL_STRATEGY });
+
 async function signIn(page, username) {
   await page.goto(`${BASE}/login`);
   await page.getByLabel("Username").fill(username);
@@ -93,6 +117,39 @@ try {
     await page.screenshot({ path: join(SHOTS, "03-overview.png"), fullPage: true });
   });
 
+  await step("a position appears on the overview after a TradingView signal", async () => {
+    const created = await engine("POST", "/api/v1/strategies", {
+      name: SIGNAL_STRATEGY, kind: "signal_follower", params: { quantity: "1" }, account: SIGNAL_ACCOUNT,
+      symbols: ["ETHUSD"], bar_seconds: 60, passphrase: SIGNAL_PASSPHRASE, enabled: true,
+    });
+    expect(created.status === 201, `strategy created: ${created.status} ${JSON.stringify(created.body)}`);
+    expect(!(await page.textContent("main")).includes(SIGNAL_STRATEGY), "no position of the new strategy before the signal");
+    // The webhook answers once the signal is stored; the strategy's order and fill follow, so
+    // the overview is reloaded until the position is there.
+    let accepted;
+    for (let i = 0; i < 50; i += 1) {
+      accepted = await signal("buy");
+      if (accepted.status !== 409) break; // the strategy is still starting
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(accepted.status === 202, `signal accepted: ${accepted.status} ${JSON.stringify(accepted.body)}`);
+    const deadline = Date.now() + 15000;
+    let row = "";
+    while (Date.now() < deadline) {
+      await page.goto(`${BASE}/`);
+      const rows = signalRows(page, "#positions");
+      if ((await rows.count()) > 0) {
+        row = await rows.first().textContent();
+        break;
+      }
+      await page.waitForTimeout(300);
+    }
+    expect(row.includes(SIGNAL_ACCOUNT) && row.includes("ETHUSD"), `position row for the signal: ${row || "none"}`);
+    const qty = await signalRows(page, "#positions").first().locator("td").nth(3).textContent();
+    expect(qty.trim() === "2", `position quantity is the signal's 2, got ${qty}`);
+    await page.screenshot({ path: join(SHOTS, "04-position-after-signal.png"), fullPage: true });
+  });
+
   const latencies = [];
   await step("the live price changes on the markets page", async () => {
     await page.goto(`${BASE}/markets?symbol=BTCUSD`);
@@ -110,7 +167,7 @@ try {
     await page.waitForFunction((p) => document.getElementById("live-price").textContent !== p, first, { timeout: 15000 });
     await page.waitForFunction(() => document.getElementById("live-status").textContent === "live");
     await page.waitForTimeout(5000); // collect latency samples
-    await page.screenshot({ path: join(SHOTS, "04-markets-live.png"), fullPage: true });
+    await page.screenshot({ path: join(SHOTS, "05-markets-live.png"), fullPage: true });
     expect(latencies.length > 0, "latency samples were taken");
   });
   if (latencies.length > 0) {
@@ -122,42 +179,54 @@ try {
   await step("the orders page lists orders", async () => {
     await page.goto(`${BASE}/orders`);
     await page.waitForSelector("h1");
-    await page.screenshot({ path: join(SHOTS, "05-orders.png"), fullPage: true });
+    await page.screenshot({ path: join(SHOTS, "06-orders.png"), fullPage: true });
   });
 
   await step("HALT ALL asks for confirmation, then halts", async () => {
     await page.goto(`${BASE}/`);
     await Promise.all([page.waitForURL(`${BASE}/halt/confirm`), page.click("#halt-all")]);
-    await page.screenshot({ path: join(SHOTS, "06-halt-confirm.png"), fullPage: true });
+    await page.screenshot({ path: join(SHOTS, "07-halt-confirm.png"), fullPage: true });
     await page.fill("#reason", "browser test halt");
     await Promise.all([page.waitForURL(`${BASE}/`), page.click("#confirm-halt")]);
     await page.waitForSelector("#halt-banner");
     expect((await page.textContent("#trading-state")).includes("HALTED"), "the state says HALTED");
     const banner = await page.textContent("#halt-banner");
     expect(banner.includes("browser test halt") && banner.includes(env("TRADER_USER")), `banner says who and why: ${banner}`);
-    await page.screenshot({ path: join(SHOTS, "07-halted.png"), fullPage: true });
+    await page.screenshot({ path: join(SHOTS, "08-halted.png"), fullPage: true });
   });
 
-  await step("while halted the engine refuses a new order", async () => {
-    const r = await fetch(`${env("ENGINE_URL")}/api/v1/orders`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${env("ENGINE_API_TOKEN")}`, "content-type": "application/json" },
-      body: JSON.stringify({ account: "demo", symbol: "BTCUSD", side: "buy", qty: "1", client_order_id: `e2e-${Date.now()}` }),
+  await step("while halted a signal's order and a direct order are refused", async () => {
+    const accepted = await signal("sell");
+    expect(accepted.status === 202, `signal accepted: ${accepted.status} ${JSON.stringify(accepted.body)}`);
+    const deadline = Date.now() + 15000;
+    let refused = "";
+    while (Date.now() < deadline) {
+      await page.goto(`${BASE}/orders`);
+      const rows = signalRows(page, "table.orders").filter({ hasText: "sell" });
+      if ((await rows.count()) > 0) {
+        refused = await rows.first().textContent();
+        break;
+      }
+      await page.waitForTimeout(300);
+    }
+    expect(refused.includes("rejected"), `the signal's sell order is listed as rejected: ${refused || "no order"}`);
+    const direct = await engine("POST", "/api/v1/orders", {
+      account: "demo", symbol: "BTCUSD", side: "buy", qty: "1", client_order_id: `e2e-${Date.now()}`,
     });
-    const order = await r.json();
-    expect(order.status === "rejected", `order status ${order.status} (${order.reject_reason})`);
+    expect(direct.body.status === "rejected", `order status ${direct.body.status} (${direct.body.reject_reason})`);
     await page.goto(`${BASE}/orders`);
-    expect((await page.textContent("table.orders")).includes("rejected"), "the refused order is listed as rejected");
-    await page.screenshot({ path: join(SHOTS, "08-orders-refused-while-halted.png"), fullPage: true });
+    const first = await page.locator("table.orders tbody tr").first().textContent();
+    expect(first.includes("rejected") && first.includes("BTCUSD"), `the direct order is listed as rejected: ${first}`);
+    await page.screenshot({ path: join(SHOTS, "09-orders-refused-while-halted.png"), fullPage: true });
   });
 
   await step("resume asks for confirmation, then trading is active again", async () => {
     await page.goto(`${BASE}/`);
     await Promise.all([page.waitForURL(`${BASE}/resume/confirm`), page.click("#resume")]);
-    await page.screenshot({ path: join(SHOTS, "09-resume-confirm.png"), fullPage: true });
+    await page.screenshot({ path: join(SHOTS, "10-resume-confirm.png"), fullPage: true });
     await Promise.all([page.waitForURL(`${BASE}/`), page.click("#confirm-resume")]);
     expect((await page.textContent("#trading-state")).includes("Trading active"), "trading is active again");
-    await page.screenshot({ path: join(SHOTS, "10-resumed.png"), fullPage: true });
+    await page.screenshot({ path: join(SHOTS, "11-resumed.png"), fullPage: true });
   });
 
   await step("the trader signs out", async () => {
@@ -165,7 +234,7 @@ try {
     const response = await page.goto(`${BASE}/`);
     expect(page.url() === `${BASE}/login`, "signed out: the overview redirects to sign-in");
     expect(response.ok(), "sign-in page");
-    await page.screenshot({ path: join(SHOTS, "11-signed-out.png"), fullPage: true });
+    await page.screenshot({ path: join(SHOTS, "12-signed-out.png"), fullPage: true });
   });
 
   await step("a viewer sees no emergency controls and cannot halt", async () => {
@@ -173,10 +242,10 @@ try {
     const vpage = await viewer.newPage();
     await signIn(vpage, env("VIEWER_USER"));
     expect(!(await vpage.isVisible("#halt-all")), "no HALT ALL for a viewer");
-    await vpage.screenshot({ path: join(SHOTS, "12-viewer-overview.png"), fullPage: true });
+    await vpage.screenshot({ path: join(SHOTS, "13-viewer-overview.png"), fullPage: true });
     const response = await vpage.goto(`${BASE}/halt/confirm`);
     expect(response.status() === 403, `viewer gets 403, got ${response.status()}`);
-    await vpage.screenshot({ path: join(SHOTS, "13-viewer-forbidden.png"), fullPage: true });
+    await vpage.screenshot({ path: join(SHOTS, "14-viewer-forbidden.png"), fullPage: true });
     await viewer.close();
   });
 } catch {
