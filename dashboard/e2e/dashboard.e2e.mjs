@@ -3,7 +3,8 @@
 //
 // A trader signs in, sees the overview, sees a position appear after a TradingView signal,
 // watches a live price change, halts all trading after confirming, sees the halted state and new
-// orders refused (the order a signal leads to, and one placed directly), resumes and signs out;
+// orders refused (the order a signal leads to, and one from the dashboard's order ticket after
+// its confirmation step), resumes and signs out;
 // a viewer sees no emergency controls and is refused (403). Screenshots of each step go to
 // SCREENSHOT_DIR. Prints the measured live-update latency (tick time to on-screen) and a closing
 // "N passed, N failed" line.
@@ -195,7 +196,9 @@ try {
     await page.screenshot({ path: join(SHOTS, "08-halted.png"), fullPage: true });
   });
 
-  await step("while halted a signal's order and a direct order are refused", async () => {
+  await step("while halted the order a signal leads to and an order from the ticket are refused", async () => {
+    await page.goto(`${BASE}/`);
+    await page.screenshot({ path: join(SHOTS, "09-overview-halted-with-position.png"), fullPage: true });
     const accepted = await signal("sell");
     expect(accepted.status === 202, `signal accepted: ${accepted.status} ${JSON.stringify(accepted.body)}`);
     const deadline = Date.now() + 15000;
@@ -210,23 +213,30 @@ try {
       await page.waitForTimeout(300);
     }
     expect(refused.includes("rejected"), `the signal's sell order is listed as rejected: ${refused || "no order"}`);
-    const direct = await engine("POST", "/api/v1/orders", {
-      account: "demo", symbol: "BTCUSD", side: "buy", qty: "1", client_order_id: `e2e-${Date.now()}`,
-    });
-    expect(direct.body.status === "rejected", `order status ${direct.body.status} (${direct.body.reject_reason})`);
-    await page.goto(`${BASE}/orders`);
+    // The trader's own order, through the dashboard's ticket and its confirmation step.
+    await page.click("#new-order");
+    await page.waitForURL(`${BASE}/orders/new`);
+    await page.fill("#symbol", "btcusd");
+    await page.fill("#qty", "1");
+    await page.screenshot({ path: join(SHOTS, "10-order-ticket.png"), fullPage: true });
+    await Promise.all([page.waitForURL(`${BASE}/orders/confirm`), page.click("#review-order")]);
+    const summary = await page.textContent("#order-summary");
+    expect(summary.includes("buy 1 BTCUSD on account demo, market"), `confirmation repeats the order: ${summary}`);
+    await page.screenshot({ path: join(SHOTS, "11-order-ticket-confirm.png"), fullPage: true });
+    await Promise.all([page.waitForURL(`${BASE}/orders`), page.click("#confirm-order")]);
     const first = await page.locator("table.orders tbody tr").first().textContent();
-    expect(first.includes("rejected") && first.includes("BTCUSD"), `the direct order is listed as rejected: ${first}`);
-    await page.screenshot({ path: join(SHOTS, "09-orders-refused-while-halted.png"), fullPage: true });
+    expect(first.includes("manual") && first.includes("BTCUSD") && first.includes("rejected (halted)"),
+      `the ticket's order is listed first, rejected: ${first}`);
+    await page.screenshot({ path: join(SHOTS, "12-orders-refused-while-halted.png"), fullPage: true });
   });
 
   await step("resume asks for confirmation, then trading is active again", async () => {
     await page.goto(`${BASE}/`);
     await Promise.all([page.waitForURL(`${BASE}/resume/confirm`), page.click("#resume")]);
-    await page.screenshot({ path: join(SHOTS, "10-resume-confirm.png"), fullPage: true });
+    await page.screenshot({ path: join(SHOTS, "13-resume-confirm.png"), fullPage: true });
     await Promise.all([page.waitForURL(`${BASE}/`), page.click("#confirm-resume")]);
     expect((await page.textContent("#trading-state")).includes("Trading active"), "trading is active again");
-    await page.screenshot({ path: join(SHOTS, "11-resumed.png"), fullPage: true });
+    await page.screenshot({ path: join(SHOTS, "14-resumed.png"), fullPage: true });
   });
 
   await step("the trader signs out", async () => {
@@ -234,18 +244,21 @@ try {
     const response = await page.goto(`${BASE}/`);
     expect(page.url() === `${BASE}/login`, "signed out: the overview redirects to sign-in");
     expect(response.ok(), "sign-in page");
-    await page.screenshot({ path: join(SHOTS, "12-signed-out.png"), fullPage: true });
+    await page.screenshot({ path: join(SHOTS, "15-signed-out.png"), fullPage: true });
   });
 
-  await step("a viewer sees no emergency controls and cannot halt", async () => {
+  await step("a viewer sees no emergency controls or order ticket and can use neither", async () => {
     const viewer = await browser.newContext({ viewport: { width: 1366, height: 800 } });
     const vpage = await viewer.newPage();
     await signIn(vpage, env("VIEWER_USER"));
     expect(!(await vpage.isVisible("#halt-all")), "no HALT ALL for a viewer");
-    await vpage.screenshot({ path: join(SHOTS, "13-viewer-overview.png"), fullPage: true });
+    await vpage.screenshot({ path: join(SHOTS, "16-viewer-overview.png"), fullPage: true });
     const response = await vpage.goto(`${BASE}/halt/confirm`);
     expect(response.status() === 403, `viewer gets 403, got ${response.status()}`);
-    await vpage.screenshot({ path: join(SHOTS, "14-viewer-forbidden.png"), fullPage: true });
+    await vpage.screenshot({ path: join(SHOTS, "17-viewer-forbidden.png"), fullPage: true });
+    expect((await vpage.goto(`${BASE}/orders/new`)).status() === 403, "a viewer gets no order ticket");
+    await vpage.goto(`${BASE}/orders`);
+    expect(!(await vpage.isVisible("#new-order")), "no New order link for a viewer");
     await viewer.close();
   });
 } catch {

@@ -98,6 +98,8 @@ if [ -z "$ready" ]; then
   exit 1
 fi
 
+# Stale pictures of an earlier run must not pass for this one's.
+rm -f "$root/.local/screenshots/"*.png
 say "driving headless Chromium"
 BASE_URL="http://127.0.0.1:$dash_port" ENGINE_URL="http://127.0.0.1:$engine_port" ENGINE_API_TOKEN=$engine_token \
   TRADER_USER=e2e-trader VIEWER_USER=e2e-viewer USER_PASSWORD=$password CHROMIUM=$chromium_bin \

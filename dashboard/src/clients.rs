@@ -250,6 +250,24 @@ impl EngineClient {
         Ok(orders)
     }
 
+    /// Places a manual order (strategy `manual`); a risk check's refusal is an order with
+    /// status `rejected`, not an error. `client_order_id` makes a retry return the same order.
+    pub async fn place_order(
+        &self,
+        ticket: &crate::pages::ticket::Ticket,
+        client_order_id: &str,
+    ) -> Result<Order, UpstreamError> {
+        let mut body = serde_json::json!({
+            "account": ticket.account, "symbol": ticket.symbol, "side": ticket.side,
+            "qty": ticket.qty.normalize().to_string(), "client_order_id": client_order_id,
+        });
+        if let Some(p) = ticket.limit_price {
+            body["order_type"] = "limit".into();
+            body["limit_price"] = p.normalize().to_string().into();
+        }
+        self.0.send(self.0.request(reqwest::Method::POST, "/api/v1/orders").json(&body)).await
+    }
+
     /// Active halts.
     pub async fn halts(&self) -> Result<Vec<Halt>, UpstreamError> {
         self.0.get("/api/v1/halt").await

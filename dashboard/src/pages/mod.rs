@@ -11,6 +11,7 @@ pub mod login;
 pub mod markets;
 pub mod orders;
 pub mod overview;
+pub mod ticket;
 
 use leptos::prelude::*;
 use rust_decimal::Decimal;

@@ -1,4 +1,5 @@
-//! The orders page: every order, newest first, a page at a time.
+//! The orders page: every order, newest first, a page at a time; traders get a "New order"
+//! link to the order ticket.
 
 use leptos::prelude::*;
 
@@ -7,7 +8,7 @@ use crate::clients::{Order, OrderPage};
 
 /// A page of orders with a link to the next (older) page.
 #[component]
-pub fn OrdersPage(page: Result<OrderPage, String>, first: bool) -> impl IntoView {
+pub fn OrdersPage(page: Result<OrderPage, String>, first: bool, can_trade: bool) -> impl IntoView {
     let body = match page {
         Ok(p) if p.orders.is_empty() => view! { <p class="empty" id="no-orders">"No orders."</p> }.into_any(),
         Ok(p) => {
@@ -27,6 +28,7 @@ pub fn OrdersPage(page: Result<OrderPage, String>, first: bool) -> impl IntoView
     };
     view! {
         <h1>"Orders"</h1>
+        {can_trade.then(|| view! { <p><a class="btn" id="new-order" href="/orders/new">"New order"</a></p> })}
         {body}
     }
 }

@@ -30,6 +30,6 @@ struct OrdersQuery {
 
 async fn orders(State(state): State<AppState>, user: CurrentUser, Query(q): Query<OrdersQuery>) -> Response {
     let page = state.engine.orders(None, q.before, PAGE_SIZE).await.map_err(|e| e.to_string());
-    let content = view! { <OrdersPage page=page first=q.before.is_none()/> }.into_any();
+    let content = view! { <OrdersPage page=page first=q.before.is_none() can_trade=user.role.can_trade()/> }.into_any();
     super::signed_in_page(&state, user, Section::Orders, "Orders", content).await
 }

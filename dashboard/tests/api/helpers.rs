@@ -38,6 +38,8 @@ pub struct EngineState {
     pub halt_requests: Vec<Value>,
     /// Number of resume requests.
     pub resumes: usize,
+    /// Bodies of the order requests it received (`POST /api/v1/orders`).
+    pub order_requests: Vec<Value>,
 }
 
 /// A stand-in engine: positions, orders, halts, health, with bearer-token checks.
@@ -88,6 +90,31 @@ pub async fn spawn_engine() -> (String, Arc<Mutex<EngineState>>) {
                     }
                 };
                 Json(page).into_response()
+            })
+            // Like the engine: a retried client_order_id returns the first order (200); while
+            // halted the new order is rejected, not an error.
+            .post(|State(s): S, h: HeaderMap, Json(body): Json<Value>| async move {
+                if !authorized(&h) {
+                    return StatusCode::UNAUTHORIZED.into_response();
+                }
+                let mut s = s.lock().unwrap();
+                let seen = s.order_requests.iter().position(|o| o["client_order_id"] == body["client_order_id"]);
+                let (code, id) = match seen {
+                    Some(i) => (StatusCode::OK, i + 1),
+                    None => {
+                        s.order_requests.push(body.clone());
+                        (StatusCode::CREATED, s.order_requests.len())
+                    }
+                };
+                let (status, reason) = if s.halts.is_empty() { ("new", None) } else { ("rejected", Some("halted")) };
+                let order = json!({"order_id": 1000 + id, "account": body["account"], "strategy": "manual",
+                    "client_order_id": body["client_order_id"], "symbol": body["symbol"], "side": body["side"],
+                    "order_type": body.get("order_type").cloned().unwrap_or(json!("market")),
+                    "limit_price": body.get("limit_price").cloned().unwrap_or(Value::Null), "time_in_force": "gtc",
+                    "qty": body["qty"], "filled_qty": "0", "avg_fill_price": null, "status": status,
+                    "reject_reason": reason, "venue": "paper", "instance_id": "e1", "signal_id": null,
+                    "created_at": "2026-11-24T10:00:00Z", "updated_at": "2026-11-24T10:00:00Z"});
+                (code, Json(order)).into_response()
             }),
         )
         .route(

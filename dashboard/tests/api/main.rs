@@ -6,3 +6,4 @@ mod cli;
 mod emergency;
 mod helpers;
 mod pages;
+mod ticket;

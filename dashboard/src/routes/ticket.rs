@@ -1,0 +1,174 @@
+//! The manual order ticket, for traders and admins (viewers get 403 whatever they send).
+//!
+//! - `GET /orders/new`: the form.
+//! - `POST /orders/confirm` (`csrf`, `account`, `symbol`, `side`, `qty`, optional `limit_price`):
+//!   checks the order and shows it for confirmation, with a fresh `client_order_id`.
+//! - `POST /orders` (the same fields and `client_order_id`): places it on the engine
+//!   (`POST /api/v1/orders`, strategy `manual`) and redirects to the orders page, where a refused
+//!   order shows as `rejected` with the engine's reason.
+
+use std::str::FromStr;
+
+use axum::{
+    extract::State,
+    response::{IntoResponse, Redirect, Response},
+    routing::{get, post},
+    Form, Router,
+};
+use leptos::prelude::*;
+use rust_decimal::Decimal;
+use serde::Deserialize;
+
+use crate::{
+    auth::session::CurrentUser,
+    error::PageError,
+    pages::{
+        ticket::{Ticket, TicketConfirmPage, TicketPage},
+        Section,
+    },
+    startup::AppState,
+};
+
+/// Routes of this feature.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/orders/new", get(new_order))
+        .route("/orders/confirm", post(confirm_order))
+        .route("/orders", post(place_order))
+}
+
+fn require_trader(user: &CurrentUser) -> Result<(), PageError> {
+    if user.role.can_trade() {
+        Ok(())
+    } else {
+        tracing::warn!(user = %user.username, role = %user.role, "order ticket refused: not a trader");
+        Err(PageError::Forbidden(format!("Your role ({}) may not place orders; ask a trader.", user.role)))
+    }
+}
+
+/// The ticket as posted.
+#[derive(Debug, Deserialize)]
+pub struct TicketForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    account: String,
+    #[serde(default)]
+    symbol: String,
+    #[serde(default)]
+    side: String,
+    #[serde(default)]
+    qty: String,
+    #[serde(default)]
+    limit_price: String,
+    #[serde(default)]
+    client_order_id: String,
+}
+
+/// Checks a posted ticket; the error says what to fix.
+pub fn parse_ticket(account: &str, symbol: &str, side: &str, qty: &str, limit_price: &str) -> Result<Ticket, String> {
+    let account = account.trim();
+    if account.is_empty() || account.len() > 64 {
+        return Err("An account of 1 to 64 characters is required.".to_owned());
+    }
+    let symbol = symbol.trim().to_ascii_uppercase();
+    if symbol.is_empty()
+        || symbol.len() > 32
+        || !symbol.chars().all(|c| c.is_ascii_alphanumeric() || "._-/".contains(c))
+    {
+        return Err("A symbol of 1 to 32 letters, digits or . _ - / is required.".to_owned());
+    }
+    if side != "buy" && side != "sell" {
+        return Err("The side must be buy or sell.".to_owned());
+    }
+    let qty = Decimal::from_str(qty.trim()).map_err(|_| format!("The quantity {qty:?} is not a number."))?;
+    if qty <= Decimal::ZERO {
+        return Err("The quantity must be more than zero.".to_owned());
+    }
+    let limit_price = match limit_price.trim() {
+        "" => None,
+        text => {
+            let p = Decimal::from_str(text).map_err(|_| format!("The limit price {text:?} is not a number."))?;
+            if p <= Decimal::ZERO {
+                return Err("The limit price must be more than zero.".to_owned());
+            }
+            Some(p)
+        }
+    };
+    Ok(Ticket { account: account.to_owned(), symbol, side: side.to_owned(), qty, limit_price })
+}
+
+async fn new_order(State(state): State<AppState>, user: CurrentUser) -> Result<Response, PageError> {
+    require_trader(&user)?;
+    let content = view! { <TicketPage csrf=user.csrf.clone() previous=None error=None/> }.into_any();
+    Ok(super::signed_in_page(&state, user, Section::Orders, "New order", content).await)
+}
+
+async fn confirm_order(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Form(form): Form<TicketForm>,
+) -> Result<Response, PageError> {
+    require_trader(&user)?;
+    super::check_csrf(&user, &form.csrf)?;
+    let content = match parse_ticket(&form.account, &form.symbol, &form.side, &form.qty, &form.limit_price) {
+        Ok(ticket) => {
+            // A new key per confirmation page: pressing "Confirm" twice places one order.
+            let client_order_id = format!("dash-{}", &crate::auth::random_token()[..24]);
+            view! { <TicketConfirmPage csrf=user.csrf.clone() ticket=ticket client_order_id=client_order_id/> }
+                .into_any()
+        }
+        Err(e) => view! { <TicketPage csrf=user.csrf.clone() previous=None error=Some(e)/> }.into_any(),
+    };
+    Ok(super::signed_in_page(&state, user, Section::Orders, "Confirm order", content).await)
+}
+
+async fn place_order(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Form(form): Form<TicketForm>,
+) -> Result<Response, PageError> {
+    require_trader(&user)?;
+    super::check_csrf(&user, &form.csrf)?;
+    let ticket = parse_ticket(&form.account, &form.symbol, &form.side, &form.qty, &form.limit_price)
+        .map_err(PageError::BadRequest)?;
+    let key = form.client_order_id.trim();
+    if key.is_empty() || key.len() > 64 {
+        return Err(PageError::BadRequest("The order has no client order id; start from the ticket again.".to_owned()));
+    }
+    let order = state.engine.place_order(&ticket, key).await?;
+    tracing::info!(user = %user.username, order_id = order.order_id, status = %order.status,
+        account = %ticket.account, symbol = %ticket.symbol, side = %ticket.side, qty = %ticket.qty,
+        "manual order placed from the dashboard");
+    Ok(Redirect::to("/orders").into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_market_ticket_is_read_with_an_upper_case_symbol_and_exact_quantity() {
+        let t = parse_ticket(" demo ", "btcusd", "buy", "0.10", "").unwrap();
+        assert_eq!(t.account, "demo");
+        assert_eq!(t.symbol, "BTCUSD");
+        assert_eq!(t.qty, Decimal::from_str("0.10").unwrap());
+        assert_eq!(t.limit_price, None);
+    }
+
+    #[test]
+    fn a_limit_ticket_keeps_its_price() {
+        let t = parse_ticket("demo", "AAPL", "sell", "3", "187.25").unwrap();
+        assert_eq!(t.limit_price, Some(Decimal::from_str("187.25").unwrap()));
+    }
+
+    #[test]
+    fn a_ticket_with_a_bad_side_quantity_or_price_is_refused_with_the_reason() {
+        assert!(parse_ticket("demo", "AAPL", "short", "1", "").unwrap_err().contains("buy or sell"));
+        assert!(parse_ticket("demo", "AAPL", "buy", "0", "").unwrap_err().contains("more than zero"));
+        assert!(parse_ticket("demo", "AAPL", "buy", "ten", "").unwrap_err().contains("not a number"));
+        assert!(parse_ticket("demo", "AAPL", "buy", "1", "-5").unwrap_err().contains("more than zero"));
+        assert!(parse_ticket("", "AAPL", "buy", "1", "").unwrap_err().contains("account"));
+        assert!(parse_ticket("demo", "AA PL", "buy", "1", "").unwrap_err().contains("symbol"));
+    }
+}
