@@ -230,13 +230,53 @@ try {
     await page.screenshot({ path: join(SHOTS, "12-orders-refused-while-halted.png"), fullPage: true });
   });
 
+  await step("the refused order's detail shows its event log", async () => {
+    await Promise.all([page.waitForURL(/\/orders\/\d+$/), page.locator("table.orders tbody tr").first().locator("a").click()]);
+    expect((await page.textContent("#order-status")).includes("rejected"), "status rejected");
+    const events = await page.textContent("#order-events");
+    expect(events.includes("halted"), `the event log says why: ${events}`);
+    await page.screenshot({ path: join(SHOTS, "13-order-detail-rejected.png"), fullPage: true });
+  });
+
   await step("resume asks for confirmation, then trading is active again", async () => {
     await page.goto(`${BASE}/`);
     await Promise.all([page.waitForURL(`${BASE}/resume/confirm`), page.click("#resume")]);
-    await page.screenshot({ path: join(SHOTS, "13-resume-confirm.png"), fullPage: true });
+    await page.screenshot({ path: join(SHOTS, "14-resume-confirm.png"), fullPage: true });
     await Promise.all([page.waitForURL(`${BASE}/`), page.click("#confirm-resume")]);
     expect((await page.textContent("#trading-state")).includes("Trading active"), "trading is active again");
-    await page.screenshot({ path: join(SHOTS, "14-resumed.png"), fullPage: true });
+    await page.screenshot({ path: join(SHOTS, "15-resumed.png"), fullPage: true });
+  });
+
+  await step("a working limit order from the ticket is cancelled from its detail page", async () => {
+    await page.goto(`${BASE}/orders/new`);
+    await page.fill("#symbol", "BTCUSD");
+    await page.fill("#qty", "1");
+    // Far below the market, so it rests on the paper venue until cancelled.
+    await page.fill("#limit_price", "0.01");
+    await Promise.all([page.waitForURL(`${BASE}/orders/confirm`), page.click("#review-order")]);
+    await Promise.all([page.waitForURL(`${BASE}/orders`), page.click("#confirm-order")]);
+    const row = page.locator("table.orders tbody tr").first();
+    expect((await row.textContent()).includes("limit 0.01"), `the limit order is listed first: ${await row.textContent()}`);
+    await Promise.all([page.waitForURL(/\/orders\/\d+$/), row.locator("a").click()]);
+    const url = page.url();
+    for (let i = 0; i < 50 && !(await page.isVisible("#cancel-order")); i += 1) {
+      await page.waitForTimeout(200); // until the venue has accepted it
+      await page.goto(url);
+    }
+    const before = await page.textContent("#order-status");
+    expect(await page.isVisible("#cancel-order"), `a working order has a cancel button (status ${before})`);
+    await page.screenshot({ path: join(SHOTS, "16-order-detail-working.png"), fullPage: true });
+    await Promise.all([page.waitForURL(url), page.click("#cancel-order")]);
+    let status = "";
+    for (let i = 0; i < 50; i += 1) {
+      status = await page.textContent("#order-status");
+      if (status.startsWith("cancelled")) break;
+      await page.waitForTimeout(200);
+      await page.goto(url);
+    }
+    expect(status.startsWith("cancelled"), `the order is cancelled: ${status}`);
+    expect(!(await page.isVisible("#cancel-order")), "no cancel button once cancelled");
+    await page.screenshot({ path: join(SHOTS, "17-order-detail-cancelled.png"), fullPage: true });
   });
 
   await step("the trader signs out", async () => {
@@ -244,7 +284,7 @@ try {
     const response = await page.goto(`${BASE}/`);
     expect(page.url() === `${BASE}/login`, "signed out: the overview redirects to sign-in");
     expect(response.ok(), "sign-in page");
-    await page.screenshot({ path: join(SHOTS, "15-signed-out.png"), fullPage: true });
+    await page.screenshot({ path: join(SHOTS, "18-signed-out.png"), fullPage: true });
   });
 
   await step("a viewer sees no emergency controls or order ticket and can use neither", async () => {
@@ -252,10 +292,10 @@ try {
     const vpage = await viewer.newPage();
     await signIn(vpage, env("VIEWER_USER"));
     expect(!(await vpage.isVisible("#halt-all")), "no HALT ALL for a viewer");
-    await vpage.screenshot({ path: join(SHOTS, "16-viewer-overview.png"), fullPage: true });
+    await vpage.screenshot({ path: join(SHOTS, "19-viewer-overview.png"), fullPage: true });
     const response = await vpage.goto(`${BASE}/halt/confirm`);
     expect(response.status() === 403, `viewer gets 403, got ${response.status()}`);
-    await vpage.screenshot({ path: join(SHOTS, "17-viewer-forbidden.png"), fullPage: true });
+    await vpage.screenshot({ path: join(SHOTS, "20-viewer-forbidden.png"), fullPage: true });
     expect((await vpage.goto(`${BASE}/orders/new`)).status() === 403, "a viewer gets no order ticket");
     await vpage.goto(`${BASE}/orders`);
     expect(!(await vpage.isVisible("#new-order")), "no New order link for a viewer");

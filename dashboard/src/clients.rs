@@ -92,6 +92,31 @@ pub struct Order {
     pub created_at: DateTime<Utc>,
 }
 
+/// One transition of an order.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct OrderEvent {
+    /// `created`, `risk_rejected`, `accepted`, `fill`, `cancel_requested`, `cancelled`, ...
+    pub event: String,
+    /// Status before.
+    pub from_status: Option<String>,
+    /// Status after.
+    pub to_status: String,
+    /// Details (fill price and quantity, reasons).
+    pub detail: Option<serde_json::Value>,
+    /// When.
+    pub ts: DateTime<Utc>,
+}
+
+/// An order with its event log, oldest first.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct OrderDetail {
+    /// The order.
+    #[serde(flatten)]
+    pub order: Order,
+    /// Its transitions.
+    pub events: Vec<OrderEvent>,
+}
+
 /// A page of orders.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct OrderPage {
@@ -266,6 +291,21 @@ impl EngineClient {
             body["limit_price"] = p.normalize().to_string().into();
         }
         self.0.send(self.0.request(reqwest::Method::POST, "/api/v1/orders").json(&body)).await
+    }
+
+    /// One order and its events; `None` when the engine has no such order.
+    pub async fn order(&self, order_id: i64) -> Result<Option<OrderDetail>, UpstreamError> {
+        match self.0.get(&format!("/api/v1/orders/{order_id}")).await {
+            Ok(d) => Ok(Some(d)),
+            Err(UpstreamError::Status { status: 404, .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Asks the engine to cancel an order; answers the order as it now stands.
+    pub async fn cancel_order(&self, order_id: i64) -> Result<Order, UpstreamError> {
+        let path = format!("/api/v1/orders/{order_id}/cancel");
+        self.0.send(self.0.request(reqwest::Method::POST, &path)).await
     }
 
     /// Active halts.

@@ -25,6 +25,9 @@ pub enum PageError {
     /// The form's CSRF token is missing or wrong (403).
     #[error("the form expired or did not come from this site; reload the page and try again")]
     Csrf,
+    /// No such thing (404).
+    #[error("{0}")]
+    NotFound(String),
     /// The request is malformed (400).
     #[error("{0}")]
     BadRequest(String),
@@ -55,6 +58,7 @@ impl PageError {
         match self {
             Self::SignInRequired => StatusCode::SEE_OTHER,
             Self::Forbidden(_) | Self::Csrf => StatusCode::FORBIDDEN,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Upstream(_) => StatusCode::BAD_GATEWAY,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -76,6 +80,7 @@ impl IntoResponse for PageError {
                 ("Service unavailable", e.to_string())
             }
             Self::Forbidden(_) | Self::Csrf => ("Forbidden", self.to_string()),
+            Self::NotFound(_) => ("Not found", self.to_string()),
             Self::BadRequest(_) => ("Bad request", self.to_string()),
         };
         let content = view! { <ErrorPage status=status.as_u16() title=title.to_owned() message=message/> }.into_any();

@@ -9,6 +9,7 @@ pub mod confirm;
 pub mod error;
 pub mod login;
 pub mod markets;
+pub mod order_detail;
 pub mod orders;
 pub mod overview;
 pub mod ticket;

@@ -58,7 +58,7 @@ pub fn OrdersTable(orders: Vec<Order>) -> impl IntoView {
                     };
                     view! {
                         <tr>
-                            <td class="num">{o.order_id}</td><td>{o.created_at.format("%Y-%m-%d %H:%M:%S").to_string()}</td>
+                            <td class="num"><a href=format!("/orders/{}", o.order_id)>{o.order_id}</a></td><td>{o.created_at.format("%Y-%m-%d %H:%M:%S").to_string()}</td>
                             <td>{o.account}</td><td>{o.strategy}</td><td>{o.symbol}</td>
                             <td class=o.side.clone()>{o.side.clone()}</td><td>{kind}</td>
                             <td class="num">{dec(Some(o.qty))}</td><td class="num">{dec(Some(o.filled_qty))}</td>

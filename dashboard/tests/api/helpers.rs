@@ -40,6 +40,8 @@ pub struct EngineState {
     pub resumes: usize,
     /// Bodies of the order requests it received (`POST /api/v1/orders`).
     pub order_requests: Vec<Value>,
+    /// Ids of the orders it was asked to cancel.
+    pub cancels: Vec<i64>,
 }
 
 /// A stand-in engine: positions, orders, halts, health, with bearer-token checks.
@@ -115,6 +117,47 @@ pub async fn spawn_engine() -> (String, Arc<Mutex<EngineState>>) {
                     "reject_reason": reason, "venue": "paper", "instance_id": "e1", "signal_id": null,
                     "created_at": "2026-11-24T10:00:00Z", "updated_at": "2026-11-24T10:00:00Z"});
                 (code, Json(order)).into_response()
+            }),
+        )
+        // Order 7 is working with two events; order 8 is filled; any other id is unknown.
+        .route(
+            "/api/v1/orders/{id}",
+            get(|h: HeaderMap, axum::extract::Path(id): axum::extract::Path<i64>| async move {
+                if !authorized(&h) {
+                    return StatusCode::UNAUTHORIZED.into_response();
+                }
+                let status = match id {
+                    7 => "new",
+                    8 => "filled",
+                    _ => return (StatusCode::NOT_FOUND, Json(json!({"error": {"code": "not_found", "message": "no such order"}}))).into_response(),
+                };
+                Json(json!({"order_id": id, "account": "demo", "strategy": "demo-sma", "client_order_id": format!("c{id}"),
+                    "symbol": "BTCUSD", "side": "buy", "order_type": "limit", "limit_price": "99.5", "time_in_force": "gtc",
+                    "qty": "10", "filled_qty": "0", "avg_fill_price": null, "status": status, "reject_reason": null,
+                    "venue": "paper", "instance_id": "e1", "signal_id": null,
+                    "created_at": "2026-11-24T10:00:00Z", "updated_at": "2026-11-24T10:00:00Z",
+                    "events": [
+                        {"event_id": 1, "event": "created", "from_status": null, "to_status": "pending_new", "detail": null,
+                         "ts": "2026-11-24T10:00:00Z"},
+                        {"event_id": 2, "event": "accepted", "from_status": "pending_new", "to_status": "new",
+                         "detail": {"venue_order_id": "paper-7"}, "ts": "2026-11-24T10:00:00.005Z"}
+                    ]}))
+                .into_response()
+            }),
+        )
+        .route(
+            "/api/v1/orders/{id}/cancel",
+            post(|State(s): S, h: HeaderMap, axum::extract::Path(id): axum::extract::Path<i64>| async move {
+                if !authorized(&h) {
+                    return StatusCode::UNAUTHORIZED.into_response();
+                }
+                s.lock().unwrap().cancels.push(id);
+                (StatusCode::ACCEPTED, Json(json!({"order_id": id, "account": "demo", "strategy": "demo-sma",
+                    "client_order_id": format!("c{id}"), "symbol": "BTCUSD", "side": "buy", "order_type": "limit",
+                    "limit_price": "99.5", "time_in_force": "gtc", "qty": "10", "filled_qty": "0", "avg_fill_price": null,
+                    "status": "pending_cancel", "reject_reason": null, "venue": "paper", "instance_id": "e1",
+                    "signal_id": null, "created_at": "2026-11-24T10:00:00Z", "updated_at": "2026-11-24T10:00:01Z"})))
+                .into_response()
             }),
         )
         .route(

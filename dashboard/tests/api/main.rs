@@ -5,5 +5,6 @@ mod auth;
 mod cli;
 mod emergency;
 mod helpers;
+mod orders;
 mod pages;
 mod ticket;

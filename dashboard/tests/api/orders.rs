@@ -1,0 +1,50 @@
+//! Order detail with its event log, and cancel (traders only, CSRF-checked).
+
+use dashboard::auth::Role;
+
+use crate::helpers::{TestApp, PASSWORD};
+
+#[tokio::test]
+async fn the_order_detail_shows_the_order_and_its_event_log_and_the_list_links_to_it() {
+    let app = TestApp::spawn().await;
+    app.user("victor", Role::Viewer).await;
+    let mut b = app.browser();
+    b.sign_in("victor", PASSWORD).await;
+    assert!(b.get("/orders").await.body.contains("href=\"/orders/100\""), "order ids link to their detail");
+    let page = b.get("/orders/7").await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("Order 7"));
+    assert!(page.body.contains("buy 10 BTCUSD limit 99.5"));
+    assert!(page.body.contains("accepted") && page.body.contains("paper-7"), "the event log with details is shown");
+    assert!(!page.body.contains("id=\"cancel-order\""), "a viewer gets no cancel button");
+    assert_eq!(b.get("/orders/999").await.status, 404);
+}
+
+#[tokio::test]
+async fn a_trader_cancels_a_working_order_and_the_engine_receives_the_cancel() {
+    let app = TestApp::spawn().await;
+    app.user("alice", Role::Trader).await;
+    let mut b = app.browser();
+    b.sign_in("alice", PASSWORD).await;
+    let page = b.get("/orders/7").await;
+    assert!(page.body.contains("id=\"cancel-order\""));
+    assert!(!b.get("/orders/8").await.body.contains("id=\"cancel-order\""), "no cancel button for a filled order");
+    let cancelled = b.post("/orders/7/cancel", &[("csrf", &page.csrf())]).await;
+    assert_eq!((cancelled.status, cancelled.location.as_deref()), (303, Some("/orders/7")));
+    assert_eq!(app.engine.lock().unwrap().cancels, vec![7]);
+}
+
+#[tokio::test]
+async fn a_cancel_from_a_viewer_or_without_the_csrf_token_is_refused_and_nothing_reaches_the_engine() {
+    let app = TestApp::spawn().await;
+    app.user("victor", Role::Viewer).await;
+    app.user("alice", Role::Trader).await;
+    let mut viewer = app.browser();
+    viewer.sign_in("victor", PASSWORD).await;
+    let csrf = viewer.get("/orders").await.csrf();
+    assert_eq!(viewer.post("/orders/7/cancel", &[("csrf", &csrf)]).await.status, 403);
+    let mut trader = app.browser();
+    trader.sign_in("alice", PASSWORD).await;
+    assert_eq!(trader.post("/orders/7/cancel", &[("csrf", "0000")]).await.status, 403);
+    assert!(app.engine.lock().unwrap().cancels.is_empty());
+}
