@@ -5,11 +5,11 @@
 // watches a live price change, halts all trading after confirming, sees the halted state and new
 // orders refused (the order a signal leads to, and one from the dashboard's order ticket after
 // its confirmation step), resumes and signs out;
-// a viewer sees no emergency controls and is refused (403). Screenshots of each step go to
+// a viewer sees no emergency controls and is refused (403); an admin stops and starts a strategy. Screenshots of each step go to
 // SCREENSHOT_DIR. Prints the measured live-update latency (tick time to on-screen) and a closing
 // "N passed, N failed" line.
 //
-// Environment: BASE_URL, TRADER_USER, VIEWER_USER, USER_PASSWORD, ENGINE_URL, ENGINE_API_TOKEN,
+// Environment: BASE_URL, TRADER_USER, VIEWER_USER, ADMIN_USER, USER_PASSWORD, ENGINE_URL, ENGINE_API_TOKEN,
 // SCREENSHOT_DIR, CHROMIUM (default /usr/bin/chromium).
 import { chromium } from "playwright-core";
 import { mkdirSync } from "node:fs";
@@ -279,12 +279,23 @@ try {
     await page.screenshot({ path: join(SHOTS, "17-order-detail-cancelled.png"), fullPage: true });
   });
 
+  await step("the strategies page shows the signal strategy's P&L, without controls for a trader", async () => {
+    await page.goto(`${BASE}/strategies`);
+    const row = await page.textContent(`#strategy-${SIGNAL_STRATEGY}`);
+    expect(row.includes("signal_follower") && row.includes("running"), `strategy row: ${row}`);
+    // The engine's P&L of the 2 ETHUSD the signal bought: the unrealized cell is a number.
+    const unrealized = await page.locator(`#strategy-${SIGNAL_STRATEGY} td`).nth(9).textContent();
+    expect(/^-?\d+(\.\d+)?$/.test(unrealized.trim()), `unrealized P&L shown: ${unrealized} in ${row}`);
+    expect(!(await page.isVisible(`#disable-${SIGNAL_STRATEGY}`)), "no disable button for a trader");
+    await page.screenshot({ path: join(SHOTS, "18-strategies.png"), fullPage: true });
+  });
+
   await step("the trader signs out", async () => {
     await Promise.all([page.waitForURL(`${BASE}/login`), page.click("#sign-out")]);
     const response = await page.goto(`${BASE}/`);
     expect(page.url() === `${BASE}/login`, "signed out: the overview redirects to sign-in");
     expect(response.ok(), "sign-in page");
-    await page.screenshot({ path: join(SHOTS, "18-signed-out.png"), fullPage: true });
+    await page.screenshot({ path: join(SHOTS, "19-signed-out.png"), fullPage: true });
   });
 
   await step("a viewer sees no emergency controls or order ticket and can use neither", async () => {
@@ -292,14 +303,29 @@ try {
     const vpage = await viewer.newPage();
     await signIn(vpage, env("VIEWER_USER"));
     expect(!(await vpage.isVisible("#halt-all")), "no HALT ALL for a viewer");
-    await vpage.screenshot({ path: join(SHOTS, "19-viewer-overview.png"), fullPage: true });
+    await vpage.screenshot({ path: join(SHOTS, "20-viewer-overview.png"), fullPage: true });
     const response = await vpage.goto(`${BASE}/halt/confirm`);
     expect(response.status() === 403, `viewer gets 403, got ${response.status()}`);
-    await vpage.screenshot({ path: join(SHOTS, "20-viewer-forbidden.png"), fullPage: true });
+    await vpage.screenshot({ path: join(SHOTS, "21-viewer-forbidden.png"), fullPage: true });
     expect((await vpage.goto(`${BASE}/orders/new`)).status() === 403, "a viewer gets no order ticket");
     await vpage.goto(`${BASE}/orders`);
     expect(!(await vpage.isVisible("#new-order")), "no New order link for a viewer");
     await viewer.close();
+  });
+
+  await step("an admin stops and starts a strategy", async () => {
+    const admin = await browser.newContext({ viewport: { width: 1366, height: 800 } });
+    const apage = await admin.newPage();
+    await signIn(apage, env("ADMIN_USER"));
+    await apage.goto(`${BASE}/strategies`);
+    await Promise.all([apage.waitForURL(`${BASE}/strategies`), apage.click(`#disable-${SIGNAL_STRATEGY}`)]);
+    expect((await apage.textContent(`#strategy-${SIGNAL_STRATEGY} .strategy-state`)) === "stopped", "stopped");
+    const engineSays = await engine("GET", `/api/v1/strategies/${SIGNAL_STRATEGY}`);
+    expect(engineSays.body.enabled === false, `the engine has it disabled: ${JSON.stringify(engineSays.body)}`);
+    await apage.screenshot({ path: join(SHOTS, "22-strategies-admin-stopped.png"), fullPage: true });
+    await Promise.all([apage.waitForURL(`${BASE}/strategies`), apage.click(`#enable-${SIGNAL_STRATEGY}`)]);
+    expect((await apage.textContent(`#strategy-${SIGNAL_STRATEGY} .strategy-state`)) === "running", "running again");
+    await admin.close();
   });
 } catch {
   exitCode = 1;

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The dashboard's browser test against a running platform: builds the three services, starts
-# them on a fresh database with the synthetic feed, creates a trader and a viewer, and drives
+# them on a fresh database with the synthetic feed, creates a trader, a viewer and an admin, and drives
 # headless Chromium through dashboard.e2e.mjs. Screenshots go to .local/screenshots/.
 # Every process it starts is stopped on exit and the database is dropped.
 #
@@ -72,6 +72,7 @@ engine_token=$(target/debug/engine seed-demo)
 password="e2e-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
 DASHBOARD_PASSWORD=$password target/debug/dashboard user create --username e2e-trader --role trader >/dev/null
 DASHBOARD_PASSWORD=$password target/debug/dashboard user create --username e2e-viewer --role viewer >/dev/null
+DASHBOARD_PASSWORD=$password target/debug/dashboard user create --username e2e-admin --role admin >/dev/null
 
 export MIGRATE_ON_START=false RUST_LOG=${RUST_LOG:-info} LOG_FORMAT=pretty
 FEEDS=synthetic LISTEN_ADDR="127.0.0.1:$data_port" target/debug/data-service serve >"$logs/data-service.log" 2>&1 &
@@ -102,5 +103,5 @@ fi
 rm -f "$root/.local/screenshots/"*.png
 say "driving headless Chromium"
 BASE_URL="http://127.0.0.1:$dash_port" ENGINE_URL="http://127.0.0.1:$engine_port" ENGINE_API_TOKEN=$engine_token \
-  TRADER_USER=e2e-trader VIEWER_USER=e2e-viewer USER_PASSWORD=$password CHROMIUM=$chromium_bin \
+  TRADER_USER=e2e-trader VIEWER_USER=e2e-viewer ADMIN_USER=e2e-admin USER_PASSWORD=$password CHROMIUM=$chromium_bin \
   SCREENSHOT_DIR="$root/.local/screenshots" node "$e2e/dashboard.e2e.mjs"

@@ -117,6 +117,40 @@ pub struct OrderDetail {
     pub events: Vec<OrderEvent>,
 }
 
+/// A strategy as the engine reports it.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct Strategy {
+    /// Unique name.
+    pub name: String,
+    /// Kind (`sma_cross`, `signal_follower`, ...).
+    pub kind: String,
+    /// Parameters.
+    pub params: serde_json::Value,
+    /// Account it trades for.
+    pub account: String,
+    /// Symbols it trades.
+    pub symbols: Vec<String>,
+    /// Bar period in seconds.
+    pub bar_seconds: i32,
+    /// Running.
+    pub enabled: bool,
+    /// Whether its TradingView webhook is on (a passphrase is set).
+    pub webhook: bool,
+}
+
+/// P&L of a set of positions.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct Pnl {
+    /// Realized, net of fees.
+    pub realized_pnl: Decimal,
+    /// Unrealized at the last prices.
+    pub unrealized_pnl: Decimal,
+    /// Realized + unrealized.
+    pub total_pnl: Decimal,
+    /// Realized since 00:00 UTC.
+    pub realized_today: Decimal,
+}
+
 /// A page of orders.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct OrderPage {
@@ -306,6 +340,25 @@ impl EngineClient {
     pub async fn cancel_order(&self, order_id: i64) -> Result<Order, UpstreamError> {
         let path = format!("/api/v1/orders/{order_id}/cancel");
         self.0.send(self.0.request(reqwest::Method::POST, &path)).await
+    }
+
+    /// Every strategy.
+    pub async fn strategies(&self) -> Result<Vec<Strategy>, UpstreamError> {
+        self.0.get("/api/v1/strategies").await
+    }
+
+    /// P&L of one strategy's positions.
+    pub async fn strategy_pnl(&self, strategy: &str) -> Result<Pnl, UpstreamError> {
+        self.0.send(self.0.request(reqwest::Method::GET, "/api/v1/pnl").query(&[("strategy", strategy)])).await
+    }
+
+    /// Starts (`enabled`) or stops a strategy. `name` goes into the path as it is: callers pass
+    /// only names checked with [`crate::routes::strategies::valid_name`].
+    pub async fn set_strategy_enabled(&self, name: &str, enabled: bool) -> Result<(), UpstreamError> {
+        let verb = if enabled { "enable" } else { "disable" };
+        let request = self.0.request(reqwest::Method::POST, &format!("/api/v1/strategies/{name}/{verb}"));
+        let _: serde_json::Value = self.0.send(request).await?;
+        Ok(())
     }
 
     /// Active halts.

@@ -47,6 +47,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::routes::markets::router())
         .merge(crate::routes::orders::router())
         .merge(crate::routes::ticket::router())
+        .merge(crate::routes::strategies::router())
         .merge(crate::routes::emergency::router())
         .merge(crate::routes::assets::router())
         .with_state(state);

@@ -13,9 +13,9 @@ use serde::{Deserialize, Serialize};
 pub enum Role {
     /// Reads every page.
     Viewer,
-    /// Also halts and resumes trading (and, later, places and cancels orders).
+    /// Also halts and resumes trading, places and cancels orders.
     Trader,
-    /// Also manages users, risk limits and strategies (pages not built yet).
+    /// Also enables and disables strategies (users and risk limits: not in the browser yet).
     Admin,
 }
 
@@ -29,9 +29,14 @@ impl Role {
         }
     }
 
-    /// Whether this role may halt and resume trading.
+    /// Whether this role may halt and resume trading, place and cancel orders.
     pub fn can_trade(self) -> bool {
         self >= Self::Trader
+    }
+
+    /// Whether this role may change strategies.
+    pub fn can_administer(self) -> bool {
+        self >= Self::Admin
     }
 }
 

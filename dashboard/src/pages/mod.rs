@@ -12,6 +12,7 @@ pub mod markets;
 pub mod order_detail;
 pub mod orders;
 pub mod overview;
+pub mod strategies;
 pub mod ticket;
 
 use leptos::prelude::*;
@@ -28,6 +29,8 @@ pub enum Section {
     Markets,
     /// `/orders`.
     Orders,
+    /// `/strategies`.
+    Strategies,
     /// Pages outside the navigation (confirmations, errors, sign-in).
     None,
 }
@@ -107,6 +110,7 @@ fn TopBar(chrome: Chrome) -> impl IntoView {
                 <a href="/" aria-current=current(Section::Overview)>"Overview"</a>
                 <a href="/markets" aria-current=current(Section::Markets)>"Markets"</a>
                 <a href="/orders" aria-current=current(Section::Orders)>"Orders"</a>
+                <a href="/strategies" aria-current=current(Section::Strategies)>"Strategies"</a>
             </nav>
             {state}
             {controls}

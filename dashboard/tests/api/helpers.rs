@@ -42,6 +42,8 @@ pub struct EngineState {
     pub order_requests: Vec<Value>,
     /// Ids of the orders it was asked to cancel.
     pub cancels: Vec<i64>,
+    /// `(name, enabled)` of every enable or disable request.
+    pub strategy_switches: Vec<(String, bool)>,
 }
 
 /// A stand-in engine: positions, orders, halts, health, with bearer-token checks.
@@ -158,6 +160,45 @@ pub async fn spawn_engine() -> (String, Arc<Mutex<EngineState>>) {
                     "status": "pending_cancel", "reject_reason": null, "venue": "paper", "instance_id": "e1",
                     "signal_id": null, "created_at": "2026-11-24T10:00:00Z", "updated_at": "2026-11-24T10:00:01Z"})))
                 .into_response()
+            }),
+        )
+        // One strategy, `demo-sma`, running until switched; P&L only for it.
+        .route(
+            "/api/v1/strategies",
+            get(|State(s): S, h: HeaderMap| async move {
+                if !authorized(&h) {
+                    return StatusCode::UNAUTHORIZED.into_response();
+                }
+                let enabled = s.lock().unwrap().strategy_switches.last().is_none_or(|(_, e)| *e);
+                Json(json!([{"strategy_id": 1, "name": "demo-sma", "kind": "sma_cross",
+                    "params": {"fast": 3, "slow": 8, "quantity": "10"}, "account": "demo", "symbols": ["BTCUSD", "ETHUSD"],
+                    "bar_seconds": 3, "enabled": enabled, "webhook": false,
+                    "created_at": "2026-11-24T10:00:00Z", "updated_at": "2026-11-24T10:00:00Z"}]))
+                .into_response()
+            }),
+        )
+        .route(
+            "/api/v1/pnl",
+            get(|h: HeaderMap, q: axum::extract::Query<std::collections::HashMap<String, String>>| async move {
+                if !authorized(&h) {
+                    return StatusCode::UNAUTHORIZED.into_response();
+                }
+                if q.get("strategy").map(String::as_str) != Some("demo-sma") {
+                    return Json(json!({"realized_pnl": "0", "unrealized_pnl": "0", "total_pnl": "0",
+                        "realized_today": "0", "fees": "0"})).into_response();
+                }
+                Json(json!({"realized_pnl": "12.50", "unrealized_pnl": "-2.25", "total_pnl": "10.25",
+                    "realized_today": "3.10", "fees": "0.40"})).into_response()
+            }),
+        )
+        .route(
+            "/api/v1/strategies/{name}/{verb}",
+            post(|State(s): S, h: HeaderMap, axum::extract::Path((name, verb)): axum::extract::Path<(String, String)>| async move {
+                if !authorized(&h) {
+                    return StatusCode::UNAUTHORIZED.into_response();
+                }
+                s.lock().unwrap().strategy_switches.push((name.clone(), verb == "enable"));
+                Json(json!({"name": name, "enabled": verb == "enable"})).into_response()
             }),
         )
         .route(

@@ -7,4 +7,5 @@ mod emergency;
 mod helpers;
 mod orders;
 mod pages;
+mod strategies;
 mod ticket;
