@@ -5,7 +5,8 @@
 // watches a live price change, halts all trading after confirming, sees the halted state and new
 // orders refused (the order a signal leads to, and one from the dashboard's order ticket after
 // its confirmation step), resumes and signs out;
-// a viewer sees no emergency controls and is refused (403); an admin stops and starts a strategy. Screenshots of each step go to
+// a viewer sees no emergency controls and is refused (403); an admin stops and starts a strategy
+// and changes an account's risk limits. Screenshots of each step go to
 // SCREENSHOT_DIR. Prints the measured live-update latency (tick time to on-screen) and a closing
 // "N passed, N failed" line.
 //
@@ -325,6 +326,23 @@ try {
     await apage.screenshot({ path: join(SHOTS, "22-strategies-admin-stopped.png"), fullPage: true });
     await Promise.all([apage.waitForURL(`${BASE}/strategies`), apage.click(`#enable-${SIGNAL_STRATEGY}`)]);
     expect((await apage.textContent(`#strategy-${SIGNAL_STRATEGY} .strategy-state`)) === "running", "running again");
+    await admin.close();
+  });
+
+  await step("an admin changes an account's risk limits and the engine holds them", async () => {
+    const admin = await browser.newContext({ viewport: { width: 1366, height: 800 } });
+    const apage = await admin.newPage();
+    await signIn(apage, env("ADMIN_USER"));
+    await apage.goto(`${BASE}/risk?account=demo`);
+    expect((await apage.textContent("#limit-max_order_qty")).includes("1000"), "the demo account's seeded limit");
+    await apage.goto(`${BASE}/risk?account=${SIGNAL_ACCOUNT}`);
+    await apage.fill("#max_order_qty", "5");
+    await apage.fill("#max_orders_per_minute", "30");
+    await Promise.all([apage.waitForURL(`${BASE}/risk?account=${SIGNAL_ACCOUNT}`), apage.click("#save-limits")]);
+    expect((await apage.textContent("#limit-max_order_qty")).includes("5"), "the new limit is shown");
+    const held = await engine("GET", `/api/v1/risk-limits/${SIGNAL_ACCOUNT}`);
+    expect(held.body.max_order_qty === "5" && held.body.max_orders_per_minute === 30, `engine: ${JSON.stringify(held.body)}`);
+    await apage.screenshot({ path: join(SHOTS, "23-risk-admin.png"), fullPage: true });
     await admin.close();
   });
 } catch {

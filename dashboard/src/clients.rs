@@ -151,6 +151,25 @@ pub struct Pnl {
     pub realized_today: Decimal,
 }
 
+/// An account's risk limits; `None` is no limit.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+pub struct RiskLimits {
+    /// Largest quantity of one order.
+    pub max_order_qty: Option<Decimal>,
+    /// Largest notional of one order.
+    pub max_order_notional: Option<Decimal>,
+    /// Largest absolute position per symbol.
+    pub max_position: Option<Decimal>,
+    /// Largest gross exposure.
+    pub max_gross_exposure: Option<Decimal>,
+    /// Largest distance of a limit price from the last trade, in basis points.
+    pub price_collar_bps: Option<Decimal>,
+    /// Largest daily loss.
+    pub max_daily_loss: Option<Decimal>,
+    /// Most orders per rolling minute.
+    pub max_orders_per_minute: Option<i32>,
+}
+
 /// A page of orders.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct OrderPage {
@@ -359,6 +378,18 @@ impl EngineClient {
         let request = self.0.request(reqwest::Method::POST, &format!("/api/v1/strategies/{name}/{verb}"));
         let _: serde_json::Value = self.0.send(request).await?;
         Ok(())
+    }
+
+    /// An account's limits. `account` goes into the path as it is: callers pass only names
+    /// checked with [`crate::routes::risk::valid_account`].
+    pub async fn risk_limits(&self, account: &str) -> Result<RiskLimits, UpstreamError> {
+        self.0.get(&format!("/api/v1/risk-limits/{account}")).await
+    }
+
+    /// Replaces an account's limits.
+    pub async fn put_risk_limits(&self, account: &str, limits: &RiskLimits) -> Result<RiskLimits, UpstreamError> {
+        let path = format!("/api/v1/risk-limits/{account}");
+        self.0.send(self.0.request(reqwest::Method::PUT, &path).json(limits)).await
     }
 
     /// Active halts.

@@ -15,7 +15,7 @@ pub enum Role {
     Viewer,
     /// Also halts and resumes trading, places and cancels orders.
     Trader,
-    /// Also enables and disables strategies (users and risk limits: not in the browser yet).
+    /// Also enables and disables strategies and changes risk limits (users: CLI only).
     Admin,
 }
 
@@ -34,7 +34,7 @@ impl Role {
         self >= Self::Trader
     }
 
-    /// Whether this role may change strategies.
+    /// Whether this role may change strategies and risk limits.
     pub fn can_administer(self) -> bool {
         self >= Self::Admin
     }

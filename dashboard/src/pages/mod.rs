@@ -12,6 +12,7 @@ pub mod markets;
 pub mod order_detail;
 pub mod orders;
 pub mod overview;
+pub mod risk;
 pub mod strategies;
 pub mod ticket;
 
@@ -31,6 +32,8 @@ pub enum Section {
     Orders,
     /// `/strategies`.
     Strategies,
+    /// `/risk`.
+    Risk,
     /// Pages outside the navigation (confirmations, errors, sign-in).
     None,
 }
@@ -111,6 +114,7 @@ fn TopBar(chrome: Chrome) -> impl IntoView {
                 <a href="/markets" aria-current=current(Section::Markets)>"Markets"</a>
                 <a href="/orders" aria-current=current(Section::Orders)>"Orders"</a>
                 <a href="/strategies" aria-current=current(Section::Strategies)>"Strategies"</a>
+                <a href="/risk" aria-current=current(Section::Risk)>"Risk"</a>
             </nav>
             {state}
             {controls}

@@ -6,6 +6,7 @@ pub mod emergency;
 pub mod markets;
 pub mod orders;
 pub mod overview;
+pub mod risk;
 pub mod strategies;
 pub mod ticket;
 

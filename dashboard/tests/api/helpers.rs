@@ -44,6 +44,8 @@ pub struct EngineState {
     pub cancels: Vec<i64>,
     /// `(name, enabled)` of every enable or disable request.
     pub strategy_switches: Vec<(String, bool)>,
+    /// `(account, body)` of every risk-limit replacement; the last one is what it serves.
+    pub limit_puts: Vec<(String, Value)>,
 }
 
 /// A stand-in engine: positions, orders, halts, health, with bearer-token checks.
@@ -199,6 +201,28 @@ pub async fn spawn_engine() -> (String, Arc<Mutex<EngineState>>) {
                 }
                 s.lock().unwrap().strategy_switches.push((name.clone(), verb == "enable"));
                 Json(json!({"name": name, "enabled": verb == "enable"})).into_response()
+            }),
+        )
+        .route(
+            "/api/v1/risk-limits/{account}",
+            get(|State(s): S, h: HeaderMap, axum::extract::Path(account): axum::extract::Path<String>| async move {
+                if !authorized(&h) {
+                    return StatusCode::UNAUTHORIZED.into_response();
+                }
+                let s = s.lock().unwrap();
+                match s.limit_puts.iter().rev().find(|(a, _)| *a == account) {
+                    Some((_, body)) => Json(body.clone()).into_response(),
+                    None => Json(json!({"max_order_qty": "1000", "max_order_notional": null, "max_position": null,
+                        "max_gross_exposure": null, "price_collar_bps": null, "max_daily_loss": null,
+                        "max_orders_per_minute": null})).into_response(),
+                }
+            })
+            .put(|State(s): S, h: HeaderMap, axum::extract::Path(account): axum::extract::Path<String>, Json(body): Json<Value>| async move {
+                if !authorized(&h) {
+                    return StatusCode::UNAUTHORIZED.into_response();
+                }
+                s.lock().unwrap().limit_puts.push((account, body.clone()));
+                Json(body).into_response()
             }),
         )
         .route(

@@ -7,5 +7,6 @@ mod emergency;
 mod helpers;
 mod orders;
 mod pages;
+mod risk;
 mod strategies;
 mod ticket;

@@ -1,0 +1,80 @@
+//! The risk page: everyone reads an account's limits; only admins change them.
+
+use dashboard::auth::Role;
+
+use crate::helpers::{TestApp, PASSWORD};
+
+#[tokio::test]
+async fn the_risk_page_shows_an_accounts_limits_with_no_limit_for_the_unset_ones() {
+    let app = TestApp::spawn().await;
+    app.user("victor", Role::Viewer).await;
+    let mut b = app.browser();
+    b.sign_in("victor", PASSWORD).await;
+    let page = b.get("/risk?account=demo").await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("Account demo"));
+    assert!(page.body.contains(">1000<"), "the order quantity limit is shown");
+    assert!(page.body.contains("no limit"));
+    assert!(!page.body.contains("id=\"save-limits\""), "a viewer gets no form");
+}
+
+#[tokio::test]
+async fn an_admin_changes_the_limits_and_the_engine_receives_exact_decimals() {
+    let app = TestApp::spawn().await;
+    app.user("ada", Role::Admin).await;
+    let mut b = app.browser();
+    b.sign_in("ada", PASSWORD).await;
+    let page = b.get("/risk?account=demo").await;
+    assert!(page.body.contains("id=\"save-limits\""));
+    let saved = b
+        .post(
+            "/risk",
+            &[
+                ("csrf", &page.csrf()),
+                ("account", "demo"),
+                ("max_order_qty", "250.5"),
+                ("max_daily_loss", "0.1"),
+                ("max_orders_per_minute", "30"),
+            ],
+        )
+        .await;
+    assert_eq!((saved.status, saved.location.as_deref()), (303, Some("/risk?account=demo")));
+    {
+        let engine = app.engine.lock().unwrap();
+        assert_eq!(engine.limit_puts.len(), 1);
+        let (account, body) = &engine.limit_puts[0];
+        assert_eq!(account, "demo");
+        assert_eq!(body["max_order_qty"], "250.5");
+        assert_eq!(body["max_daily_loss"], "0.1");
+        assert_eq!(body["max_orders_per_minute"], 30);
+        assert!(body["max_position"].is_null(), "an empty field is no limit");
+    }
+    assert!(b.get("/risk?account=demo").await.body.contains(">250.5<"));
+}
+
+#[tokio::test]
+async fn a_bad_limit_is_shown_with_the_reason_and_a_trader_or_forged_form_changes_nothing() {
+    let app = TestApp::spawn().await;
+    app.user("ada", Role::Admin).await;
+    app.user("alice", Role::Trader).await;
+    let mut admin = app.browser();
+    admin.sign_in("ada", PASSWORD).await;
+    let csrf = admin.get("/risk").await.csrf();
+    let bad = admin.post("/risk", &[("csrf", &csrf), ("account", "demo"), ("max_order_qty", "-1")]).await;
+    assert_eq!(bad.status, 200);
+    assert!(bad.body.contains("id=\"risk-error\"") && bad.body.contains("Order quantity"));
+    assert_eq!(admin.post("/risk", &[("csrf", "0000"), ("account", "demo"), ("max_order_qty", "1")]).await.status, 403);
+    assert_eq!(
+        admin.post("/risk", &[("csrf", &csrf), ("account", "../halt"), ("max_order_qty", "1")]).await.status,
+        400
+    );
+    let mut trader = app.browser();
+    trader.sign_in("alice", PASSWORD).await;
+    let page = trader.get("/risk").await;
+    assert!(!page.body.contains("id=\"save-limits\""));
+    assert_eq!(
+        trader.post("/risk", &[("csrf", &page.csrf()), ("account", "demo"), ("max_order_qty", "1")]).await.status,
+        403
+    );
+    assert!(app.engine.lock().unwrap().limit_puts.is_empty(), "nothing reached the engine");
+}
