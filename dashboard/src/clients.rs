@@ -170,6 +170,23 @@ pub struct RiskLimits {
     pub max_orders_per_minute: Option<i32>,
 }
 
+/// One OHLCV bar from the data-service.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct Bar {
+    /// Open time.
+    pub ts: DateTime<Utc>,
+    /// First price.
+    pub open: Decimal,
+    /// Highest price.
+    pub high: Decimal,
+    /// Lowest price.
+    pub low: Decimal,
+    /// Last price.
+    pub close: Decimal,
+    /// Volume.
+    pub volume: Decimal,
+}
+
 /// A page of orders.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct OrderPage {
@@ -435,6 +452,24 @@ impl DataServiceClient {
     pub async fn symbols(&self) -> Result<Vec<String>, UpstreamError> {
         let list: Vec<SymbolInfo> = self.0.get("/api/v1/market/symbols").await?;
         Ok(list.into_iter().map(|s| s.symbol).collect())
+    }
+
+    /// The last day's bars of `symbol` at `interval` (`1m`, `5m`, `15m`, `1h`, `1d`), oldest
+    /// first, at most `limit` (the latest ones).
+    pub async fn bars(&self, symbol: &str, interval: &str, limit: usize) -> Result<Vec<Bar>, UpstreamError> {
+        #[derive(Deserialize)]
+        struct Page {
+            bars: Vec<Bar>,
+        }
+        // The data-service's default range is the last day; one page holds its 1-minute bars.
+        let request = self
+            .0
+            .request(reqwest::Method::GET, &format!("/api/v1/market/bars/{symbol}"))
+            .query(&[("interval", interval), ("limit", "5000")]);
+        let mut bars = self.0.send::<Page>(request).await?.bars;
+        let skip = bars.len().saturating_sub(limit);
+        bars.drain(..skip);
+        Ok(bars)
     }
 
     /// The latest price of `symbol`; `None` when it has no data yet.

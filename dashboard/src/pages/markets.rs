@@ -1,9 +1,10 @@
-//! The markets page: symbols with their last price, and one symbol's price live.
+//! The markets page: symbols with their last price, and one symbol's price live with its
+//! candlestick chart.
 
 use leptos::prelude::*;
 
 use super::{dec, unavailable};
-use crate::clients::Quote;
+use crate::clients::{Bar, Quote};
 
 /// A symbol and its latest price, if it has one.
 #[derive(Debug, Clone)]
@@ -14,9 +15,18 @@ pub struct SymbolRow {
     pub quote: Option<Quote>,
 }
 
-/// The markets page. `live` is the symbol whose price updates in place.
+/// The markets page. `live` is the symbol whose price updates in place; `chart` is its
+/// symbol, interval and bars.
 #[component]
-pub fn MarketsPage(rows: Result<Vec<SymbolRow>, String>, live: Option<SymbolRow>) -> impl IntoView {
+pub fn MarketsPage(
+    rows: Result<Vec<SymbolRow>, String>,
+    live: Option<SymbolRow>,
+    chart: Option<(String, String, Result<Vec<Bar>, String>)>,
+) -> impl IntoView {
+    let chart = chart.map(|(symbol, interval, bars)| match bars {
+        Ok(bars) => view! { <super::chart::CandleChart symbol=symbol interval=interval bars=bars/> }.into_any(),
+        Err(e) => unavailable("Bars", &e),
+    });
     let live = live.map(|row| {
         let price = dec(row.quote.as_ref().map(|q| q.price));
         let ts = row.quote.as_ref().map(|q| q.ts.to_rfc3339()).unwrap_or_default();
@@ -54,6 +64,7 @@ pub fn MarketsPage(rows: Result<Vec<SymbolRow>, String>, live: Option<SymbolRow>
     view! {
         <h1>"Markets"</h1>
         {live}
+        {chart}
         <section aria-labelledby="symbols-h">
             <h2 id="symbols-h">"Symbols"</h2>
             {table}

@@ -5,6 +5,7 @@
 //! [`document`] wraps a page's content in the shell every page shares: the navigation, the
 //! trading state, the emergency controls (for traders), the user and the sign-out form.
 
+pub mod chart;
 pub mod confirm;
 pub mod error;
 pub mod login;

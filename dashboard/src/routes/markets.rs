@@ -44,7 +44,11 @@ pub fn router() -> Router<AppState> {
 #[derive(Debug, Deserialize)]
 struct SymbolQuery {
     symbol: Option<String>,
+    interval: Option<String>,
 }
+
+/// Bars drawn on the chart at most.
+pub const CHART_BARS: usize = 120;
 
 /// A symbol as typed by a user, upper-cased, or a 400 when it has characters no symbol has.
 fn parse_symbol(raw: &str) -> Result<String, PageError> {
@@ -84,7 +88,20 @@ async fn markets(
             Some(SymbolRow { symbol, quote })
         }
     };
-    let content = view! { <MarketsPage rows=rows live=live/> }.into_any();
+    let chart = match &live {
+        None => None,
+        Some(row) => {
+            let interval = q.interval.as_deref().unwrap_or("1m");
+            if !["1m", "5m", "15m", "1h", "1d"].contains(&interval) {
+                return Err(PageError::BadRequest(format!(
+                    "Unknown interval {interval:?}; use 1m, 5m, 15m, 1h or 1d."
+                )));
+            }
+            let bars = state.market.bars(&row.symbol, interval, CHART_BARS).await.map_err(|e| e.to_string());
+            Some((row.symbol.clone(), interval.to_owned(), bars))
+        }
+    };
+    let content = view! { <MarketsPage rows=rows live=live chart=chart/> }.into_any();
     Ok(super::signed_in_page(&state, user, Section::Markets, "Markets", content).await)
 }
 

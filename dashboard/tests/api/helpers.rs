@@ -275,6 +275,23 @@ pub async fn spawn_data_service() -> String {
                 Json(json!({"symbol": s, "ts": "2026-11-24T10:00:00Z", "price": "100.25", "size": "1", "source": "tick"}))
             }),
         )
+        // Three BTCUSD bars (up, down, flat) at any interval; no bars for other symbols.
+        .route(
+            "/api/v1/market/bars/{symbol}",
+            get(|axum::extract::Path(s): axum::extract::Path<String>, q: axum::extract::Query<std::collections::HashMap<String, String>>| async move {
+                let bars = if s == "BTCUSD" {
+                    json!([
+                        {"ts": "2026-11-24T10:00:00Z", "open": "100.0", "high": "101.5", "low": "99.5", "close": "101.0", "volume": "12", "trades": 3},
+                        {"ts": "2026-11-24T10:01:00Z", "open": "101.0", "high": "101.2", "low": "99.0", "close": "99.4", "volume": "30", "trades": 5},
+                        {"ts": "2026-11-24T10:02:00Z", "open": "99.4", "high": "99.4", "low": "99.4", "close": "99.4", "volume": "0", "trades": 0}
+                    ])
+                } else {
+                    json!([])
+                };
+                Json(json!({"symbol": s, "interval": q.get("interval").cloned().unwrap_or_else(|| "1m".into()),
+                    "start": "2026-11-23T10:03:00Z", "end": "2026-11-24T10:03:00Z", "bars": bars, "next_start": null}))
+            }),
+        )
         .route(
             "/api/v1/market/stream",
             get(|ws: WebSocketUpgrade| async move {

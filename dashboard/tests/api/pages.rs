@@ -93,3 +93,21 @@ async fn health_endpoints_answer_without_a_session_and_pages_carry_security_head
     assert_eq!(login.headers()["x-frame-options"], "DENY");
     assert_eq!(login.headers()["cache-control"], "no-store");
 }
+
+#[tokio::test]
+async fn a_watched_symbol_gets_a_candlestick_chart_with_volume_at_the_chosen_interval() {
+    let app = TestApp::spawn().await;
+    app.user("victor", Role::Viewer).await;
+    let mut b = app.browser();
+    b.sign_in("victor", PASSWORD).await;
+    let page = b.get("/markets?symbol=BTCUSD&interval=5m").await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("BTCUSD 5m bars"));
+    assert_eq!(page.body.matches("class=\"candle up\"").count(), 2, "the rising and the flat bar");
+    assert_eq!(page.body.matches("class=\"candle down\"").count(), 1);
+    assert_eq!(page.body.matches("class=\"volume\"").count(), 3, "a volume bar per candle");
+    assert!(page.body.contains("high 101.5") && page.body.contains("low 99"), "the range as exact decimals");
+    assert!(page.body.contains("aria-current=\"page\">5m<"), "the interval is marked");
+    assert!(b.get("/markets?symbol=ETHUSD").await.body.contains("id=\"no-bars\""));
+    assert_eq!(b.get("/markets?symbol=BTCUSD&interval=2m").await.status, 400);
+}
