@@ -182,9 +182,13 @@ try {
     console.log(`live-update latency (tick ts -> on screen): n=${sorted.length} p50=${pct(50)} ms p95=${pct(95)} ms max=${sorted[sorted.length - 1]} ms`);
   }
 
-  await step("the orders page lists orders", async () => {
+  await step("the orders page lists orders and exports them as CSV", async () => {
     await page.goto(`${BASE}/orders`);
     await page.waitForSelector("h1");
+    const csv = await page.request.get(`${BASE}/orders/export.csv`);
+    const text = await csv.text();
+    expect(csv.ok() && text.startsWith("order_id,created_at,account"), `CSV answered ${csv.status()}`);
+    expect(text.includes(`${SIGNAL_ACCOUNT},${SIGNAL_STRATEGY},ETHUSD,buy,market`), `the signal's order is in the CSV: ${text.slice(0, 300)}`);
     await page.screenshot({ path: join(SHOTS, "06-orders.png"), fullPage: true });
   });
 

@@ -28,7 +28,10 @@ pub fn OrdersPage(page: Result<OrderPage, String>, first: bool, can_trade: bool)
     };
     view! {
         <h1>"Orders"</h1>
-        {can_trade.then(|| view! { <p><a class="btn" id="new-order" href="/orders/new">"New order"</a></p> })}
+        <p>
+            {can_trade.then(|| view! { <a class="btn" id="new-order" href="/orders/new">"New order"</a> })}
+            " "<a class="btn" id="export-csv" href="/orders/export.csv" download>"Export CSV"</a>
+        </p>
         {body}
     }
 }

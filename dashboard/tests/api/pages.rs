@@ -111,3 +111,20 @@ async fn a_watched_symbol_gets_a_candlestick_chart_with_volume_at_the_chosen_int
     assert!(b.get("/markets?symbol=ETHUSD").await.body.contains("id=\"no-bars\""));
     assert_eq!(b.get("/markets?symbol=BTCUSD&interval=2m").await.status, 400);
 }
+
+#[tokio::test]
+async fn the_orders_export_is_a_csv_of_every_page_of_orders() {
+    let app = TestApp::spawn().await;
+    app.user("victor", Role::Viewer).await;
+    let mut b = app.browser();
+    b.sign_in("victor", PASSWORD).await;
+    assert!(b.get("/orders").await.body.contains("href=\"/orders/export.csv\""));
+    let csv = b.get("/orders/export.csv").await;
+    assert_eq!(csv.status, 200);
+    let lines: Vec<&str> = csv.body.split("\r\n").filter(|l| !l.is_empty()).collect();
+    assert!(lines[0].starts_with("order_id,created_at,account"));
+    // The stand-in engine holds orders 1 to 100, served 50 a page at most.
+    assert_eq!(lines.len(), 101, "a header and every order");
+    assert!(lines[1].starts_with("100,2026-11-24T10:00:00+00:00,demo,demo-sma,BTCUSD,buy,limit,99.5,10,0,,filled,"));
+    assert!(lines[100].starts_with("1,"));
+}
