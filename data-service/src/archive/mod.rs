@@ -21,8 +21,11 @@
 //! Bars stay in Postgres (their partitions are monthly and small); only tick partitions are
 //! dropped.
 
-pub mod format;
 pub mod read;
+
+/// The Parquet files and their checksum (shared with the backtester).
+pub use market_archive::format;
+pub use market_archive::{object_key, Kind, PREFIX};
 
 /// The object stores, from the platform (shared with reports and backtest results).
 pub mod store {
@@ -41,37 +44,6 @@ use self::{
     format::{BarRow, FormatError, TickRow},
     store::{ObjectStore, StoreError},
 };
-
-/// Prefix of every market-data object.
-pub const PREFIX: &str = "market-data/historical";
-
-/// What is archived per symbol and day.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    /// `ticks.parquet`.
-    Ticks,
-    /// `bars_1m.parquet`.
-    Bars1m,
-}
-
-impl Kind {
-    /// The manifest's `kind` value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Ticks => "ticks",
-            Self::Bars1m => "bars_1m",
-        }
-    }
-
-    /// Both kinds.
-    pub const ALL: [Kind; 2] = [Kind::Ticks, Kind::Bars1m];
-}
-
-/// The object key of `symbol`'s `kind` on `day`.
-pub fn object_key(symbol: &str, day: NaiveDate, kind: Kind) -> String {
-    let symbol = symbol.replace('%', "%25").replace('/', "%2F").replace(':', "%3A");
-    format!("{PREFIX}/symbol={symbol}/date={}/{}.parquet", day.format("%Y-%m-%d"), kind.as_str())
-}
 
 /// Name of the tick partition of `day`.
 pub fn tick_partition(day: NaiveDate) -> String {
@@ -509,22 +481,4 @@ async fn partition_exists(pool: &PgPool, day: NaiveDate) -> Result<bool, sqlx::E
 fn bounds(day: NaiveDate) -> (chrono::DateTime<Utc>, chrono::DateTime<Utc>) {
     let from = Utc.from_utc_datetime(&day.and_hms_opt(0, 0, 0).expect("midnight"));
     (from, from + chrono::Duration::days(1))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn keys_are_hive_partitioned_and_escape_path_characters() {
-        let day = NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
-        assert_eq!(
-            object_key("BTCUSD", day, Kind::Ticks),
-            "market-data/historical/symbol=BTCUSD/date=2026-11-20/ticks.parquet"
-        );
-        assert_eq!(
-            object_key("BTC/USD:X", day, Kind::Bars1m),
-            "market-data/historical/symbol=BTC%2FUSD%3AX/date=2026-11-20/bars_1m.parquet"
-        );
-    }
 }

@@ -48,6 +48,9 @@ pub enum FormatError {
     /// A column has a type the checksum does not know.
     #[error("unexpected column type {0}")]
     Column(DataType),
+    /// A file does not have the schema its name promises.
+    #[error("unexpected schema {0}")]
+    Schema(String),
 }
 
 /// One tick row.
@@ -175,7 +178,7 @@ pub fn bars_batch(rows: &[BarRow]) -> Result<RecordBatch, FormatError> {
 pub fn encode(batch: &RecordBatch) -> Result<Bytes, FormatError> {
     let props = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(3)?))
-        .set_created_by("halyard data-service archive".to_owned())
+        .set_created_by("halyard market-data archive".to_owned())
         .build();
     let mut out = Vec::new();
     let mut writer = ArrowWriter::try_new(&mut out, batch.schema(), Some(props))?;
