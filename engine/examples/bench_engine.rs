@@ -130,6 +130,10 @@ async fn webhook(rates: &[u64], seconds: u64) -> anyhow::Result<()> {
         halt_poll: Duration::from_millis(250),
         equity_snapshot: Duration::from_secs(60),
         instance_id: "bench".into(),
+        store: platform::store::StoreTarget::Local(
+            std::env::temp_dir().join(format!("halyard-results-{}", uuid::Uuid::new_v4().simple())),
+        ),
+        backtest_workers: 0,
     };
     let market = engine::market::MarketData::new("http://127.0.0.1:9");
     let app =

@@ -22,11 +22,14 @@
 //! | `HALT_POLL_MILLIS` | `250` | how often the kill switch state is re-read (LISTEN/NOTIFY wakes it sooner) |
 //! | `EQUITY_SNAPSHOT_SECS` | `60` | equity history sampling interval |
 //! | `INSTANCE_ID` | random | this process's name in leases and order ownership |
+//! | `ARCHIVE_BUCKET` / `ARCHIVE_DIR` | `.local/archive` | object store for backtest results (`backtest-results/...`) and archived bars |
+//! | `BACKTEST_WORKERS` | `1` | backtest jobs this process runs at a time (`0`: none, e.g. on latency-critical instances) |
 
 use std::{net::SocketAddr, time::Duration};
 
 use domain::{fill::FeeSchedule, Bps, Money};
 use platform::config::{self, ConfigError, DatabaseSettings};
+use platform::store::StoreTarget;
 
 /// Everything the engine needs to start.
 #[derive(Debug, Clone)]
@@ -55,6 +58,11 @@ pub struct Settings {
     pub equity_snapshot: Duration,
     /// This process's id.
     pub instance_id: String,
+    /// The object store for backtest results (and archived bars): `ARCHIVE_BUCKET`, else
+    /// the folder `ARCHIVE_DIR` (default `.local/archive`).
+    pub store: StoreTarget,
+    /// Backtest jobs this process runs at a time: 0 or 1 (`BACKTEST_WORKERS`, default 1).
+    pub backtest_workers: usize,
 }
 
 /// The venue orders go to.
@@ -145,6 +153,11 @@ impl Settings {
             halt_poll: millis("HALT_POLL_MILLIS", 250, 10)?,
             equity_snapshot: millis("EQUITY_SNAPSHOT_SECS", 60, 1)?.saturating_mul(1000),
             instance_id: config::optional("INSTANCE_ID").unwrap_or_else(new_instance_id),
+            store: StoreTarget::from_env(),
+            backtest_workers: match config::parsed_or("BACKTEST_WORKERS", 1usize)? {
+                n @ (0 | 1) => n,
+                _ => return Err(ConfigError::new("BACKTEST_WORKERS", "must be 0 (no backtests here) or 1")),
+            },
         })
     }
 }

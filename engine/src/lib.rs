@@ -17,6 +17,7 @@
 pub mod api;
 pub mod audit;
 pub mod auth;
+pub mod backtests;
 pub mod configuration;
 pub mod convert;
 pub mod halt;

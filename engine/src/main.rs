@@ -22,8 +22,8 @@ enum Command {
     Migrate,
     /// Exit 0 when GET /healthz on LISTEN_ADDR answers 200 (container HEALTHCHECK).
     Healthcheck,
-    /// Backtest a strategy over historical bars (CSV), or sweep a parameter grid.
-    Backtest(backtest::cli::BacktestArgs),
+    /// Backtest a strategy over historical bars (CSV, Postgres or the archive), or sweep a grid.
+    Backtest(Box<engine::backtests::command::BacktestCommand>),
     /// Manage API tokens.
     Token {
         #[command(subcommand)]
@@ -88,8 +88,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let addr = platform::config::parsed_or("LISTEN_ADDR", std::net::SocketAddr::from(([127, 0, 0, 1], 8080)))?;
             platform::http::health::probe(addr).await
         }
-        // CPU-bound and synchronous: run it off the async runtime's worker threads.
-        Command::Backtest(args) => tokio::task::spawn_blocking(move || backtest::cli::run(args)).await?,
+        Command::Backtest(command) => engine::backtests::command::run(*command).await,
         Command::Token { action: TokenAction::Create { name } } => {
             let token = engine::auth::create_token(&db::pool_from_env().await?, &name).await?;
             println!("{token}");

@@ -2,13 +2,16 @@
 //!
 //! Background tasks of one engine process: the market-data stream, the paper venue, the venue
 //! event applier, the signal writer and worker, the lease/strategy runner, the kill-switch
-//! watcher and the equity sampler. Shutdown order: stop accepting HTTP, stop the runner (which
+//! watcher, the equity sampler and the backtest worker. Shutdown order: stop accepting HTTP, stop the runner (which
 //! releases its leases at once), stop the other tasks, drain the signal writer.
 
 use std::{future::Future, sync::Arc, time::Duration};
 
 use axum::{extract::FromRef, middleware, Router};
-use platform::db::{self, SecretSource};
+use platform::{
+    db::{self, SecretSource},
+    store::ObjectStore,
+};
 use sqlx::PgPool;
 use tokio::{net::TcpListener, sync::Notify, task::JoinHandle};
 use tokio_util::sync::CancellationToken;
@@ -35,6 +38,10 @@ pub struct AppState {
     pub signal_writer: SignalWriter,
     /// Strategy lookups for the webhook.
     pub strategies: StrategyCache,
+    /// The object store (backtest results).
+    pub store: Arc<dyn ObjectStore>,
+    /// Wakes this process's backtest worker when a job is queued.
+    pub backtest_wake: Arc<Notify>,
 }
 
 impl FromRef<AppState> for PgPool {
@@ -130,6 +137,18 @@ impl Application {
             settings.lease_renew,
             runner_stop.clone(),
         ));
+        let store = settings.store.open(&platform::aws::AwsSettings::default()).await;
+        let backtest_wake = Arc::new(Notify::new());
+        if settings.backtest_workers > 0 {
+            let worker = crate::backtests::worker::Worker {
+                pool: pool.clone(),
+                store: store.clone(),
+                name: settings.instance_id.clone(),
+                settings: crate::backtests::worker::WorkerSettings::default(),
+                wake: backtest_wake.clone(),
+            };
+            tasks.push(tokio::spawn(crate::backtests::worker::run(worker, stop.clone())));
+        }
         let settings = Arc::new(settings);
         let state = AppState {
             pool: pool.clone(),
@@ -137,6 +156,8 @@ impl Application {
             oms,
             signal_writer,
             strategies: StrategyCache::new(pool),
+            store,
+            backtest_wake,
         };
         tasks.push(tokio::spawn(crate::api::portfolio::snapshot_equity(
             state.clone(),

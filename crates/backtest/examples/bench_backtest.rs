@@ -44,7 +44,7 @@ fn main() -> anyhow::Result<()> {
         };
         let command_started = Instant::now();
         backtest::cli::run(BacktestArgs {
-            data: path.into(),
+            data: Some(path.into()),
             strategy: "sma_cross".into(),
             params: "fast=10,slow=30".into(),
             quantity: Qty::from_units(100),

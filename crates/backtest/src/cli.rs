@@ -46,9 +46,10 @@ impl FillArg {
 /// Arguments of the `backtest` command.
 #[derive(Debug, Clone, clap::Args)]
 pub struct BacktestArgs {
-    /// Bar file (`timestamp,open,high,low,close,volume`; `.gz` accepted).
+    /// Bar file (`timestamp,open,high,low,close,volume`; `.gz` accepted). Required unless the
+    /// caller supplies the bars another way (the engine's `--source postgres|archive`).
     #[arg(long, value_name = "FILE.csv")]
-    pub data: PathBuf,
+    pub data: Option<PathBuf>,
     /// Strategy name: sma_cross, rsi_reversion, bollinger_breakout or signal_follower.
     #[arg(long)]
     pub strategy: String,
@@ -147,32 +148,56 @@ fn progress_bar(total: u64, unit: &str, show: bool) -> ProgressBar {
     bar
 }
 
-fn load(args: &BacktestArgs) -> anyhow::Result<(BarSeries, Duration)> {
-    let started = Instant::now();
-    let options = LoadOptions { instrument: InstrumentId(0), allow_gaps: args.allow_gaps };
-    let series = load_bars(&args.data, &options).with_context(|| format!("invalid data in {}", args.data.display()))?;
-    Ok((series, started.elapsed()))
+/// Bars to run over, where they came from and how long loading took.
+#[derive(Debug)]
+pub struct LoadedSeries {
+    /// The bars.
+    pub series: BarSeries,
+    /// Where they came from, for the summary (a file name, `postgres:BTCUSD 1m …`).
+    pub label: String,
+    /// Time spent loading.
+    pub load_time: Duration,
 }
 
-/// Runs the command: loads the data, runs the backtest (or sweep), prints a summary table and
-/// writes the output files. Bad input fails before anything is written.
+/// Loads the `--data` CSV file.
+///
+/// # Errors
+/// No `--data`, or a file that cannot be read or is invalid (the error names line and field).
+pub fn load_csv(args: &BacktestArgs) -> anyhow::Result<LoadedSeries> {
+    let Some(path) = &args.data else { bail!("--data FILE.csv is required") };
+    let started = Instant::now();
+    let options = LoadOptions { instrument: InstrumentId(0), allow_gaps: args.allow_gaps };
+    let series = load_bars(path, &options).with_context(|| format!("invalid data in {}", path.display()))?;
+    Ok(LoadedSeries { series, label: path.display().to_string(), load_time: started.elapsed() })
+}
+
+/// Runs the command on the `--data` CSV file; see [`run_with`].
+///
+/// # Errors
+/// As [`run_with`].
+pub fn run(args: BacktestArgs) -> anyhow::Result<()> {
+    run_with(&args, || load_csv(&args))
+}
+
+/// Runs the command: checks the arguments, loads the bars with `load`, runs the backtest (or
+/// sweep), prints a summary table and writes the output files. Bad input fails before
+/// anything is written, and arguments are checked before the (possibly slow) load.
 ///
 /// # Errors
 /// Bad arguments, unknown strategy or parameter, invalid data, or an output that cannot be
 /// written.
-pub fn run(args: BacktestArgs) -> anyhow::Result<()> {
+pub fn run_with(args: &BacktestArgs, load: impl FnOnce() -> anyhow::Result<LoadedSeries>) -> anyhow::Result<()> {
     if is_grid(&args.params) {
-        return run_grid(&args);
+        return run_grid(args, load);
     }
     let params: StrategyParams = args.params.parse()?;
-    let spec = spec_from(&args, params)?;
-    // Validate the strategy before reading a possibly large file.
+    let spec = spec_from(args, params)?;
     domain::build_strategy(
         &spec.strategy,
         &spec.params,
         domain::StrategyBase { instrument: InstrumentId(0), quantity: spec.quantity },
     )?;
-    let (series, load_time) = load(&args)?;
+    let LoadedSeries { series, label, load_time } = load()?;
 
     let bar = progress_bar(series.bars.len() as u64, "bars", series.bars.len() >= PROGRESS_BAR_MIN_BARS);
     let outcome = run_backtest(&spec, &series, &mut |done| bar.set_position(done as u64))?;
@@ -181,7 +206,7 @@ pub fn run(args: BacktestArgs) -> anyhow::Result<()> {
     let description = RunDescription {
         strategy: spec.strategy.clone(),
         params: spec.params.to_string(),
-        data: args.data.display().to_string(),
+        data: label,
         fill: args.fill.name().to_owned(),
         quantity: spec.quantity,
         fee_per_order: args.fee_per_order,
@@ -284,13 +309,13 @@ fn print_summary(
     Ok(())
 }
 
-fn run_grid(args: &BacktestArgs) -> anyhow::Result<()> {
+fn run_grid(args: &BacktestArgs, load: impl FnOnce() -> anyhow::Result<LoadedSeries>) -> anyhow::Result<()> {
     let grid = ParamGrid::parse(&args.params)?;
     let spec = spec_from(args, StrategyParams::new())?;
     if args.shard_count == 0 || args.shard_index >= args.shard_count {
         bail!("--shard-index {} must be below --shard-count {}", args.shard_index, args.shard_count);
     }
-    let (series, _) = load(args)?;
+    let LoadedSeries { series, label, .. } = load()?;
     let threads =
         args.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZero::get));
     let total = grid.combinations().len().div_ceil(args.shard_count);
@@ -309,7 +334,7 @@ fn run_grid(args: &BacktestArgs) -> anyhow::Result<()> {
         "sweep {} {} on {} ({} bars): {} runs on {} threads in {:.1} ms, {} skipped (invalid combination){}",
         spec.strategy,
         args.params,
-        args.data.display(),
+        label,
         series.bars.len(),
         outcome.ranked.len(),
         outcome.threads,

@@ -319,6 +319,42 @@ pub struct RunOutputs<'a> {
     pub bar_ts_ms: &'a [i64],
 }
 
+/// The output files of one run, in memory: `(name, contents)` with `summary.json` last.
+#[derive(Debug)]
+pub struct RenderedOutputs {
+    /// The summary as JSON.
+    pub summary: Value,
+    /// `trades.csv`, `equity.csv`, `report.html`, `summary.json`, in that order.
+    pub files: Vec<(&'static str, Vec<u8>)>,
+}
+
+/// Renders the four output files in memory (for object stores).
+///
+/// # Errors
+/// [`ReportError::Chart`] if the chart cannot be drawn.
+pub fn render_outputs(outputs: &RunOutputs<'_>) -> Result<RenderedOutputs, ReportError> {
+    let summary = summary_json(outputs.description, outputs.result, outputs.metrics);
+    let chart = equity_chart_svg(outputs.result, outputs.bar_ts_ms, outputs.metrics.initial_capital)?;
+    let in_memory = |name: &'static str, write: &dyn Fn(&mut dyn Write) -> io::Result<()>| {
+        let mut bytes = Vec::new();
+        write(&mut bytes).map_err(|source| ReportError::Io { path: PathBuf::from(name), source })?;
+        Ok::<_, ReportError>((name, bytes))
+    };
+    let decimals = outputs.description.price_decimals;
+    let files = vec![
+        in_memory("trades.csv", &|out| write_trades_csv(out, outputs.result, decimals))?,
+        in_memory("equity.csv", &|out| {
+            write_equity_csv(out, outputs.result, outputs.bar_ts_ms.iter().copied(), outputs.metrics.initial_capital)
+        })?,
+        ("report.html", report_html(&summary, &chart).into_bytes()),
+        in_memory("summary.json", &|out| {
+            serde_json::to_writer_pretty(&mut *out, &summary).map_err(io::Error::other)?;
+            writeln!(out)
+        })?,
+    ];
+    Ok(RenderedOutputs { summary, files })
+}
+
 /// Writes `summary.json`, `trades.csv`, `equity.csv` and `report.html` into `dir` (created if
 /// needed); the files appear only once all of them are written.
 ///
@@ -326,20 +362,12 @@ pub struct RunOutputs<'a> {
 /// [`ReportError`] if a file cannot be written or the chart cannot be drawn.
 pub fn write_outputs(dir: &Path, outputs: &RunOutputs<'_>) -> Result<Value, ReportError> {
     fs::create_dir_all(dir).map_err(io_error(dir))?;
-    let summary = summary_json(outputs.description, outputs.result, outputs.metrics);
-    let chart = equity_chart_svg(outputs.result, outputs.bar_ts_ms, outputs.metrics.initial_capital)?;
-    let decimals = outputs.description.price_decimals;
-    let mut pending = Vec::with_capacity(4);
+    let rendered = render_outputs(outputs)?;
+    let mut pending = Vec::with_capacity(rendered.files.len());
     let written = (|| {
-        pending.push(write_pending(dir, "trades.csv", |out| write_trades_csv(out, outputs.result, decimals))?);
-        pending.push(write_pending(dir, "equity.csv", |out| {
-            write_equity_csv(out, outputs.result, outputs.bar_ts_ms.iter().copied(), outputs.metrics.initial_capital)
-        })?);
-        pending.push(write_pending(dir, "report.html", |out| out.write_all(report_html(&summary, &chart).as_bytes()))?);
-        pending.push(write_pending(dir, "summary.json", |out| {
-            serde_json::to_writer_pretty(&mut *out, &summary).map_err(io::Error::other)?;
-            writeln!(out)
-        })?);
+        for (name, bytes) in &rendered.files {
+            pending.push(write_pending(dir, name, |out| out.write_all(bytes))?);
+        }
         Ok(())
     })();
     if let Err(error) = written {
@@ -352,5 +380,5 @@ pub fn write_outputs(dir: &Path, outputs: &RunOutputs<'_>) -> Result<Value, Repo
     for file in pending {
         fs::rename(&file.temporary, &file.target).map_err(io_error(&file.target))?;
     }
-    Ok(summary)
+    Ok(rendered.summary)
 }

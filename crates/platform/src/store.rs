@@ -24,6 +24,8 @@ pub struct StoreError {
     pub store: String,
     /// What went wrong.
     pub message: String,
+    /// The object does not exist (a definite answer, not an outage).
+    pub not_found: bool,
 }
 
 /// Where the store is, from `ARCHIVE_BUCKET` / `ARCHIVE_DIR`.
@@ -84,7 +86,7 @@ impl S3Store {
     }
 
     fn error(&self, op: &'static str, key: &str, message: String) -> StoreError {
-        StoreError { op, key: key.to_owned(), store: self.describe(), message }
+        StoreError { op, key: key.to_owned(), store: self.describe(), message, not_found: false }
     }
 }
 
@@ -106,14 +108,10 @@ impl ObjectStore for S3Store {
 
     fn get<'a>(&'a self, key: &'a str) -> StoreFuture<'a, Bytes> {
         Box::pin(async move {
-            let out = self
-                .client
-                .get_object()
-                .bucket(&self.bucket)
-                .key(key)
-                .send()
-                .await
-                .map_err(|e| self.error("get", key, DisplayErrorContext(&e).to_string()))?;
+            let out = self.client.get_object().bucket(&self.bucket).key(key).send().await.map_err(|e| {
+                let not_found = e.as_service_error().is_some_and(|s| s.is_no_such_key());
+                StoreError { not_found, ..self.error("get", key, DisplayErrorContext(&e).to_string()) }
+            })?;
             let data = out.body.collect().await.map_err(|e| self.error("get", key, e.to_string()))?;
             Ok(data.into_bytes())
         })
@@ -146,7 +144,13 @@ impl LocalStore {
     }
 
     fn error(&self, op: &'static str, key: &str, e: std::io::Error) -> StoreError {
-        StoreError { op, key: key.to_owned(), store: self.describe(), message: e.to_string() }
+        StoreError {
+            op,
+            key: key.to_owned(),
+            store: self.describe(),
+            message: e.to_string(),
+            not_found: e.kind() == std::io::ErrorKind::NotFound,
+        }
     }
 }
 
@@ -159,6 +163,7 @@ impl ObjectStore for LocalStore {
                     key: key.to_owned(),
                     store: self.describe(),
                     message: "key must be a relative path without '..'".to_owned(),
+                    not_found: false,
                 });
             }
             let path = self.root.join(key);
@@ -180,6 +185,7 @@ impl ObjectStore for LocalStore {
                     key: key.to_owned(),
                     store: self.describe(),
                     message: "key must be a relative path without '..'".to_owned(),
+                    not_found: false,
                 });
             }
             tokio::fs::read(self.root.join(key)).await.map(Bytes::from).map_err(|e| self.error("get", key, e))

@@ -266,3 +266,20 @@ where
     }
     panic!("timed out waiting for {what}");
 }
+
+/// Polls `check` every 100 ms until it returns a value and returns it; panics naming `what`
+/// after `timeout` (for slower work than [`eventually`] waits for, such as a backtest job).
+pub async fn eventually_value<T, F, Fut>(what: &str, timeout: std::time::Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    while tokio::time::Instant::now() < deadline {
+        if let Some(value) = check().await {
+            return value;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("timed out after {timeout:?} waiting for {what}");
+}

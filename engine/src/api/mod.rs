@@ -1,6 +1,7 @@
 //! The engine's HTTP API under `/api/v1`, one router per feature. Everything except health,
 //! the OpenAPI document and the TradingView webhook needs a bearer API token.
 
+pub mod backtests;
 pub mod halt;
 pub mod orders;
 pub mod portfolio;
@@ -41,6 +42,7 @@ impl Modify for BearerAuth {
         strategies::create, strategies::list, strategies::get_one, strategies::configure, strategies::enable, strategies::disable,
         risk::get_limits, risk::put_limits,
         halt::create, halt::resume, halt::list,
+        backtests::create, backtests::list, backtests::get_one, backtests::trades, backtests::equity, backtests::report,
     ),
     components(schemas(
         crate::signals::webhook::Alert, crate::signals::webhook::SignalReceipt, signals::SignalRow,
@@ -49,6 +51,8 @@ impl Modify for BearerAuth {
         crate::strategies::StrategyRow, strategies::CreateStrategy, strategies::ConfigureStrategy,
         crate::oms::risk::StoredLimits,
         crate::halt::Halt, crate::halt::Scope, halt::HaltRequest, halt::ResumeRequest, halt::Resumed,
+        crate::backtests::BacktestRequest, crate::backtests::FillChoice, crate::backtests::source::BarSource,
+        crate::backtests::jobs::JobView, crate::backtests::jobs::TradeRow,
     ))
 )]
 pub struct ApiDoc;
@@ -62,6 +66,7 @@ pub fn protected() -> Router<AppState> {
         .merge(risk::router())
         .merge(halt::router())
         .merge(signals::router())
+        .merge(backtests::router())
 }
 
 /// Routes open to anyone: the OpenAPI document.

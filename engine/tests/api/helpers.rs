@@ -168,6 +168,10 @@ pub fn test_settings(db_url: &str, feed: &FakeFeed) -> Settings {
         halt_poll: Duration::from_millis(100),
         equity_snapshot: Duration::from_secs(1),
         instance_id: engine::configuration::new_instance_id(),
+        store: platform::store::StoreTarget::Local(
+            std::env::temp_dir().join(format!("halyard-results-{}", uuid::Uuid::new_v4().simple())),
+        ),
+        backtest_workers: 1,
     }
 }
 
@@ -303,7 +307,7 @@ impl TestApp {
     }
 }
 
-pub use test_support::{error_message, eventually};
+pub use test_support::{error_message, eventually, eventually_value};
 
 /// A TradingView alert body.
 pub fn alert(strategy: &str, passphrase: &str, action: &str, alert_id: &str) -> Value {

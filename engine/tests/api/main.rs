@@ -2,6 +2,7 @@
 //! of the data-service's stream, driven over HTTP. One binary, one module per feature.
 
 mod alpaca;
+mod backtests;
 mod halt;
 mod helpers;
 mod orders;

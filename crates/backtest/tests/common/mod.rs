@@ -34,7 +34,7 @@ pub fn data_file(name: &str, contents: &str) -> PathBuf {
 /// --quantity 100 --fill next-open`.
 pub fn reference_args(data: PathBuf) -> BacktestArgs {
     BacktestArgs {
-        data,
+        data: Some(data),
         strategy: "sma_cross".into(),
         params: "fast=10,slow=30".into(),
         quantity: "100".parse().unwrap(),
