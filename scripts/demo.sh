@@ -11,6 +11,8 @@ say() { printf '[demo] %s\n' "$*"; }
 
 say "building (the first build takes several minutes)"
 cargo build -p data-service -p engine -p dashboard
+say "building the dashboard's wasm client"
+bash scripts/build-wasm.sh
 
 pids=()
 started_pg=""

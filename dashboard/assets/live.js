@@ -1,5 +1,6 @@
-// Live price of the symbol on the markets page: server-sent events from /markets/live.
-// EventSource reconnects by itself after the delay the server sends; no framework, no wasm.
+// Live price of the symbol on the markets page when the wasm client is not available
+// (hydrate.js loads this instead): server-sent events from /markets/live. EventSource
+// reconnects by itself after the delay the server sends.
 (function () {
   "use strict";
   var panel = document.getElementById("live");

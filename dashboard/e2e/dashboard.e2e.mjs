@@ -5,6 +5,8 @@
 // watches a live price change, halts all trading after confirming, sees the halted state and new
 // orders refused (the order a signal leads to, and one from the dashboard's order ticket after
 // its confirmation step), resumes and signs out;
+// the wasm client hydrates the Markets price and the Overview, which then shows a halt, a resume
+// and a working order made through the engine's API without a reload;
 // a viewer sees no emergency controls and is refused (403); an admin stops and starts a strategy
 // and changes an account's risk limits. Screenshots of each step go to
 // SCREENSHOT_DIR. Prints the measured live-update latency (tick time to on-screen) and a closing
@@ -286,6 +288,54 @@ try {
     expect(status.startsWith("cancelled"), `the order is cancelled: ${status}`);
     expect(!(await page.isVisible("#cancel-order")), "no cancel button once cancelled");
     await page.screenshot({ path: join(SHOTS, "17-order-detail-cancelled.png"), fullPage: true });
+  });
+
+  await step("the wasm client hydrates the markets price and the overview, which follows the engine without a reload", async () => {
+    // Markets: the island is hydrated (only the wasm client sets data-client) and the price
+    // it shows moves.
+    await page.goto(`${BASE}/markets?symbol=BTCUSD`);
+    await page.waitForSelector('#live[data-client="wasm"]', { timeout: 20000 });
+    expect((await page.getAttribute("html", "data-client")) === "wasm", "the page says the wasm client runs");
+    const price = await page.textContent("#live-price");
+    await page.waitForFunction((p) => document.getElementById("live-price").textContent !== p, price, { timeout: 15000 });
+    // Overview: halts and working orders made through the engine's API, not this page, appear
+    // on it without a navigation.
+    await page.goto(`${BASE}/`);
+    await page.waitForSelector('#overview-live[data-client="wasm"]', { timeout: 20000 });
+    let navigations = 0;
+    const countNavigation = (frame) => { if (frame === page.mainFrame()) navigations += 1; };
+    page.on("framenavigated", countNavigation);
+    const trading = () => page.textContent("#overview-trading");
+    expect((await trading()).includes("Trading active"), `trading active first: ${await trading()}`);
+    const halted = await engine("POST", "/api/v1/halt", { scope: "all", reason: "e2e live overview", flatten: false });
+    expect(halted.status < 300, `halt through the engine: ${halted.status} ${JSON.stringify(halted.body)}`);
+    await page.waitForFunction(() => document.getElementById("overview-trading").textContent.includes("HALTED"), null, { timeout: 10000 });
+    expect((await page.textContent("#overview-live")).includes("e2e live overview"), "the halt's reason is shown");
+    await page.screenshot({ path: join(SHOTS, "24-overview-live-halted.png"), fullPage: true });
+    const resumed = await engine("POST", "/api/v1/resume", { scope: "all" });
+    expect(resumed.status < 300, `resume through the engine: ${resumed.status}`);
+    await page.waitForFunction(() => document.getElementById("overview-trading").textContent.includes("Trading active"), null, { timeout: 10000 });
+    const clientOrderId = `e2e-live-${Date.now()}`;
+    const placed = await engine("POST", "/api/v1/orders", {
+      account: "demo", symbol: "BTCUSD", side: "buy", qty: "1", order_type: "limit", limit_price: "0.02",
+      client_order_id: clientOrderId,
+    });
+    expect(placed.status === 201, `order placed through the engine: ${placed.status} ${JSON.stringify(placed.body)}`);
+    const orderId = String(placed.body.order_id);
+    const workingRow = () => page.locator("#working-orders tbody tr", { hasText: "limit 0.02" });
+    await workingRow().first().waitFor({ timeout: 10000 });
+    expect((await workingRow().first().locator("td").first().textContent()).trim() === orderId, "the new order is listed by id");
+    await page.screenshot({ path: join(SHOTS, "25-overview-live-working-order.png"), fullPage: true });
+    let cancelled;
+    for (let i = 0; i < 25; i += 1) {
+      cancelled = await engine("POST", `/api/v1/orders/${orderId}/cancel`);
+      if (cancelled.status < 300) break;
+      await page.waitForTimeout(200); // until the venue has accepted it
+    }
+    expect(cancelled.status < 300, `cancel through the engine: ${cancelled.status} ${JSON.stringify(cancelled.body)}`);
+    await workingRow().first().waitFor({ state: "detached", timeout: 10000 });
+    page.off("framenavigated", countNavigation);
+    expect(navigations === 0, `the overview updated in place (${navigations} navigations)`);
   });
 
   await step("the strategies page shows the signal strategy's P&L, without controls for a trader", async () => {

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The dashboard's browser test against a running platform: builds the three services, starts
+# The dashboard's browser test against a running platform: builds the three services and the
+# dashboard's wasm client (scripts/build-wasm.sh), starts
 # them on a fresh database with the synthetic feed, creates a trader, a viewer and an admin, and drives
 # headless Chromium through dashboard.e2e.mjs. Screenshots go to .local/screenshots/.
 # Every process it starts is stopped on exit and the database is dropped.
@@ -36,6 +37,8 @@ fi
 
 say "building the services"
 cargo build -q -p data-service -p engine -p dashboard
+# The dashboard's wasm client: the test asserts that the pages hydrate.
+bash scripts/build-wasm.sh
 
 pids=()
 server_url=""

@@ -14,8 +14,9 @@
 //! | `LOGIN_MAX_FAILURES` | `5` | failed sign-ins per username within the window before sign-in is refused |
 //! | `LOGIN_MAX_FAILURES_PER_CLIENT` | `20` | failed sign-ins per client address within the window |
 //! | `LOGIN_WINDOW_SECS` | `900` | the rate-limit window |
+//! | `DASHBOARD_PKG_DIR` | `dashboard/pkg` of the source tree | the wasm client built by `scripts/build-wasm.sh`, served at `/pkg/` |
 
-use std::{net::SocketAddr, time::Duration};
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use platform::config::{self, ConfigError, DatabaseSettings};
 
@@ -40,7 +41,12 @@ pub struct Settings {
     pub cookie_secure: bool,
     /// Sign-in rate limits.
     pub login_limits: LoginLimits,
+    /// The wasm client's files (`dashboard.js`, `dashboard_bg.wasm`), served at `/pkg/`.
+    pub pkg_dir: PathBuf,
 }
+
+/// Where `scripts/build-wasm.sh` writes the wasm client: `dashboard/pkg` in the source tree.
+pub const DEFAULT_PKG_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/pkg");
 
 impl std::fmt::Debug for Settings {
     // The engine token is a credential: never print it.
@@ -52,6 +58,7 @@ impl std::fmt::Debug for Settings {
             .field("session_ttl", &self.session_ttl)
             .field("cookie_secure", &self.cookie_secure)
             .field("login_limits", &self.login_limits)
+            .field("pkg_dir", &self.pkg_dir)
             .finish_non_exhaustive()
     }
 }
@@ -105,6 +112,8 @@ impl Settings {
                 per_client: positive("LOGIN_MAX_FAILURES_PER_CLIENT", 20)?,
                 window: Duration::from_secs(positive("LOGIN_WINDOW_SECS", 900)?.unsigned_abs()),
             },
+            pkg_dir: config::optional("DASHBOARD_PKG_DIR")
+                .map_or_else(|| PathBuf::from(DEFAULT_PKG_DIR), PathBuf::from),
         })
     }
 }

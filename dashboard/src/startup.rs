@@ -55,14 +55,15 @@ pub fn router(state: AppState) -> Router {
     platform::http::with_standard_layers(routes).layer(middleware::map_response(security_headers))
 }
 
-/// Headers on every response: scripts and styles only from this origin (no inline script), no
+/// Headers on every response: scripts and styles only from this origin (no inline script; the
+/// wasm client may be compiled, `'wasm-unsafe-eval'`, which allows no JavaScript eval), no
 /// framing (clickjacking the HALT button), no caching of pages that show positions.
 async fn security_headers(mut response: axum::response::Response) -> axum::response::Response {
     let h = response.headers_mut();
     h.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(
-            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+            "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' data:; \
              frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
         ),
     );

@@ -4,7 +4,10 @@
 use leptos::prelude::*;
 
 use super::{dec, unavailable};
-use crate::clients::{Bar, Quote};
+use crate::{
+    clients::{Bar, Quote},
+    live::price::LivePrice,
+};
 
 /// A symbol and its latest price, if it has one.
 #[derive(Debug, Clone)]
@@ -30,14 +33,7 @@ pub fn MarketsPage(
     let live = live.map(|row| {
         let price = dec(row.quote.as_ref().map(|q| q.price));
         let ts = row.quote.as_ref().map(|q| q.ts.to_rfc3339()).unwrap_or_default();
-        view! {
-            <section class="live" aria-labelledby="live-h" id="live" data-symbol=row.symbol.clone()>
-                <h2 id="live-h">{format!("{} live", row.symbol)}</h2>
-                <p class="price"><span id="live-price" aria-live="polite">{price}</span></p>
-                <p class="meta">"Last trade: "<time id="live-ts">{ts}</time>" · "<span id="live-status">"connecting…"</span></p>
-            </section>
-            <script src="/assets/live.js"></script>
-        }
+        view! { <LivePrice symbol=row.symbol price=price ts=ts/> }
     });
     let table = match rows {
         Ok(r) if r.is_empty() => view! { <p class="empty">"No symbols yet."</p> }.into_any(),

@@ -1,6 +1,6 @@
 //! The pages: leptos components rendered to HTML on the server. Every page works without
-//! WebAssembly: links and forms that post; the only script is the live price ticker
-//! (`/assets/live.js`, an `EventSource`).
+//! WebAssembly: links and forms that post. Every page loads `/assets/hydrate.js`, which starts
+//! the wasm client when it is built; the client hydrates the pages' islands ([`crate::live`]).
 //!
 //! [`document`] wraps a page's content in the shell every page shares: the navigation, the
 //! trading state, the emergency controls (for traders), the user and the sign-out form.
@@ -20,6 +20,7 @@ pub mod ticket;
 use leptos::prelude::*;
 use rust_decimal::Decimal;
 
+pub use crate::live::unavailable;
 use crate::{auth::session::CurrentUser, clients::Halt};
 
 /// Which navigation entry is current.
@@ -60,6 +61,7 @@ pub fn document(title: &str, chrome: Option<Chrome>, content: AnyView) -> String
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <title>{title}</title>
                 <link rel="stylesheet" href="/assets/app.css"/>
+                <script type="module" src="/assets/hydrate.js"></script>
             </head>
             <body>
                 {header}
@@ -97,13 +99,7 @@ fn TopBar(chrome: Chrome) -> impl IntoView {
         view! {
             <div class="banner" role="alert" id="halt-banner">
                 <strong>"Trading is halted. "</strong>
-                {h.into_iter().map(|h| view! {
-                    <span class="halt">
-                        {format!("{} halt by {} at {}: {}", scope_label(&h), h.created_by,
-                            h.created_at.format("%Y-%m-%d %H:%M:%S UTC"), h.reason)}
-                        {h.flatten.then_some(" (positions flattened)")}
-                    </span>
-                }).collect_view()}
+                {h.iter().map(|h| view! { <span class="halt">{halt_sentence(h)}</span> }).collect_view()}
             </div>
         }
     });
@@ -129,6 +125,18 @@ fn TopBar(chrome: Chrome) -> impl IntoView {
     }
 }
 
+/// One active halt in a sentence: scope, who, when, why, and whether positions were flattened.
+pub fn halt_sentence(h: &Halt) -> String {
+    let flattened = if h.flatten { " (positions flattened)" } else { "" };
+    format!(
+        "{} halt by {} at {}: {}{flattened}",
+        scope_label(h),
+        h.created_by,
+        h.created_at.format("%Y-%m-%d %H:%M:%S UTC"),
+        h.reason
+    )
+}
+
 fn scope_label(h: &Halt) -> String {
     match (h.scope.as_str(), &h.account, &h.strategy) {
         ("all", _, _) => "Global".to_owned(),
@@ -141,10 +149,4 @@ fn scope_label(h: &Halt) -> String {
 /// A decimal as shown, or a dash.
 pub fn dec(d: Option<Decimal>) -> String {
     d.map_or_else(|| "—".to_owned(), |d| d.normalize().to_string())
-}
-
-/// A notice that part of a page could not be loaded.
-pub fn unavailable(what: &str, why: &str) -> AnyView {
-    let text = format!("{what} unavailable: {why}");
-    view! { <p class="notice error" role="status">{text}</p> }.into_any()
 }

@@ -3,8 +3,8 @@
 
 use leptos::prelude::*;
 
-use super::{dec, unavailable};
-use crate::clients::{Order, OrderPage};
+use super::unavailable;
+use crate::{clients::OrderPage, live::tables::OrdersTable};
 
 /// A page of orders with a link to the next (older) page.
 #[component]
@@ -16,7 +16,7 @@ pub fn OrdersPage(page: Result<OrderPage, String>, first: bool, can_trade: bool)
                 view! { <a class="btn" id="older" href=format!("/orders?before={b}")>"Older orders"</a> }
             });
             view! {
-                <OrdersTable orders=p.orders/>
+                <OrdersTable orders=p.orders.into_iter().map(Into::into).collect()/>
                 <nav class="pager" aria-label="Pages">
                     {(!first).then(|| view! { <a class="btn" href="/orders">"Newest"</a> })}
                     {older}
@@ -33,43 +33,5 @@ pub fn OrdersPage(page: Result<OrderPage, String>, first: bool, can_trade: bool)
             " "<a class="btn" id="export-csv" href="/orders/export.csv" download>"Export CSV"</a>
         </p>
         {body}
-    }
-}
-
-/// Orders as a table.
-#[component]
-pub fn OrdersTable(orders: Vec<Order>) -> impl IntoView {
-    view! {
-        <table class="orders">
-            <thead>
-                <tr>
-                    <th scope="col" class="num">"Id"</th><th scope="col">"Created (UTC)"</th><th scope="col">"Account"</th>
-                    <th scope="col">"Strategy"</th><th scope="col">"Symbol"</th><th scope="col">"Side"</th>
-                    <th scope="col">"Type"</th><th scope="col" class="num">"Qty"</th><th scope="col" class="num">"Filled"</th>
-                    <th scope="col" class="num">"Avg fill"</th><th scope="col">"Status"</th>
-                </tr>
-            </thead>
-            <tbody>
-                {orders.into_iter().map(|o| {
-                    let kind = match o.limit_price {
-                        Some(p) => format!("{} {}", o.order_type, p.normalize()),
-                        None => o.order_type.clone(),
-                    };
-                    let status = match &o.reject_reason {
-                        Some(r) => format!("{} ({r})", o.status),
-                        None => o.status.clone(),
-                    };
-                    view! {
-                        <tr>
-                            <td class="num"><a href=format!("/orders/{}", o.order_id)>{o.order_id}</a></td><td>{o.created_at.format("%Y-%m-%d %H:%M:%S").to_string()}</td>
-                            <td>{o.account}</td><td>{o.strategy}</td><td>{o.symbol}</td>
-                            <td class=o.side.clone()>{o.side.clone()}</td><td>{kind}</td>
-                            <td class="num">{dec(Some(o.qty))}</td><td class="num">{dec(Some(o.filled_qty))}</td>
-                            <td class="num">{dec(o.avg_fill_price)}</td><td>{status}</td>
-                        </tr>
-                    }
-                }).collect_view()}
-            </tbody>
-        </table>
     }
 }

@@ -1,11 +1,29 @@
-//! `GET /`: the overview.
+//! The overview.
+//!
+//! - `GET /`: the page.
+//! - `GET /overview/live` (server-sent events, signed-in users only): a `snapshot` event with
+//!   the overview's live part (trading state, open positions, working orders; JSON of
+//!   [`OverviewSnapshot`]) at once, then again whenever it changes; the engine is asked every
+//!   [`OVERVIEW_REFRESH`]. The wasm client's overview island listens to it.
 
-use axum::{extract::State, response::Response, routing::get, Router};
+use std::{convert::Infallible, time::Duration};
+
+use axum::{
+    extract::State,
+    response::{
+        sse::{Event, KeepAlive, Sse},
+        IntoResponse, Response,
+    },
+    routing::get,
+    Router,
+};
+use futures_util::Stream;
 use leptos::prelude::*;
 
 use crate::{
     auth::session::CurrentUser,
     clients::Health,
+    live::rows::{OverviewSnapshot, TradingState},
     pages::{
         overview::{OverviewPage, ServiceHealth},
         Section,
@@ -13,9 +31,12 @@ use crate::{
     startup::AppState,
 };
 
+/// How often `/overview/live` asks the engine for positions, working orders and halts.
+pub const OVERVIEW_REFRESH: Duration = Duration::from_secs(1);
+
 /// Routes of this feature.
 pub fn router() -> Router<AppState> {
-    Router::new().route("/", get(overview))
+    Router::new().route("/", get(overview)).route("/overview/live", get(live))
 }
 
 async fn dashboard_health(state: &AppState) -> Health {
@@ -28,23 +49,58 @@ async fn dashboard_health(state: &AppState) -> Health {
     }
 }
 
+/// The overview's live part as the engine reports it now.
+async fn snapshot(state: &AppState) -> OverviewSnapshot {
+    let (halts, positions, working) =
+        tokio::join!(state.engine.halts(), state.engine.positions(), state.engine.working_orders());
+    OverviewSnapshot {
+        trading: TradingState::from_halts(&halts.map_err(|e| e.to_string())),
+        positions: positions.map(|p| p.into_iter().map(Into::into).collect()).map_err(|e| e.to_string()),
+        working: working.map(|o| o.into_iter().map(Into::into).collect()).map_err(|e| e.to_string()),
+    }
+}
+
 async fn overview(State(state): State<AppState>, user: CurrentUser) -> Response {
-    let (engine, market, own, positions, working) = tokio::join!(
-        state.engine.health(),
-        state.market.health(),
-        dashboard_health(&state),
-        state.engine.positions(),
-        state.engine.working_orders(),
-    );
+    let (engine, market, own, live) =
+        tokio::join!(state.engine.health(), state.market.health(), dashboard_health(&state), snapshot(&state));
     let services = vec![
         ServiceHealth { name: "engine", health: engine },
         ServiceHealth { name: "data-service", health: market },
         ServiceHealth { name: "dashboard", health: own },
     ];
-    let content = view! {
-        <OverviewPage services=services positions=positions.map_err(|e| e.to_string())
-            working=working.map_err(|e| e.to_string())/>
-    }
-    .into_any();
+    let content = view! { <OverviewPage services=services live=live/> }.into_any();
     super::signed_in_page(&state, user, Section::Overview, "Overview", content).await
+}
+
+async fn live(State(state): State<AppState>, _user: CurrentUser) -> Response {
+    Sse::new(snapshots(state)).keep_alive(KeepAlive::default()).into_response()
+}
+
+/// A `snapshot` event now and after every change, until the server stops.
+fn snapshots(state: AppState) -> impl Stream<Item = Result<Event, Infallible>> {
+    futures_util::stream::unfold((state, None::<String>), |(state, last)| async move {
+        if last.is_some() {
+            tokio::select! {
+                () = state.stop.cancelled() => return None,
+                () = tokio::time::sleep(OVERVIEW_REFRESH) => {}
+            }
+        }
+        loop {
+            let json = match serde_json::to_string(&snapshot(&state).await) {
+                Ok(json) => json,
+                Err(e) => {
+                    tracing::error!(error = %e, "overview snapshot not serializable");
+                    return None;
+                }
+            };
+            if last.as_deref() != Some(json.as_str()) {
+                let event = Event::default().event("snapshot").retry(Duration::from_secs(2)).data(json.clone());
+                return Some((Ok(event), (state, Some(json))));
+            }
+            tokio::select! {
+                () = state.stop.cancelled() => return None,
+                () = tokio::time::sleep(OVERVIEW_REFRESH) => {}
+            }
+        }
+    })
 }

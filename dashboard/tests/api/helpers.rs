@@ -330,6 +330,26 @@ pub struct TestApp {
 /// Password of every user the tests create.
 pub const PASSWORD: &str = "correct horse battery staple";
 
+/// A folder holding stand-ins for the wasm client's files (the JavaScript glue, the wasm and
+/// its gzip), so the tests see how `/pkg/` serves them without building the client.
+fn fake_wasm_client() -> std::path::PathBuf {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("dashboard-test-pkg-{}-{n}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("dashboard.js"), FAKE_CLIENT_JS).unwrap();
+    std::fs::write(dir.join("dashboard_bg.wasm"), FAKE_CLIENT_WASM).unwrap();
+    std::fs::write(dir.join("dashboard_bg.wasm.gz"), FAKE_CLIENT_WASM_GZ).unwrap();
+    dir
+}
+
+/// The stand-in client's JavaScript.
+pub const FAKE_CLIENT_JS: &str = "export function hydrate() {}";
+/// The stand-in client's wasm (the module header only).
+pub const FAKE_CLIENT_WASM: &[u8] = b"\0asm\x01\0\0\0";
+/// What stands in for its gzip (served as is with `content-encoding: gzip`).
+pub const FAKE_CLIENT_WASM_GZ: &[u8] = b"gzipped stand-in";
+
 impl TestApp {
     /// Starts everything, with `limits` for sign-in failures.
     pub async fn spawn_with(limits: LoginLimits) -> Self {
@@ -346,6 +366,7 @@ impl TestApp {
             session_ttl: Duration::from_secs(3600),
             cookie_secure: true,
             login_limits: limits,
+            pkg_dir: fake_wasm_client(),
         };
         let app = Application::build(settings, &platform::db::NoSecretSource).await.expect("building the dashboard");
         let base = format!("http://127.0.0.1:{}", app.port());

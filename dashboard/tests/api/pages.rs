@@ -25,6 +25,80 @@ async fn the_overview_shows_health_open_positions_and_working_orders() {
     assert!(page.body.contains("BTCUSD"));
     assert!(!page.body.contains("ETHUSD"), "flat positions are left out");
     assert!(page.body.contains("limit 99.5"), "the working order is listed");
+    assert!(page.body.contains("<leptos-island data-component=\"LiveOverview_"), "the live part is an island");
+    assert!(page.body.contains("id=\"overview-trading\"") && page.body.contains("Trading active"));
+}
+
+/// Reads server-sent events from `response` until `events` more events named `name` came.
+async fn read_events(response: &mut reqwest::Response, name: &str, events: usize) -> String {
+    let mut text = String::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while text.matches(&format!("event: {name}")).count() < events {
+        let chunk = tokio::time::timeout_at(deadline, response.chunk())
+            .await
+            .unwrap_or_else(|_| panic!("no {name} within 10 s: {text}"))
+            .unwrap();
+        text.push_str(&String::from_utf8_lossy(&chunk.expect("the stream stays open")));
+    }
+    text
+}
+
+#[tokio::test]
+async fn the_overview_stream_sends_a_snapshot_and_another_when_something_changes() {
+    let app = TestApp::spawn().await;
+    let b = signed_in(&app).await;
+    let mut response = reqwest::Client::new()
+        .get(format!("{}/overview/live", app.base))
+        .header("cookie", b.cookie_header_for_tests())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
+    let first = read_events(&mut response, "snapshot", 1).await;
+    assert!(first.contains("\"trading\":\"Active\""), "{first}");
+    assert!(first.contains("\"symbol\":\"BTCUSD\"") && first.contains("\"kind\":\"limit 99.5\""), "{first}");
+    app.engine.lock().unwrap().halts.push(serde_json::json!({
+        "halt_id": 1, "scope": "all", "account": null, "strategy": null, "reason": "fat finger", "flatten": false,
+        "created_by": "ops", "created_at": "2026-11-24T10:00:00Z"}));
+    let change = read_events(&mut response, "snapshot", 1).await;
+    assert!(
+        change.contains("\"Halted\"") && change.contains("Global halt by ops at 2026-11-24 10:00:00 UTC: fat finger"),
+        "{change}"
+    );
+}
+
+#[tokio::test]
+async fn the_overview_stream_needs_a_session() {
+    let app = TestApp::spawn().await;
+    assert_eq!(app.browser().get("/overview/live").await.status, 303);
+}
+
+#[tokio::test]
+async fn the_wasm_client_is_served_gzipped_when_accepted_and_nothing_else_is_served_from_pkg() {
+    use crate::helpers::{FAKE_CLIENT_JS, FAKE_CLIENT_WASM, FAKE_CLIENT_WASM_GZ};
+    let app = TestApp::spawn().await;
+    let http = reqwest::Client::new();
+    let get = |path: &str, gzip: bool| {
+        let request = http.get(format!("{}{path}", app.base));
+        if gzip { request.header("accept-encoding", "br, gzip") } else { request }.send()
+    };
+    let js = get("/pkg/dashboard.js", false).await.unwrap();
+    assert_eq!(js.headers()["content-type"], "text/javascript; charset=utf-8");
+    assert_eq!(js.text().await.unwrap(), FAKE_CLIENT_JS);
+    let wasm = get("/pkg/dashboard_bg.wasm", false).await.unwrap();
+    assert_eq!(wasm.headers()["content-type"], "application/wasm");
+    assert!(wasm.headers().get("content-encoding").is_none());
+    assert_eq!(wasm.bytes().await.unwrap(), FAKE_CLIENT_WASM);
+    let gzipped = get("/pkg/dashboard_bg.wasm", true).await.unwrap();
+    assert_eq!(gzipped.headers()["content-encoding"], "gzip");
+    assert_eq!(gzipped.headers()["content-type"], "application/wasm");
+    assert_eq!(gzipped.bytes().await.unwrap(), FAKE_CLIENT_WASM_GZ);
+    for path in ["/pkg/dashboard_bg.wasm.gz", "/pkg/other.js", "/pkg/..%2Fsrc%2Flib.rs"] {
+        assert_eq!(get(path, false).await.unwrap().status(), 404, "{path}");
+    }
+    let script = get("/assets/hydrate.js", false).await.unwrap();
+    assert!(script.text().await.unwrap().contains("leptos-island"));
 }
 
 #[tokio::test]
@@ -46,7 +120,9 @@ async fn the_markets_page_lists_symbols_with_prices_and_the_live_panel() {
     assert_eq!(page.status, 200);
     assert!(page.body.contains("ETHUSD") && page.body.contains("100.25"));
     assert!(page.body.contains("data-symbol=\"BTCUSD\""));
-    assert!(page.body.contains("/assets/live.js"));
+    // The live panel is an island the wasm client hydrates, started by hydrate.js.
+    assert!(page.body.contains("<leptos-island data-component=\"LivePrice_"), "{}", page.body);
+    assert!(page.body.contains("<script type=\"module\" src=\"/assets/hydrate.js\"></script>"));
     assert_eq!(b.get("/markets?symbol=a%26b").await.status, 400);
 }
 
@@ -89,7 +165,7 @@ async fn health_endpoints_answer_without_a_session_and_pages_carry_security_head
     assert_eq!(http.get(format!("{}/readyz", app.base)).send().await.unwrap().status(), 200);
     let login = http.get(format!("{}/login", app.base)).send().await.unwrap();
     let csp = login.headers()["content-security-policy"].to_str().unwrap();
-    assert!(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"));
+    assert!(csp.contains("script-src 'self' 'wasm-unsafe-eval';") && csp.contains("frame-ancestors 'none'"));
     assert_eq!(login.headers()["x-frame-options"], "DENY");
     assert_eq!(login.headers()["cache-control"], "no-store");
 }
