@@ -134,6 +134,12 @@ async fn webhook(rates: &[u64], seconds: u64) -> anyhow::Result<()> {
             std::env::temp_dir().join(format!("halyard-results-{}", uuid::Uuid::new_v4().simple())),
         ),
         backtest_workers: 0,
+        metrics: platform::metrics::MetricsSettings {
+            namespace: "Halyard".into(),
+            cloudwatch: false,
+            flush_interval: Duration::from_secs(3600),
+            environment: "test".into(),
+        },
     };
     let market = engine::market::MarketData::new("http://127.0.0.1:9");
     let app =

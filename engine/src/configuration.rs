@@ -23,12 +23,14 @@
 //! | `EQUITY_SNAPSHOT_SECS` | `60` | equity history sampling interval |
 //! | `INSTANCE_ID` | random | this process's name in leases and order ownership |
 //! | `ARCHIVE_BUCKET` / `ARCHIVE_DIR` | `.local/archive` | object store for backtest results (`backtest-results/...`) and archived bars |
+//! | `METRICS_SINK`, `METRICS_NAMESPACE`, `METRICS_FLUSH_SECONDS`, `HALYARD_ENVIRONMENT` | log / `Halyard` / `60` / `local` | custom metrics (`engine/src/metrics.rs`) |
 //! | `BACKTEST_WORKERS` | `1` | backtest jobs this process runs at a time (`0`: none, e.g. on latency-critical instances) |
 
 use std::{net::SocketAddr, time::Duration};
 
 use domain::{fill::FeeSchedule, Bps, Money};
 use platform::config::{self, ConfigError, DatabaseSettings};
+use platform::metrics::MetricsSettings;
 use platform::store::StoreTarget;
 
 /// Everything the engine needs to start.
@@ -63,6 +65,8 @@ pub struct Settings {
     pub store: StoreTarget,
     /// Backtest jobs this process runs at a time: 0 or 1 (`BACKTEST_WORKERS`, default 1).
     pub backtest_workers: usize,
+    /// Custom metrics (`METRICS_*`, `HALYARD_ENVIRONMENT`; see [`platform::metrics`]).
+    pub metrics: MetricsSettings,
 }
 
 /// The venue orders go to.
@@ -158,6 +162,7 @@ impl Settings {
                 n @ (0 | 1) => n,
                 _ => return Err(ConfigError::new("BACKTEST_WORKERS", "must be 0 (no backtests here) or 1")),
             },
+            metrics: MetricsSettings::from_env()?,
         })
     }
 }

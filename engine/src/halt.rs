@@ -213,6 +213,10 @@ pub async fn watch(oms: Oms, poll: std::time::Duration, stop: CancellationToken)
         }
     };
     loop {
+        match active(oms.pool()).await {
+            Ok(halts) => crate::metrics::halts(&halts),
+            Err(e) => tracing::warn!(error = %e, "cannot read the kill switch state"),
+        }
         match cancel_halted_orders(&oms).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(cancelled = n, "working orders cancelled by the kill switch"),

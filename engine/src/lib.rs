@@ -22,6 +22,7 @@ pub mod configuration;
 pub mod convert;
 pub mod halt;
 pub mod market;
+pub mod metrics;
 pub mod oms;
 pub mod runner;
 pub mod seed;

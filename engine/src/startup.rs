@@ -60,7 +60,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::signals::webhook::router(state.settings.signals.body_limit))
         .merge(protected)
         .with_state(state);
-    platform::http::with_standard_layers(routes)
+    platform::http::with_standard_layers(platform::metrics::http_layer(routes, platform::metrics::global()))
 }
 
 /// A built engine, listening, not yet serving.
@@ -137,6 +137,8 @@ impl Application {
             settings.lease_renew,
             runner_stop.clone(),
         ));
+        let metrics = platform::metrics::Metrics::new("engine", &settings.metrics.environment).install_global();
+        tasks.push(metrics.spawn_flusher(settings.metrics.sink().await, settings.metrics.flush_interval, stop.clone()));
         let store = settings.store.open(&platform::aws::AwsSettings::default()).await;
         let backtest_wake = Arc::new(Notify::new());
         if settings.backtest_workers > 0 {

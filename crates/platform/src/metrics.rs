@@ -236,6 +236,23 @@ impl Metrics {
         self.inner.sent.load(Ordering::Relaxed)
     }
 
+    /// The buffered value of one series (a counter's sum, a gauge's last value, a
+    /// distribution's sum), or `None` when nothing was recorded since the last flush.
+    pub fn buffered(&self, name: &str, dimensions: &[(&str, &str)]) -> Option<f64> {
+        let series = self.inner.series.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        series
+            .iter()
+            .find(|(key, _)| {
+                key.name == name
+                    && key.dimensions.len() == dimensions.len()
+                    && key.dimensions.iter().zip(dimensions).all(|((k, v), (k2, v2))| k == k2 && v == v2)
+            })
+            .map(|(_, value)| match value {
+                Value::Sum(v) | Value::Last(v) => *v,
+                Value::Stats { sum, .. } => *sum,
+            })
+    }
+
     /// Series waiting for the next flush.
     pub fn pending(&self) -> usize {
         self.inner.series.lock().unwrap_or_else(std::sync::PoisonError::into_inner).len()

@@ -258,7 +258,8 @@ pub async fn equity(
     Ok(Json(rows))
 }
 
-/// Samples every account's P&L equity every `every` until `stop`. Samples are keyed by the
+/// Samples every account's P&L equity every `every` until `stop` (also published as the
+/// `RealizedPnl`/`UnrealizedPnl` metrics per account). Samples are keyed by the
 /// interval's start, so several instances write each sample once.
 pub async fn snapshot_equity(state: AppState, every: std::time::Duration, stop: tokio_util::sync::CancellationToken) {
     let mut interval = tokio::time::interval(every);
@@ -284,6 +285,7 @@ async fn snapshot_once(state: &AppState, every: std::time::Duration) -> Result<(
         let views = load_positions(state, &q).await?;
         let realized: Decimal = views.iter().map(|v| v.realized_pnl).sum();
         let unrealized: Decimal = views.iter().filter_map(|v| v.unrealized_pnl).sum();
+        crate::metrics::account_pnl(&account, realized, unrealized);
         sqlx::query(
             "insert into equity_snapshot (account, ts, realized_pnl, unrealized_pnl, equity) values ($1, $2, $3, $4, $5)
              on conflict (account, ts) do nothing",

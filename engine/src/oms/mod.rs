@@ -255,6 +255,10 @@ impl Oms {
     /// and halts the account when the order tripped the daily loss limit.
     pub async fn after_commit(&self, outcome: &WriteOutcome) {
         let WriteOutcome::Created(order) = outcome else { return };
+        crate::metrics::order_state(&order.status);
+        if let Some(reason) = order.reject_reason.as_deref() {
+            crate::metrics::risk_reject(reason);
+        }
         if order.status == OrderStatus::PendingNew.code() {
             self.dispatch(order).await;
         } else if order.reject_reason.as_deref() == Some(domain::risk::RiskReason::DailyLossLimit.code()) {
@@ -477,6 +481,12 @@ impl Oms {
         .await?;
         record_event(&mut tx, &row, domain_event.code(), Some(from.code()), next.code(), fill_detail).await?;
         tx.commit().await?;
+        if next != from {
+            crate::metrics::order_state(next.code());
+        }
+        if matches!(event.kind, VenueEventKind::Fill { .. }) {
+            crate::metrics::fill(&row.account);
+        }
         Ok(())
     }
 

@@ -109,6 +109,19 @@ fn decimal_field(name: &'static str, value: &Option<Value>) -> Result<Option<Dec
               (status = 404, description = "unknown strategy"), (status = 413, description = "body too large"),
               (status = 422, description = "invalid field or stale alert")))]
 pub async fn tradingview(
+    state: State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<SignalReceipt>), ApiError> {
+    let answer = receive(state, headers, body).await;
+    match &answer {
+        Ok((_, Json(receipt))) => crate::metrics::signal(receipt.status),
+        Err(error) => crate::metrics::signal_refused(error.code()),
+    }
+    answer
+}
+
+async fn receive(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,

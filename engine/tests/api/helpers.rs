@@ -172,6 +172,12 @@ pub fn test_settings(db_url: &str, feed: &FakeFeed) -> Settings {
             std::env::temp_dir().join(format!("halyard-results-{}", uuid::Uuid::new_v4().simple())),
         ),
         backtest_workers: 1,
+        metrics: platform::metrics::MetricsSettings {
+            namespace: "Halyard".into(),
+            cloudwatch: false,
+            flush_interval: Duration::from_secs(3600),
+            environment: "test".into(),
+        },
     }
 }
 

@@ -77,7 +77,8 @@ impl ApiError {
         }
     }
 
-    fn code(&self) -> &'static str {
+    /// The machine-readable code of the body (`invalid_json`, `unauthorized`, ...).
+    pub fn code(&self) -> &'static str {
         match self {
             Self::BadRequest { code, .. } | Self::Unprocessable { code, .. } => code,
             Self::Unauthorized(_) => "unauthorized",
