@@ -3,7 +3,8 @@
 #  1. a throwaway PostgreSQL and the AWS emulator (moto) for the integration tests (both stopped
 #     again on exit);
 #  2. the Rust workspace's unit and integration tests, then the dashboard's browser test
-#     (dashboard/e2e/run.sh: the three services and headless Chromium, all stopped again);
+#     (dashboard/e2e/run.sh: builds the dashboard's wasm client with scripts/build-wasm.sh, then
+#     the three services and headless Chromium, all stopped again);
 #  3. the infrastructure checks (terraform fmt/validate, checkov, apply/destroy against moto).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
