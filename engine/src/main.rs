@@ -31,6 +31,12 @@ enum Command {
     },
     /// Create the demo strategies and limits (if absent) and print a new API token.
     SeedDemo,
+    /// Write the daily report of a UTC day to the store (reports/daily/YYYY-MM-DD.json/.html).
+    Report {
+        /// The day, YYYY-MM-DD.
+        #[arg(long)]
+        date: chrono::NaiveDate,
+    },
 }
 
 #[derive(Subcommand)]
@@ -92,6 +98,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Token { action: TokenAction::Create { name } } => {
             let token = engine::auth::create_token(&db::pool_from_env().await?, &name).await?;
             println!("{token}");
+            Ok(())
+        }
+        Command::Report { date } => {
+            let store = platform::store::StoreTarget::from_env().open(&platform::aws::AwsSettings::default()).await;
+            let published = engine::reports::publish(&db::pool_from_env().await?, &*store, date).await?;
+            println!(
+                "daily report {date}: {} account(s), {} and {} in {}",
+                published.accounts,
+                published.json_key,
+                published.html_key,
+                store.describe()
+            );
             Ok(())
         }
         Command::SeedDemo => {

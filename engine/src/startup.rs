@@ -2,7 +2,7 @@
 //!
 //! Background tasks of one engine process: the market-data stream, the paper venue, the venue
 //! event applier, the signal writer and worker, the lease/strategy runner, the kill-switch
-//! watcher, the equity sampler and the backtest worker. Shutdown order: stop accepting HTTP, stop the runner (which
+//! watcher, the equity sampler, the backtest worker and the daily reports. Shutdown order: stop accepting HTTP, stop the runner (which
 //! releases its leases at once), stop the other tasks, drain the signal writer.
 
 use std::{future::Future, sync::Arc, time::Duration};
@@ -140,6 +140,12 @@ impl Application {
         let metrics = platform::metrics::Metrics::new("engine", &settings.metrics.environment).install_global();
         tasks.push(metrics.spawn_flusher(settings.metrics.sink().await, settings.metrics.flush_interval, stop.clone()));
         let store = settings.store.open(&platform::aws::AwsSettings::default()).await;
+        tasks.push(tokio::spawn(crate::reports::run_scheduled(
+            pool.clone(),
+            store.clone(),
+            Duration::from_secs(3600),
+            stop.clone(),
+        )));
         let backtest_wake = Arc::new(Notify::new());
         if settings.backtest_workers > 0 {
             let worker = crate::backtests::worker::Worker {

@@ -5,6 +5,7 @@ pub mod backtests;
 pub mod halt;
 pub mod orders;
 pub mod portfolio;
+pub mod reports;
 pub mod risk;
 pub mod signals;
 pub mod strategies;
@@ -43,6 +44,7 @@ impl Modify for BearerAuth {
         risk::get_limits, risk::put_limits,
         halt::create, halt::resume, halt::list,
         backtests::create, backtests::list, backtests::get_one, backtests::trades, backtests::equity, backtests::report,
+        reports::list, reports::get_one,
     ),
     components(schemas(
         crate::signals::webhook::Alert, crate::signals::webhook::SignalReceipt, signals::SignalRow,
@@ -53,6 +55,8 @@ impl Modify for BearerAuth {
         crate::halt::Halt, crate::halt::Scope, halt::HaltRequest, halt::ResumeRequest, halt::Resumed,
         crate::backtests::BacktestRequest, crate::backtests::FillChoice, crate::backtests::source::BarSource,
         crate::backtests::jobs::JobView, crate::backtests::jobs::TradeRow,
+        crate::reports::Published, crate::reports::DailyReport, crate::reports::AccountReport,
+        crate::reports::TradeLine, crate::reports::PositionLine,
     ))
 )]
 pub struct ApiDoc;
@@ -67,6 +71,7 @@ pub fn protected() -> Router<AppState> {
         .merge(halt::router())
         .merge(signals::router())
         .merge(backtests::router())
+        .merge(reports::router())
 }
 
 /// Routes open to anyone: the OpenAPI document.

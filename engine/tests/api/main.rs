@@ -7,5 +7,6 @@ mod halt;
 mod helpers;
 mod orders;
 mod processes;
+mod reports;
 mod signals;
 mod strategies;
