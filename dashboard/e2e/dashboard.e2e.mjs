@@ -5,8 +5,8 @@
 // watches a live price change, halts all trading after confirming, sees the halted state and new
 // orders refused (the order a signal leads to, and one from the dashboard's order ticket after
 // its confirmation step), resumes and signs out;
-// the wasm client hydrates the Markets price and the Overview, which then shows a halt, a resume
-// and a working order made through the engine's API without a reload;
+// the wasm client hydrates the Markets price, the Overview and the top bar, which then show a
+// halt, a resume and a working order made through the engine's API without a reload;
 // a viewer sees no emergency controls and is refused (403); an admin stops and starts a strategy
 // and changes an account's risk limits. Screenshots of each step go to
 // SCREENSHOT_DIR. Prints the measured live-update latency (tick time to on-screen) and a closing
@@ -290,7 +290,7 @@ try {
     await page.screenshot({ path: join(SHOTS, "17-order-detail-cancelled.png"), fullPage: true });
   });
 
-  await step("the wasm client hydrates the markets price and the overview, which follows the engine without a reload", async () => {
+  await step("the wasm client hydrates the markets price, the overview and the top bar, which follow the engine without a reload", async () => {
     // Markets: the island is hydrated (only the wasm client sets data-client) and the price
     // it shows moves.
     await page.goto(`${BASE}/markets?symbol=BTCUSD`);
@@ -302,6 +302,7 @@ try {
     // on it without a navigation.
     await page.goto(`${BASE}/`);
     await page.waitForSelector('#overview-live[data-client="wasm"]', { timeout: 20000 });
+    await page.waitForSelector('header.topbar[data-client="wasm"]', { timeout: 20000 });
     let navigations = 0;
     const countNavigation = (frame) => { if (frame === page.mainFrame()) navigations += 1; };
     page.on("framenavigated", countNavigation);
@@ -311,10 +312,16 @@ try {
     expect(halted.status < 300, `halt through the engine: ${halted.status} ${JSON.stringify(halted.body)}`);
     await page.waitForFunction(() => document.getElementById("overview-trading").textContent.includes("HALTED"), null, { timeout: 10000 });
     expect((await page.textContent("#overview-live")).includes("e2e live overview"), "the halt's reason is shown");
+    // The top bar, on every page, follows too: state, banner and the resume button.
+    await page.waitForFunction(() => document.getElementById("trading-state").textContent.includes("HALTED"), null, { timeout: 10000 });
+    expect((await page.textContent("#halt-banner")).includes("e2e live overview"), "the banner says why");
+    expect(await page.isVisible("#resume"), "the resume button appears");
     await page.screenshot({ path: join(SHOTS, "24-overview-live-halted.png"), fullPage: true });
     const resumed = await engine("POST", "/api/v1/resume", { scope: "all" });
     expect(resumed.status < 300, `resume through the engine: ${resumed.status}`);
     await page.waitForFunction(() => document.getElementById("overview-trading").textContent.includes("Trading active"), null, { timeout: 10000 });
+    await page.waitForFunction(() => document.getElementById("trading-state").textContent.includes("Trading active")
+      && !document.getElementById("halt-banner") && !document.getElementById("resume"), null, { timeout: 10000 });
     const clientOrderId = `e2e-live-${Date.now()}`;
     const placed = await engine("POST", "/api/v1/orders", {
       account: "demo", symbol: "BTCUSD", side: "buy", qty: "1", order_type: "limit", limit_price: "0.02",

@@ -1,5 +1,6 @@
-//! The live parts of the pages, as leptos islands: the Markets price ([`price::LivePrice`]) and
-//! the Overview's trading state, positions and working orders ([`overview::LiveOverview`]).
+//! The live parts of the pages, as leptos islands: the Markets price ([`price::LivePrice`]), the
+//! Overview's trading state, positions and working orders ([`overview::LiveOverview`]), and the
+//! top bar of every page with its trading state and halt banner ([`topbar::LiveTopBar`]).
 //!
 //! This module is compiled twice. In the server (`ssr`) an island renders like any component,
 //! with the data the handler loaded, inside a `<leptos-island>` element that carries that data
@@ -15,6 +16,7 @@ pub mod overview;
 pub mod price;
 pub mod rows;
 pub mod tables;
+pub mod topbar;
 
 use leptos::prelude::*;
 

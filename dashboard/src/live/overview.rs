@@ -64,7 +64,7 @@ pub fn LiveOverview(
 fn trading_view(state: TradingState) -> AnyView {
     match state {
         TradingState::Active => view! { <p class="trading ok" id="overview-trading">"Trading active"</p> }.into_any(),
-        TradingState::Halted(halts) => view! {
+        TradingState::Halted { halts, .. } => view! {
             <p class="trading halted" id="overview-trading">"HALTED"</p>
             <ul class="halts">{halts.into_iter().map(|h| view! { <li>{h}</li> }).collect_view()}</ul>
         }

@@ -58,8 +58,13 @@ pub struct OrderRow {
 pub enum TradingState {
     /// No halt is active.
     Active,
-    /// These halts are active, each described in a sentence.
-    Halted(Vec<String>),
+    /// Halts are active.
+    Halted {
+        /// Each active halt in a sentence.
+        halts: Vec<String>,
+        /// Whether one of them halts all trading (scope `all`), which traders may resume.
+        all: bool,
+    },
     /// The engine could not be asked, and why.
     Unknown(String),
 }
@@ -190,7 +195,10 @@ mod from_engine {
         pub fn from_halts(halts: &Result<Vec<Halt>, String>) -> Self {
             match halts {
                 Ok(h) if h.is_empty() => Self::Active,
-                Ok(h) => Self::Halted(h.iter().map(halt_sentence).collect()),
+                Ok(h) => Self::Halted {
+                    halts: h.iter().map(halt_sentence).collect(),
+                    all: h.iter().any(|h| h.scope == "all"),
+                },
                 Err(e) => Self::Unknown(e.clone()),
             }
         }

@@ -21,7 +21,11 @@ use leptos::prelude::*;
 use rust_decimal::Decimal;
 
 pub use crate::live::unavailable;
-use crate::{auth::session::CurrentUser, clients::Halt};
+use crate::{
+    auth::session::CurrentUser,
+    clients::Halt,
+    live::{rows::TradingState, topbar::LiveTopBar},
+};
 
 /// Which navigation entry is current.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,56 +76,23 @@ pub fn document(title: &str, chrome: Option<Chrome>, content: AnyView) -> String
     format!("<!DOCTYPE html>{}", body.to_html())
 }
 
-/// The bar at the top of every signed-in page.
+/// The bar at the top of every signed-in page: [`LiveTopBar`], which the wasm client keeps
+/// current.
 #[component]
 fn TopBar(chrome: Chrome) -> impl IntoView {
     let Chrome { user, halts, section } = chrome;
-    let current = move |s: Section| (s == section).then_some("page");
-    let halted_all = halts.as_ref().map(|h| h.iter().any(|h| h.scope == "all")).unwrap_or(false);
-    let state = match &halts {
-        Ok(h) if h.is_empty() => view! { <span class="state ok" id="trading-state">"Trading active"</span> }.into_any(),
-        Ok(_) => view! { <span class="state halted" id="trading-state">"HALTED"</span> }.into_any(),
-        Err(e) => view! { <span class="state unknown" id="trading-state" title=e.clone()>"Halt state unknown"</span> }
-            .into_any(),
+    let current = match section {
+        Section::Overview => Some("/"),
+        Section::Markets => Some("/markets"),
+        Section::Orders => Some("/orders"),
+        Section::Strategies => Some("/strategies"),
+        Section::Risk => Some("/risk"),
+        Section::None => None,
     };
-    let controls = user.role.can_trade().then(|| {
-        let resume = halted_all.then(|| {
-            view! { <a class="btn" id="resume" href="/resume/confirm">"Resume trading"</a> }
-        });
-        view! {
-            <div class="controls">
-                <a class="btn danger" id="halt-all" href="/halt/confirm">"HALT ALL"</a>
-                {resume}
-            </div>
-        }
-    });
-    let banner = halts.ok().filter(|h| !h.is_empty()).map(|h| {
-        view! {
-            <div class="banner" role="alert" id="halt-banner">
-                <strong>"Trading is halted. "</strong>
-                {h.iter().map(|h| view! { <span class="halt">{halt_sentence(h)}</span> }).collect_view()}
-            </div>
-        }
-    });
     view! {
-        <header class="topbar">
-            <span class="brand">"Halyard"</span>
-            <nav aria-label="Main">
-                <a href="/" aria-current=current(Section::Overview)>"Overview"</a>
-                <a href="/markets" aria-current=current(Section::Markets)>"Markets"</a>
-                <a href="/orders" aria-current=current(Section::Orders)>"Orders"</a>
-                <a href="/strategies" aria-current=current(Section::Strategies)>"Strategies"</a>
-                <a href="/risk" aria-current=current(Section::Risk)>"Risk"</a>
-            </nav>
-            {state}
-            {controls}
-            <span class="user" id="user">{format!("{} ({})", user.username, user.role)}</span>
-            <form method="post" action="/logout" class="inline">
-                <input type="hidden" name="csrf" value=user.csrf/>
-                <button type="submit" id="sign-out">"Sign out"</button>
-            </form>
-        </header>
-        {banner}
+        <LiveTopBar user=format!("{} ({})", user.username, user.role) csrf=user.csrf
+            can_trade=user.role.can_trade() current=current.map(str::to_owned)
+            trading=TradingState::from_halts(&halts)/>
     }
 }
 

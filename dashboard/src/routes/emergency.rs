@@ -5,6 +5,9 @@
 //! - `POST /halt` (`csrf`, `reason`, optional `flatten`): halts all trading through the engine,
 //!   recording the dashboard user in the reason, then redirects to the overview.
 //! - `POST /resume` (`csrf`): lifts the global halt.
+//! - `GET /halts/live` (server-sent events, any signed-in user): a `trading` event with the halt
+//!   state (JSON of [`TradingState`]) at once and whenever it changes; the top bar's island on
+//!   every page listens to it.
 
 use axum::{
     extract::State,
@@ -18,6 +21,7 @@ use serde::Deserialize;
 use crate::{
     auth::session::CurrentUser,
     error::PageError,
+    live::rows::TradingState,
     pages::{
         confirm::{Action, ConfirmPage},
         Section,
@@ -32,6 +36,13 @@ pub fn router() -> Router<AppState> {
         .route("/resume/confirm", get(confirm_resume))
         .route("/halt", post(halt))
         .route("/resume", post(resume))
+        .route("/halts/live", get(live))
+}
+
+async fn live(State(state): State<AppState>, _user: CurrentUser) -> Response {
+    super::changes(state, "trading", |state| async move {
+        TradingState::from_halts(&state.engine.halts().await.map_err(|e| e.to_string()))
+    })
 }
 
 fn require_trader(user: &CurrentUser) -> Result<(), PageError> {

@@ -10,11 +10,17 @@ pub mod risk;
 pub mod strategies;
 pub mod ticket;
 
+use std::{convert::Infallible, future::Future, time::Duration};
+
 use axum::{
     extract::FromRequestParts,
     http::request::Parts,
-    response::{Html, IntoResponse, Response},
+    response::{
+        sse::{Event, KeepAlive, Sse},
+        Html, IntoResponse, Response,
+    },
 };
+use futures_util::Stream;
 use leptos::prelude::AnyView;
 
 use crate::{
@@ -58,4 +64,60 @@ pub async fn signed_in_page(
 ) -> Response {
     let halts = state.engine.halts().await.map_err(|e| e.to_string());
     Html(pages::document(title, Some(Chrome { user, halts, section }), content)).into_response()
+}
+
+/// How often a live stream ([`changes`]) asks the engine again.
+pub const LIVE_REFRESH: Duration = Duration::from_secs(1);
+
+/// A server-sent event stream of events named `name`: what `load` answers, as JSON, at once and
+/// then whenever it changes (asked every [`LIVE_REFRESH`]), until the server stops. A browser's
+/// `EventSource` reconnects by itself after the `retry` delay it carries.
+pub fn changes<T, F, Fut>(state: AppState, name: &'static str, load: F) -> Response
+where
+    T: serde::Serialize + 'static,
+    F: Fn(AppState) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = T> + Send + 'static,
+{
+    Sse::new(change_events(state, name, load)).keep_alive(KeepAlive::default()).into_response()
+}
+
+fn change_events<T, F, Fut>(
+    state: AppState,
+    name: &'static str,
+    load: F,
+) -> impl Stream<Item = Result<Event, Infallible>>
+where
+    T: serde::Serialize + 'static,
+    F: Fn(AppState) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = T> + Send + 'static,
+{
+    futures_util::stream::unfold((state, load, None::<String>), move |(state, load, last)| async move {
+        if last.is_some() && !pause(&state).await {
+            return None;
+        }
+        loop {
+            let json = match serde_json::to_string(&load(state.clone()).await) {
+                Ok(json) => json,
+                Err(e) => {
+                    tracing::error!(error = %e, event = name, "live event not serializable");
+                    return None;
+                }
+            };
+            if last.as_deref() != Some(json.as_str()) {
+                let event = Event::default().event(name).retry(Duration::from_secs(2)).data(json.clone());
+                return Some((Ok(event), (state, load, Some(json))));
+            }
+            if !pause(&state).await {
+                return None;
+            }
+        }
+    })
+}
+
+/// Waits [`LIVE_REFRESH`]; false when the server is stopping instead.
+async fn pause(state: &AppState) -> bool {
+    tokio::select! {
+        () = state.stop.cancelled() => false,
+        () = tokio::time::sleep(LIVE_REFRESH) => true,
+    }
 }

@@ -4,20 +4,9 @@
 //! - `GET /overview/live` (server-sent events, signed-in users only): a `snapshot` event with
 //!   the overview's live part (trading state, open positions, working orders; JSON of
 //!   [`OverviewSnapshot`]) at once, then again whenever it changes; the engine is asked every
-//!   [`OVERVIEW_REFRESH`]. The wasm client's overview island listens to it.
+//!   [`super::LIVE_REFRESH`]. The wasm client's overview island listens to it.
 
-use std::{convert::Infallible, time::Duration};
-
-use axum::{
-    extract::State,
-    response::{
-        sse::{Event, KeepAlive, Sse},
-        IntoResponse, Response,
-    },
-    routing::get,
-    Router,
-};
-use futures_util::Stream;
+use axum::{extract::State, response::Response, routing::get, Router};
 use leptos::prelude::*;
 
 use crate::{
@@ -30,9 +19,6 @@ use crate::{
     },
     startup::AppState,
 };
-
-/// How often `/overview/live` asks the engine for positions, working orders and halts.
-pub const OVERVIEW_REFRESH: Duration = Duration::from_secs(1);
 
 /// Routes of this feature.
 pub fn router() -> Router<AppState> {
@@ -73,34 +59,5 @@ async fn overview(State(state): State<AppState>, user: CurrentUser) -> Response 
 }
 
 async fn live(State(state): State<AppState>, _user: CurrentUser) -> Response {
-    Sse::new(snapshots(state)).keep_alive(KeepAlive::default()).into_response()
-}
-
-/// A `snapshot` event now and after every change, until the server stops.
-fn snapshots(state: AppState) -> impl Stream<Item = Result<Event, Infallible>> {
-    futures_util::stream::unfold((state, None::<String>), |(state, last)| async move {
-        if last.is_some() {
-            tokio::select! {
-                () = state.stop.cancelled() => return None,
-                () = tokio::time::sleep(OVERVIEW_REFRESH) => {}
-            }
-        }
-        loop {
-            let json = match serde_json::to_string(&snapshot(&state).await) {
-                Ok(json) => json,
-                Err(e) => {
-                    tracing::error!(error = %e, "overview snapshot not serializable");
-                    return None;
-                }
-            };
-            if last.as_deref() != Some(json.as_str()) {
-                let event = Event::default().event("snapshot").retry(Duration::from_secs(2)).data(json.clone());
-                return Some((Ok(event), (state, Some(json))));
-            }
-            tokio::select! {
-                () = state.stop.cancelled() => return None,
-                () = tokio::time::sleep(OVERVIEW_REFRESH) => {}
-            }
-        }
-    })
+    super::changes(state, "snapshot", |state| async move { snapshot(&state).await })
 }

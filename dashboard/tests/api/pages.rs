@@ -26,6 +26,8 @@ async fn the_overview_shows_health_open_positions_and_working_orders() {
     assert!(!page.body.contains("ETHUSD"), "flat positions are left out");
     assert!(page.body.contains("limit 99.5"), "the working order is listed");
     assert!(page.body.contains("<leptos-island data-component=\"LiveOverview_"), "the live part is an island");
+    assert!(page.body.contains("<leptos-island data-component=\"LiveTopBar_"), "so is the top bar");
+    assert!(page.body.contains("<a href=\"/\" aria-current=\"page\">Overview</a>"), "the current page is marked");
     assert!(page.body.contains("id=\"overview-trading\"") && page.body.contains("Trading active"));
 }
 
@@ -69,9 +71,30 @@ async fn the_overview_stream_sends_a_snapshot_and_another_when_something_changes
 }
 
 #[tokio::test]
-async fn the_overview_stream_needs_a_session() {
+async fn the_halt_stream_sends_the_trading_state_and_again_when_it_changes() {
+    let app = TestApp::spawn().await;
+    let b = signed_in(&app).await;
+    let mut response = reqwest::Client::new()
+        .get(format!("{}/halts/live", app.base))
+        .header("cookie", b.cookie_header_for_tests())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let first = read_events(&mut response, "trading", 1).await;
+    assert!(first.contains("data: \"Active\""), "{first}");
+    app.engine.lock().unwrap().halts.push(serde_json::json!({
+        "halt_id": 1, "scope": "all", "account": null, "strategy": null, "reason": "fat finger", "flatten": true,
+        "created_by": "ops", "created_at": "2026-11-24T10:00:00Z"}));
+    let change = read_events(&mut response, "trading", 1).await;
+    assert!(change.contains("\"all\":true") && change.contains("fat finger (positions flattened)"), "{change}");
+}
+
+#[tokio::test]
+async fn the_live_streams_need_a_session() {
     let app = TestApp::spawn().await;
     assert_eq!(app.browser().get("/overview/live").await.status, 303);
+    assert_eq!(app.browser().get("/halts/live").await.status, 303);
 }
 
 #[tokio::test]
