@@ -140,10 +140,16 @@ async fn webhook(rates: &[u64], seconds: u64) -> anyhow::Result<()> {
             flush_interval: Duration::from_secs(3600),
             environment: "test".into(),
         },
+        secrets_refresh: Duration::from_secs(300),
     };
     let market = engine::market::MarketData::new("http://127.0.0.1:9");
-    let app =
-        engine::startup::Application::build_with_market(settings, &platform::db::NoSecretSource, market, false).await?;
+    let app = engine::startup::Application::build_with_market(
+        settings,
+        std::sync::Arc::new(platform::db::NoSecretSource),
+        market,
+        false,
+    )
+    .await?;
     let port = app.port();
     let pool = app.state().pool.clone();
     // A strategy whose signals produce no orders (the worker stays quiet): rsi_reversion ignores signals.

@@ -10,12 +10,13 @@
 //! | `VENUE` | `paper` | where orders go: `paper` (fills against live ticks) or `alpaca` |
 //! | `ALPACA_BASE_URL` | `https://paper-api.alpaca.markets` | Alpaca REST base URL (`https://api.alpaca.markets` for live) |
 //! | `ALPACA_STREAM_URL` | `wss://paper-api.alpaca.markets/stream` | Alpaca trade-updates stream |
-//! | `ALPACA_KEY_ID` / `ALPACA_SECRET_KEY` | — (required with `VENUE=alpaca`) | Alpaca API keys (inject from Secrets Manager as task secrets) |
+//! | `ALPACA_SECRET_ID` | — | Secrets Manager secret `{"key_id": "...", "secret_key": "..."}` with the Alpaca keys; re-read every `SECRETS_REFRESH_SECONDS` and when Alpaca refuses them |
+//! | `ALPACA_KEY_ID` / `ALPACA_SECRET_KEY` | — (required with `VENUE=alpaca` without `ALPACA_SECRET_ID`) | Alpaca API keys given directly |
 //! | `PAPER_FEE_BPS` | `0` | paper venue fee, basis points of the notional (e.g. `1.5`) |
 //! | `PAPER_FEE_PER_ORDER` | `0` | paper venue fixed fee per fill |
 //! | `PAPER_SLIPPAGE_BPS` | `0` | paper venue slippage on market orders, basis points |
 //! | `SIGNAL_MAX_AGE_SECS` | `60` | webhook alerts whose `time` is older than this are refused |
-//! | `SIGNAL_HMAC_SECRET` | — | when set, webhook requests must carry `X-Halyard-Signature: sha256=<hex hmac of the body>` |
+//! | `SIGNAL_HMAC_SECRET` / `SIGNAL_HMAC_SECRET_ID` | — | when set (the value, or a Secrets Manager secret id re-read every `SECRETS_REFRESH_SECONDS` and when a signature does not match), webhook requests must carry `X-Halyard-Signature: sha256=<hex hmac of the body>` |
 //! | `SIGNAL_BODY_LIMIT_BYTES` | `16384` | largest webhook body |
 //! | `LEASE_TTL_SECS` | `10` | strategy lease lifetime; a dead instance's strategies move within TTL + one renew interval |
 //! | `LEASE_RENEW_MILLIS` | `2000` | how often leases are renewed and free strategies claimed |
@@ -31,6 +32,7 @@ use std::{net::SocketAddr, time::Duration};
 use domain::{fill::FeeSchedule, Bps, Money};
 use platform::config::{self, ConfigError, DatabaseSettings};
 use platform::metrics::MetricsSettings;
+use platform::secrets::SecretSetting;
 use platform::store::StoreTarget;
 
 /// Everything the engine needs to start.
@@ -67,6 +69,8 @@ pub struct Settings {
     pub backtest_workers: usize,
     /// Custom metrics (`METRICS_*`, `HALYARD_ENVIRONMENT`; see [`platform::metrics`]).
     pub metrics: MetricsSettings,
+    /// How often secrets from Secrets Manager are re-read (`SECRETS_REFRESH_SECONDS`, 300).
+    pub secrets_refresh: Duration,
 }
 
 /// The venue orders go to.
@@ -93,7 +97,7 @@ pub struct SignalSettings {
     /// Alerts older than this are refused.
     pub max_age: Duration,
     /// HMAC key; when set the signature header is required.
-    pub hmac_secret: Option<String>,
+    pub hmac_secret: Option<SecretSetting>,
     /// Largest body.
     pub body_limit: usize,
 }
@@ -114,8 +118,13 @@ impl Settings {
                         .to_owned(),
                     stream_url: config::optional("ALPACA_STREAM_URL")
                         .unwrap_or_else(|| "wss://paper-api.alpaca.markets/stream".to_owned()),
-                    key_id: required("ALPACA_KEY_ID")?,
-                    secret_key: required("ALPACA_SECRET_KEY")?,
+                    credentials: match config::optional("ALPACA_SECRET_ID") {
+                        Some(id) => SecretSetting::SecretId(id),
+                        None => crate::venue::alpaca::credentials_value(
+                            &required("ALPACA_KEY_ID")?,
+                            &required("ALPACA_SECRET_KEY")?,
+                        ),
+                    },
                 })
             }
             other => {
@@ -149,7 +158,7 @@ impl Settings {
             },
             signals: SignalSettings {
                 max_age: millis("SIGNAL_MAX_AGE_SECS", 60, 1)?.saturating_mul(1000),
-                hmac_secret: config::optional("SIGNAL_HMAC_SECRET"),
+                hmac_secret: SecretSetting::from_env("SIGNAL_HMAC_SECRET", "SIGNAL_HMAC_SECRET_ID"),
                 body_limit: config::parsed_or("SIGNAL_BODY_LIMIT_BYTES", 16_384usize)?,
             },
             lease_ttl: millis("LEASE_TTL_SECS", 10, 1)?.saturating_mul(1000),
@@ -163,6 +172,7 @@ impl Settings {
                 _ => return Err(ConfigError::new("BACKTEST_WORKERS", "must be 0 (no backtests here) or 1")),
             },
             metrics: MetricsSettings::from_env()?,
+            secrets_refresh: platform::aws::secrets_refresh_from_env()?,
         })
     }
 }

@@ -70,7 +70,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve => {
             let settings = Settings::from_env()?;
             let secrets = platform::aws::secret_source_from_env().await?;
-            let app = Application::build(settings.clone(), &*secrets).await?;
+            let app = Application::build(settings.clone(), secrets.clone()).await?;
             // With DATABASE_SECRET_ID, keep the pool's credentials current across rotations.
             let refresh = db::spawn_credential_refresh(
                 app.pool(),

@@ -10,6 +10,7 @@ use std::{future::Future, sync::Arc, time::Duration};
 use axum::{extract::FromRef, middleware, Router};
 use platform::{
     db::{self, SecretSource},
+    secrets::LiveSecret,
     store::ObjectStore,
 };
 use sqlx::PgPool;
@@ -42,6 +43,8 @@ pub struct AppState {
     pub store: Arc<dyn ObjectStore>,
     /// Wakes this process's backtest worker when a job is queued.
     pub backtest_wake: Arc<Notify>,
+    /// The webhook signing secret, when signatures are required.
+    pub signal_hmac: Option<LiveSecret>,
 }
 
 impl FromRef<AppState> for PgPool {
@@ -76,7 +79,7 @@ pub struct Application {
 impl Application {
     /// Connects (lazily), applies migrations when configured, starts the background tasks and
     /// binds the listener (port 0 picks a free port; see [`Application::port`]).
-    pub async fn build(settings: Settings, secrets: &dyn SecretSource) -> anyhow::Result<Self> {
+    pub async fn build(settings: Settings, secrets: Arc<dyn SecretSource>) -> anyhow::Result<Self> {
         let market = MarketData::new(&settings.data_service_url);
         Self::build_with_market(settings, secrets, market, true).await
     }
@@ -85,11 +88,11 @@ impl Application {
     /// data-service (tests publish ticks into the hub directly or run a stand-in server).
     pub async fn build_with_market(
         settings: Settings,
-        secrets: &dyn SecretSource,
+        secrets: Arc<dyn SecretSource>,
         market: MarketData,
         follow_stream: bool,
     ) -> anyhow::Result<Self> {
-        let options = db::connect_options(&settings.database, secrets).await?;
+        let options = db::connect_options(&settings.database, &*secrets).await?;
         let pool = db::lazy_pool(options, settings.database.max_connections);
         if settings.migrate_on_start {
             db::migrate(&pool).await?;
@@ -113,7 +116,13 @@ impl Application {
                 Venue::Paper(paper)
             }
             VenueSettings::Alpaca(alpaca) => {
-                let (alpaca, task) = AlpacaVenue::start(alpaca.clone(), events_tx, stop.clone());
+                let credentials = alpaca
+                    .credentials
+                    .resolve(secrets.clone())
+                    .await
+                    .map_err(|e| anyhow::anyhow!("Alpaca credentials: {e}"))?;
+                tasks.extend(credentials.spawn_refresh(settings.secrets_refresh, stop.clone()));
+                let (alpaca, task) = AlpacaVenue::start(alpaca.clone(), credentials, events_tx, stop.clone());
                 tasks.push(task);
                 Venue::Alpaca(alpaca)
             }
@@ -139,6 +148,17 @@ impl Application {
         ));
         let metrics = platform::metrics::Metrics::new("engine", &settings.metrics.environment).install_global();
         tasks.push(metrics.spawn_flusher(settings.metrics.sink().await, settings.metrics.flush_interval, stop.clone()));
+        let signal_hmac = match &settings.signals.hmac_secret {
+            Some(setting) => {
+                let secret = setting
+                    .resolve(secrets.clone())
+                    .await
+                    .map_err(|e| anyhow::anyhow!("webhook signing secret: {e}"))?;
+                tasks.extend(secret.spawn_refresh(settings.secrets_refresh, stop.clone()));
+                Some(secret)
+            }
+            None => None,
+        };
         let store = settings.store.open(&platform::aws::AwsSettings::default()).await;
         tasks.push(tokio::spawn(crate::reports::run_scheduled(
             pool.clone(),
@@ -166,6 +186,7 @@ impl Application {
             strategies: StrategyCache::new(pool),
             store,
             backtest_wake,
+            signal_hmac,
         };
         tasks.push(tokio::spawn(crate::api::portfolio::snapshot_equity(
             state.clone(),

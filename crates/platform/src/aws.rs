@@ -195,10 +195,12 @@ impl SecretSource for SecretsManagerSource {
     }
 }
 
-/// The secret source the services use: Secrets Manager when `DATABASE_SECRET_ID` is set (the
-/// only case in which the services need one today), otherwise [`NoSecretSource`].
+/// The secret source the services use: Secrets Manager when any `*_SECRET_ID` variable is set
+/// (`DATABASE_SECRET_ID`, `SIGNAL_HMAC_SECRET_ID`, `ALPACA_SECRET_ID`, ...), otherwise
+/// [`NoSecretSource`].
 pub async fn secret_source_from_env() -> Result<Arc<dyn SecretSource>, ConfigError> {
-    if config::optional("DATABASE_SECRET_ID").is_none() {
+    let any_secret_id = std::env::vars().any(|(name, value)| name.ends_with("_SECRET_ID") && !value.trim().is_empty());
+    if !any_secret_id {
         return Ok(Arc::new(NoSecretSource));
     }
     let ttl = secrets_refresh_from_env()?;

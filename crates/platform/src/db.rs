@@ -63,7 +63,7 @@ pub struct NoSecretSource;
 impl SecretSource for NoSecretSource {
     fn secret_string<'a>(&'a self, _secret_id: &'a str) -> SecretFuture<'a> {
         Box::pin(async {
-            Err("this build resolves DATABASE_SECRET_ID only through AWS Secrets Manager, which is not configured; set DATABASE_URL".to_owned())
+            Err("secret ids (DATABASE_SECRET_ID, ...) resolve only through AWS Secrets Manager, which is not configured; set the value directly (e.g. DATABASE_URL)".to_owned())
         })
     }
 }

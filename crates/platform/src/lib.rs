@@ -16,6 +16,7 @@ pub mod config;
 pub mod db;
 pub mod http;
 pub mod metrics;
+pub mod secrets;
 pub mod shutdown;
 pub mod store;
 pub mod telemetry;

@@ -132,8 +132,15 @@ async fn receive(
         }
         _ => ApiError::bad_request("invalid_body", r.body_text()),
     })?;
-    if let Some(secret) = &state.settings.signals.hmac_secret {
-        verify_signature(secret.as_bytes(), &headers, &body)?;
+    if let Some(secret) = &state.signal_hmac {
+        if let Err(refused) = verify_signature(secret.current().expose().as_bytes(), &headers, &body) {
+            // The secret may have been rotated and the sender already signs with the new one:
+            // re-read it (at most every few seconds) and check once more.
+            match secret.refresh().await {
+                Ok(true) => verify_signature(secret.current().expose().as_bytes(), &headers, &body)?,
+                _ => return Err(refused),
+            }
+        }
     }
     let alert: Alert = serde_json::from_slice(&body).map_err(|e| {
         ApiError::bad_request("invalid_json", format!("the alert is not valid JSON of the expected shape: {e}"))

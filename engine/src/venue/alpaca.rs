@@ -16,6 +16,10 @@ use std::{sync::Arc, time::Duration};
 use chrono::{DateTime, Utc};
 use domain::{Money, OrderType, Side, TimeInForce, Timestamp};
 use futures_util::{SinkExt, StreamExt};
+use platform::{
+    aws::Redacted,
+    secrets::{LiveSecret, SecretSetting},
+};
 use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -33,10 +37,21 @@ pub struct AlpacaSettings {
     pub base_url: String,
     /// Stream URL, e.g. `wss://paper-api.alpaca.markets/stream`.
     pub stream_url: String,
-    /// `APCA-API-KEY-ID`.
-    pub key_id: String,
-    /// `APCA-API-SECRET-KEY`.
-    pub secret_key: String,
+    /// The keys: a JSON object `{"key_id": "...", "secret_key": "..."}`, given directly or as
+    /// a Secrets Manager secret id (see [`credentials_value`]).
+    pub credentials: SecretSetting,
+}
+
+/// The credentials setting for keys given directly.
+pub fn credentials_value(key_id: &str, secret_key: &str) -> SecretSetting {
+    SecretSetting::Value(Redacted::new(json!({"key_id": key_id, "secret_key": secret_key}).to_string()))
+}
+
+/// Alpaca's API keys, as stored in the credentials secret.
+#[derive(Deserialize, Default)]
+struct Keys {
+    key_id: String,
+    secret_key: String,
 }
 
 impl std::fmt::Debug for AlpacaSettings {
@@ -53,6 +68,7 @@ impl std::fmt::Debug for AlpacaSettings {
 pub struct AlpacaVenue {
     http: reqwest::Client,
     settings: Arc<AlpacaSettings>,
+    credentials: LiveSecret,
     events: mpsc::Sender<VenueEvent>,
 }
 
@@ -105,20 +121,55 @@ impl AlpacaVenue {
     /// Starts the trade-updates stream (reconnecting until `stop`) and returns the handle.
     pub fn start(
         settings: AlpacaSettings,
+        credentials: LiveSecret,
         events: mpsc::Sender<VenueEvent>,
         stop: CancellationToken,
     ) -> (Self, tokio::task::JoinHandle<()>) {
         let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap_or_default();
-        let venue = Self { http, settings: Arc::new(settings), events };
+        let venue = Self { http, settings: Arc::new(settings), credentials, events };
         let task = tokio::spawn(venue.clone().run_stream(stop));
         (venue, task)
     }
 
-    fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
-        self.http
-            .request(method, format!("{}{path}", self.settings.base_url))
-            .header("APCA-API-KEY-ID", &self.settings.key_id)
-            .header("APCA-API-SECRET-KEY", &self.settings.secret_key)
+    fn keys(&self) -> Keys {
+        serde_json::from_str(self.credentials.current().expose()).unwrap_or_else(|_| {
+            tracing::error!(secret_id = ?self.credentials.secret_id(), "the Alpaca credentials are not {{\"key_id\", \"secret_key\"}} JSON");
+            Keys::default()
+        })
+    }
+
+    /// Sends a request with the current keys. When Alpaca answers 401 (keys refused, most
+    /// likely rotated), the keys are re-read and, if they changed, the request is sent once more.
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        customize: impl Fn(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
+    ) -> reqwest::Result<reqwest::Response> {
+        let send = || {
+            let keys = self.keys();
+            let request = self
+                .http
+                .request(method.clone(), format!("{}{path}", self.settings.base_url))
+                .header("APCA-API-KEY-ID", keys.key_id)
+                .header("APCA-API-SECRET-KEY", keys.secret_key);
+            customize(request).send()
+        };
+        let first = send().await?;
+        if first.status() != reqwest::StatusCode::UNAUTHORIZED {
+            return Ok(first);
+        }
+        match self.credentials.refresh().await {
+            Ok(true) => {
+                tracing::info!("Alpaca refused the keys; retrying with the rotated ones");
+                send().await
+            }
+            Ok(false) => Ok(first),
+            Err(error) => {
+                tracing::warn!(%error, "Alpaca refused the keys and they could not be re-read");
+                Ok(first)
+            }
+        }
     }
 
     async fn emit(&self, order_id: i64, kind: VenueEventKind) {
@@ -139,7 +190,7 @@ impl AlpacaVenue {
         if let OrderType::Limit(price) = intent.order_type {
             body["limit_price"] = json!(price.dec().to_string());
         }
-        let kind = match self.request(reqwest::Method::POST, "/v2/orders").json(&body).send().await {
+        let kind = match self.call(reqwest::Method::POST, "/v2/orders", |r| r.json(&body)).await {
             Ok(res) if res.status().is_success() => match res.json::<AlpacaOrder>().await {
                 Ok(placed) => {
                     tracing::info!(order_id = order.order_id, alpaca_id = %placed.id, "order accepted by Alpaca");
@@ -176,9 +227,9 @@ impl AlpacaVenue {
     /// status.
     pub async fn reconcile(&self, order: VenueOrder, filled: domain::Qty) {
         let lookup = self
-            .request(reqwest::Method::GET, "/v2/orders:by_client_order_id")
-            .query(&[("client_order_id", client_order_id(order.order_id))])
-            .send()
+            .call(reqwest::Method::GET, "/v2/orders:by_client_order_id", |r| {
+                r.query(&[("client_order_id", client_order_id(order.order_id))])
+            })
             .await;
         let state = match lookup {
             Ok(res) if res.status().as_u16() == 404 => return self.submit(order).await,
@@ -220,9 +271,9 @@ impl AlpacaVenue {
     /// `DELETE /v2/orders/{id}` (looked up by client order id); the stream confirms.
     pub async fn cancel(&self, order_id: i64) {
         let lookup = self
-            .request(reqwest::Method::GET, "/v2/orders:by_client_order_id")
-            .query(&[("client_order_id", client_order_id(order_id))])
-            .send()
+            .call(reqwest::Method::GET, "/v2/orders:by_client_order_id", |r| {
+                r.query(&[("client_order_id", client_order_id(order_id))])
+            })
             .await;
         let alpaca_id = match lookup {
             Ok(res) if res.status().is_success() => res.json::<AlpacaOrder>().await.ok().map(|o| o.id),
@@ -237,7 +288,7 @@ impl AlpacaVenue {
             tracing::warn!(order_id, "could not look the order up at Alpaca to cancel it");
             return;
         };
-        match self.request(reqwest::Method::DELETE, &format!("/v2/orders/{alpaca_id}")).send().await {
+        match self.call(reqwest::Method::DELETE, &format!("/v2/orders/{alpaca_id}"), |r| r).await {
             Ok(res) if res.status().is_success() => {}
             Ok(res) if matches!(res.status().as_u16(), 404 | 422) => {
                 self.emit(order_id, VenueEventKind::CancelRejected).await
@@ -268,7 +319,8 @@ impl AlpacaVenue {
             () = stop.cancelled() => return Ok(()),
             c = tokio_tungstenite::connect_async(self.settings.stream_url.as_str()) => c?,
         };
-        let auth = json!({"action": "authenticate", "data": {"key_id": self.settings.key_id, "secret_key": self.settings.secret_key}});
+        let keys = self.keys();
+        let auth = json!({"action": "authenticate", "data": {"key_id": keys.key_id, "secret_key": keys.secret_key}});
         socket.send(Message::Text(auth.to_string().into())).await?;
         loop {
             let message = tokio::select! {
@@ -293,6 +345,8 @@ impl AlpacaVenue {
             match parsed.stream.as_str() {
                 "authorization" => {
                     if parsed.data["status"] != "authorized" {
+                        // Probably rotated: the reconnect uses the keys read now.
+                        let _ = self.credentials.refresh().await;
                         anyhow::bail!("Alpaca refused the stream credentials");
                     }
                     let listen = json!({"action": "listen", "data": {"streams": ["trade_updates"]}});

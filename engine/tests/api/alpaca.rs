@@ -19,17 +19,22 @@ use tokio::sync::broadcast;
 use crate::helpers::{eventually, spawn_with, test_settings, FakeFeed, TestApp};
 
 #[derive(Clone)]
-struct StandIn {
-    url: String,
-    orders: Arc<Mutex<HashMap<String, Value>>>,
-    requests: Arc<Mutex<Vec<Value>>>,
-    stream: broadcast::Sender<String>,
-    listening: Arc<Mutex<bool>>,
+pub struct StandIn {
+    pub url: String,
+    pub orders: Arc<Mutex<HashMap<String, Value>>>,
+    pub requests: Arc<Mutex<Vec<Value>>>,
+    pub stream: broadcast::Sender<String>,
+    pub listening: Arc<Mutex<bool>>,
+    /// The key id and secret key Alpaca accepts now (tests rotate them).
+    pub keys: Arc<Mutex<(String, String)>>,
 }
 
-fn authorized(headers: &HeaderMap) -> bool {
-    headers.get("APCA-API-KEY-ID").is_some_and(|v| v == "key")
-        && headers.get("APCA-API-SECRET-KEY").is_some_and(|v| v == "secret")
+impl StandIn {
+    fn authorized(&self, headers: &HeaderMap) -> bool {
+        let keys = self.keys.lock().unwrap().clone();
+        headers.get("APCA-API-KEY-ID").is_some_and(|v| v == keys.0.as_str())
+            && headers.get("APCA-API-SECRET-KEY").is_some_and(|v| v == keys.1.as_str())
+    }
 }
 
 fn unauthorized() -> (StatusCode, Json<Value>) {
@@ -41,7 +46,7 @@ async fn create_order(
     headers: HeaderMap,
     Json(body): Json<Value>,
 ) -> (StatusCode, Json<Value>) {
-    if !authorized(&headers) {
+    if !s.authorized(&headers) {
         return unauthorized();
     }
     s.requests.lock().unwrap().push(body.clone());
@@ -81,7 +86,7 @@ async fn by_client_order_id(
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> (StatusCode, Json<Value>) {
-    if !authorized(&headers) {
+    if !s.authorized(&headers) {
         return unauthorized();
     }
     match s.orders.lock().unwrap().get(q.get("client_order_id").map(String::as_str).unwrap_or_default()) {
@@ -91,7 +96,7 @@ async fn by_client_order_id(
 }
 
 async fn cancel_order(State(s): State<StandIn>, headers: HeaderMap, Path(id): Path<String>) -> StatusCode {
-    if !authorized(&headers) {
+    if !s.authorized(&headers) {
         return StatusCode::UNAUTHORIZED;
     }
     let order = s.orders.lock().unwrap().values().find(|o| o["id"] == id.as_str()).cloned();
@@ -113,8 +118,8 @@ async fn stream(State(s): State<StandIn>, ws: WebSocketUpgrade) -> axum::respons
         let Some(Ok(Message::Text(auth))) = socket.recv().await else { return };
         let auth: Value = serde_json::from_str(auth.as_str()).unwrap();
         let ok = auth["action"] == "authenticate"
-            && auth["data"]["key_id"] == "key"
-            && auth["data"]["secret_key"] == "secret";
+            && auth["data"]["key_id"] == s.keys.lock().unwrap().0.as_str()
+            && auth["data"]["secret_key"] == s.keys.lock().unwrap().1.as_str();
         let status = if ok { "authorized" } else { "unauthorized" };
         let reply = json!({"stream": "authorization", "data": {"status": status, "action": "authenticate"}});
         let _ = socket.send(Message::Binary(reply.to_string().into_bytes().into())).await;
@@ -136,7 +141,7 @@ async fn stream(State(s): State<StandIn>, ws: WebSocketUpgrade) -> axum::respons
 }
 
 impl StandIn {
-    async fn start() -> Self {
+    pub async fn start() -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let s = StandIn {
             url: format!("http://{}", listener.local_addr().unwrap()),
@@ -144,6 +149,7 @@ impl StandIn {
             requests: Arc::default(),
             stream: broadcast::channel(100).0,
             listening: Arc::default(),
+            keys: Arc::new(Mutex::new(("key".into(), "secret".into()))),
         };
         let app = Router::new()
             .route("/v2/orders", post(create_order))
@@ -186,8 +192,7 @@ async fn alpaca_engine_on(db: &test_support::TestDb, alpaca: &StandIn) -> TestAp
     settings.venue = engine::configuration::VenueSettings::Alpaca(engine::venue::alpaca::AlpacaSettings {
         base_url: alpaca.url.clone(),
         stream_url: format!("{}/stream", alpaca.url.replace("http", "ws")),
-        key_id: "key".into(),
-        secret_key: "secret".into(),
+        credentials: engine::venue::alpaca::credentials_value("key", "secret"),
     });
     let app = spawn_with(settings).await;
     eventually("the engine listens to trade_updates", || async { *alpaca.listening.lock().unwrap() }).await;

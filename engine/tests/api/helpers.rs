@@ -178,6 +178,7 @@ pub fn test_settings(db_url: &str, feed: &FakeFeed) -> Settings {
             flush_interval: Duration::from_secs(3600),
             environment: "test".into(),
         },
+        secrets_refresh: Duration::from_secs(300),
     }
 }
 
@@ -191,12 +192,20 @@ pub async fn spawn_app() -> (TestApp, FakeFeed, TestDb) {
 }
 
 pub async fn spawn_with(settings: Settings) -> TestApp {
+    spawn_with_secrets(settings, std::sync::Arc::new(platform::db::NoSecretSource)).await
+}
+
+/// An engine reading its secrets from `secrets` (Secrets Manager on the emulator).
+pub async fn spawn_with_secrets(
+    settings: Settings,
+    secrets: std::sync::Arc<dyn platform::db::SecretSource>,
+) -> TestApp {
     let db_url = match &settings.database.source {
         DatabaseSource::Url(url) => url.clone(),
         _ => unreachable!(),
     };
     let instance_id = settings.instance_id.clone();
-    let app = Application::build(settings, &platform::db::NoSecretSource).await.expect("build app");
+    let app = Application::build(settings, secrets).await.expect("build app");
     let port = app.port();
     let pool = app.state().pool.clone();
     let token = engine::auth::create_token(&pool, &format!("test-{}", uuid::Uuid::new_v4().simple())).await.unwrap();

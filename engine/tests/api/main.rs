@@ -8,5 +8,6 @@ mod helpers;
 mod orders;
 mod processes;
 mod reports;
+mod secrets;
 mod signals;
 mod strategies;

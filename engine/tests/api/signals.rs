@@ -142,7 +142,8 @@ async fn the_hmac_signature_is_checked_when_a_secret_is_configured() {
     let db = test_support::TestDb::new().await;
     let feed = FakeFeed::start().await;
     let mut settings = test_settings(&db.url(), &feed);
-    settings.signals.hmac_secret = Some("s3cret".into());
+    settings.signals.hmac_secret =
+        Some(platform::secrets::SecretSetting::Value(platform::aws::Redacted::new("s3cret".into())));
     let app = spawn_with(settings).await;
     app.follower("tv", "acct-1").await;
     let body = alert("tv", "pass-tv", "buy", "signed").to_string();

@@ -1,0 +1,85 @@
+//! Named secrets from Secrets Manager (moto's server): the webhook signing secret and the
+//! Alpaca keys, followed across a rotation without a restart and without failed requests.
+
+use std::{sync::Arc, time::Duration};
+
+use engine::signals::webhook::sign;
+use platform::{
+    aws::{secrets_client, AwsSettings, SecretsManagerSource},
+    secrets::SecretSetting,
+};
+
+use crate::{
+    alpaca::StandIn,
+    helpers::{alert, eventually, spawn_with_secrets, test_settings, FakeFeed},
+};
+
+fn unique(name: &str) -> String {
+    format!("halyard/test/{name}-{}", uuid::Uuid::new_v4().simple())
+}
+
+#[tokio::test]
+async fn a_rotated_webhook_signing_secret_is_used_at_once_and_the_old_one_is_refused() {
+    let client = secrets_client(&AwsSettings::emulator(&test_support::moto().await).load().await);
+    let secret_id = unique("webhook-hmac");
+    client.create_secret().name(&secret_id).secret_string("signing-v1").send().await.unwrap();
+    let db = test_support::TestDb::new().await;
+    let feed = FakeFeed::start().await;
+    let mut settings = test_settings(&db.url(), &feed);
+    settings.signals.hmac_secret = Some(SecretSetting::SecretId(secret_id.clone()));
+    settings.secrets_refresh = Duration::from_secs(1);
+    let source = Arc::new(SecretsManagerSource::new(client.clone(), Duration::from_secs(1)));
+    let app = spawn_with_secrets(settings, source).await;
+    app.follower("signed", "acct-s").await;
+    feed.tick("BTCUSD", "100");
+    let post = |body: String, key: &'static str| {
+        let signature = sign(key.as_bytes(), body.as_bytes());
+        app.client
+            .post(format!("{}/api/v1/signals/tradingview", app.address))
+            .header("content-type", "application/json")
+            .header("x-halyard-signature", signature)
+            .body(body)
+            .send()
+    };
+    let body = |id: &str| alert("signed", "pass-signed", "buy", id).to_string();
+    assert_eq!(post(body("s-1"), "signing-v1").await.unwrap().status(), 202);
+
+    client.put_secret_value().secret_id(&secret_id).secret_string("signing-v2").send().await.unwrap();
+    // The first alert signed with the new secret makes the engine re-read it: accepted.
+    assert_eq!(post(body("s-2"), "signing-v2").await.unwrap().status(), 202);
+    assert_eq!(post(body("s-3"), "signing-v1").await.unwrap().status(), 401, "the old secret no longer signs");
+    assert_eq!(post(body("s-4"), "signing-v2").await.unwrap().status(), 202);
+    let logged = format!("{:?}", app.get("/api/v1/signals?strategy=signed").await.1);
+    assert!(!logged.contains("signing-v"), "secret values never appear in answers");
+}
+
+#[tokio::test]
+async fn rotated_alpaca_keys_are_picked_up_when_alpaca_refuses_the_old_ones() {
+    let client = secrets_client(&AwsSettings::emulator(&test_support::moto().await).load().await);
+    let secret_id = unique("alpaca");
+    let keys = |id: &str, secret: &str| serde_json::json!({"key_id": id, "secret_key": secret}).to_string();
+    client.create_secret().name(&secret_id).secret_string(keys("key", "secret")).send().await.unwrap();
+    let alpaca = StandIn::start().await;
+    let db = test_support::TestDb::new().await;
+    let feed = FakeFeed::start().await;
+    let mut settings = test_settings(&db.url(), &feed);
+    settings.venue = engine::configuration::VenueSettings::Alpaca(engine::venue::alpaca::AlpacaSettings {
+        base_url: alpaca.url.clone(),
+        stream_url: format!("{}/stream", alpaca.url.replace("http", "ws")),
+        credentials: SecretSetting::SecretId(secret_id.clone()),
+    });
+    let source = Arc::new(SecretsManagerSource::new(client.clone(), Duration::from_secs(300)));
+    let app = spawn_with_secrets(settings, source).await;
+    eventually("the engine listens to trade_updates", || async { *alpaca.listening.lock().unwrap() }).await;
+
+    // Alpaca rotates the keys; the new ones are stored in Secrets Manager.
+    *alpaca.keys.lock().unwrap() = ("key-2".into(), "secret-2".into());
+    client.put_secret_value().secret_id(&secret_id).secret_string(keys("key-2", "secret-2")).send().await.unwrap();
+    let (status, placed) = app.place_market("live", "AAPL", "buy", "1", "after-rotation").await;
+    assert_eq!(status, 201, "{placed}");
+    let id = placed["order_id"].as_i64().unwrap();
+    let accepted = app.order_reaches(id, "new").await;
+    assert_eq!(accepted["status"], "new", "the order was sent with the rotated keys: {accepted}");
+    assert_eq!(alpaca.requests.lock().unwrap().len(), 1, "accepted once by Alpaca");
+    app.stop().await;
+}
