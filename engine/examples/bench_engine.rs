@@ -119,7 +119,11 @@ async fn webhook(rates: &[u64], seconds: u64) -> anyhow::Result<()> {
         migrate_on_start: false,
         data_service_url: "http://127.0.0.1:9".into(),
         venue: engine::configuration::VenueSettings::Paper,
-        paper: engine::configuration::PaperSettings { fees: Default::default(), slippage: Bps::ZERO },
+        paper: engine::configuration::PaperSettings {
+            fees: Default::default(),
+            slippage: Bps::ZERO,
+            liquidity: Default::default(),
+        },
         signals: engine::configuration::SignalSettings {
             max_age: Duration::from_secs(60),
             hmac_secret: None,

@@ -14,6 +14,7 @@
 //! | `ALPACA_KEY_ID` / `ALPACA_SECRET_KEY` | — (required with `VENUE=alpaca` without `ALPACA_SECRET_ID`) | Alpaca API keys given directly |
 //! | `PAPER_FEE_BPS` | `0` | paper venue fee, basis points of the notional (e.g. `1.5`) |
 //! | `PAPER_FEE_PER_ORDER` | `0` | paper venue fixed fee per fill |
+//! | `PAPER_LIQUIDITY` | `unlimited` | `trade_size`: a trade fills at most its size, so larger paper orders fill partially |
 //! | `PAPER_SLIPPAGE_BPS` | `0` | paper venue slippage on market orders, basis points |
 //! | `SIGNAL_MAX_AGE_SECS` | `60` | webhook alerts whose `time` is older than this are refused |
 //! | `SIGNAL_HMAC_SECRET` / `SIGNAL_HMAC_SECRET_ID` | — | when set (the value, or a Secrets Manager secret id re-read every `SECRETS_REFRESH_SECONDS` and when a signature does not match), webhook requests must carry `X-Halyard-Signature: sha256=<hex hmac of the body>` |
@@ -89,6 +90,19 @@ pub struct PaperSettings {
     pub fees: FeeSchedule,
     /// Slippage of market orders.
     pub slippage: Bps,
+    /// How much one trade can fill.
+    pub liquidity: PaperLiquidity,
+}
+
+/// How much of the working orders one trade fills on the paper venue (`PAPER_LIQUIDITY`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum PaperLiquidity {
+    /// Every matching order fills whole (`unlimited`, the default).
+    #[default]
+    Unlimited,
+    /// At most the trade's size, shared in arrival order; larger orders fill partially
+    /// (`trade_size`).
+    TradeSize,
 }
 
 /// Webhook settings.
@@ -155,6 +169,16 @@ impl Settings {
                     rate: config::parsed_or("PAPER_FEE_BPS", Bps::ZERO)?,
                 },
                 slippage: config::parsed_or("PAPER_SLIPPAGE_BPS", Bps::ZERO)?,
+                liquidity: match config::optional("PAPER_LIQUIDITY").as_deref() {
+                    None | Some("unlimited") => PaperLiquidity::Unlimited,
+                    Some("trade_size") => PaperLiquidity::TradeSize,
+                    Some(other) => {
+                        return Err(ConfigError::new(
+                            "PAPER_LIQUIDITY",
+                            format!("{other:?}: expected unlimited or trade_size"),
+                        ))
+                    }
+                },
             },
             signals: SignalSettings {
                 max_age: millis("SIGNAL_MAX_AGE_SECS", 60, 1)?.saturating_mul(1000),

@@ -112,16 +112,26 @@ impl FillModel {
     }
 
     fn fill(&self, id: SimOrderId, intent: &OrderIntent, price: Price, ts: Timestamp) -> Result<SimFill, FillOverflow> {
+        self.partial_fill(id, intent, intent.qty, price, ts, true)
+    }
+
+    /// A fill of `qty` of the order; the fixed fee per order is charged on its first fill only.
+    fn partial_fill(
+        &self,
+        id: SimOrderId,
+        intent: &OrderIntent,
+        qty: Qty,
+        price: Price,
+        ts: Timestamp,
+        first: bool,
+    ) -> Result<SimFill, FillOverflow> {
+        let mut fee = self.fee(price, qty)?;
+        if !first {
+            fee = fee.checked_sub(self.fees.per_order).ok_or(FillOverflow)?;
+        }
         Ok(SimFill {
             order_id: id,
-            fill: Fill {
-                instrument: intent.instrument,
-                side: intent.side,
-                qty: intent.qty,
-                price,
-                fee: self.fee(price, intent.qty)?,
-                ts,
-            },
+            fill: Fill { instrument: intent.instrument, side: intent.side, qty, price, fee, ts },
         })
     }
 }
@@ -138,8 +148,11 @@ pub struct SimFill {
 #[derive(Debug, Clone, Copy)]
 struct WorkingOrder {
     id: SimOrderId,
+    /// The order; its quantity is what remains to fill.
     intent: OrderIntent,
     submitted_day: i64,
+    /// Whether a part of it filled already.
+    partly_filled: bool,
 }
 
 /// Outcome of submitting an order to a [`SimulatedVenue`].
@@ -240,14 +253,14 @@ impl SimulatedVenue {
                 return Ok(Submitted::Cancelled(id));
             }
         }
-        self.working.push(WorkingOrder { id, intent, submitted_day: signal_bar.ts.utc_day() });
+        self.working.push(WorkingOrder { id, intent, submitted_day: signal_bar.ts.utc_day(), partly_filled: false });
         Ok(Submitted::Working(id))
     }
 
     /// Accepts an order submitted at `now` for matching against the next trades (paper venue).
     pub fn submit(&mut self, intent: OrderIntent, now: Timestamp) -> SimOrderId {
         let id = self.allocate_id();
-        self.working.push(WorkingOrder { id, intent, submitted_day: now.utc_day() });
+        self.working.push(WorkingOrder { id, intent, submitted_day: now.utc_day(), partly_filled: false });
         id
     }
 
@@ -261,7 +274,7 @@ impl SimulatedVenue {
             return Ok(());
         }
         let model = self.model;
-        self.match_working(bar.instrument, bar.ts, fills, |intent| match intent.order_type {
+        self.match_working(bar.instrument, bar.ts, None, fills, |intent| match intent.order_type {
             OrderType::Market => model.market_price(intent.side, bar.open).map(Some),
             OrderType::Limit(limit) => Ok(FillModel::limit_price_on_bar(intent.side, limit, bar)),
         })
@@ -279,11 +292,29 @@ impl SimulatedVenue {
         ts: Timestamp,
         fills: &mut Vec<SimFill>,
     ) -> Result<(), FillOverflow> {
+        self.on_trade_with_liquidity(instrument, price, None, ts, fills)
+    }
+
+    /// As [`Self::on_trade`], with at most `available` units filled by this trade (its size),
+    /// shared by the working orders in the order they arrived: an order larger than what is
+    /// left fills partially and keeps working for the rest (an IOC order's rest is cancelled).
+    /// `None` fills every matching order whole.
+    ///
+    /// # Errors
+    /// [`FillOverflow`] if a fill cannot be priced; the order stays working then.
+    pub fn on_trade_with_liquidity(
+        &mut self,
+        instrument: InstrumentId,
+        price: Price,
+        available: Option<Qty>,
+        ts: Timestamp,
+        fills: &mut Vec<SimFill>,
+    ) -> Result<(), FillOverflow> {
         if self.working.is_empty() {
             return Ok(());
         }
         let model = self.model;
-        self.match_working(instrument, ts, fills, |intent| match intent.order_type {
+        self.match_working(instrument, ts, available, fills, |intent| match intent.order_type {
             OrderType::Market => model.market_price(intent.side, price).map(Some),
             OrderType::Limit(limit) => Ok(match intent.side {
                 Side::Buy if price <= limit => Some(price),
@@ -297,27 +328,44 @@ impl SimulatedVenue {
         &mut self,
         instrument: InstrumentId,
         ts: Timestamp,
+        mut available: Option<Qty>,
         fills: &mut Vec<SimFill>,
         mut price_for: impl FnMut(&OrderIntent) -> Result<Option<Price>, FillOverflow>,
     ) -> Result<(), FillOverflow> {
         let day = ts.utc_day();
         let model = self.model;
         let mut result = Ok(());
-        self.working.retain(|order| {
+        self.working.retain_mut(|order| {
             if order.intent.instrument != instrument || result.is_err() {
                 return true;
             }
             if order.intent.time_in_force == TimeInForce::Day && day > order.submitted_day {
                 return false;
             }
-            match price_for(&order.intent)
-                .and_then(|price| price.map(|p| model.fill(order.id, &order.intent, p, ts)).transpose())
-            {
-                Ok(Some(fill)) => {
-                    fills.push(fill);
-                    false
+            let price = match price_for(&order.intent) {
+                Ok(Some(price)) => price,
+                Ok(None) => return order.intent.time_in_force != TimeInForce::Ioc,
+                Err(overflow) => {
+                    result = Err(overflow);
+                    return true;
                 }
-                Ok(None) => order.intent.time_in_force != TimeInForce::Ioc,
+            };
+            let qty = match available {
+                Some(left) if left < order.intent.qty => left,
+                _ => order.intent.qty,
+            };
+            if !qty.is_positive() {
+                return order.intent.time_in_force != TimeInForce::Ioc;
+            }
+            match model.partial_fill(order.id, &order.intent, qty, price, ts, !order.partly_filled) {
+                Ok(fill) => {
+                    fills.push(fill);
+                    available = available.map(|left| left.checked_sub(qty).unwrap_or(Qty::ZERO));
+                    let rest = order.intent.qty.checked_sub(qty).unwrap_or(Qty::ZERO);
+                    order.intent.qty = rest;
+                    order.partly_filled = true;
+                    rest.is_positive() && order.intent.time_in_force != TimeInForce::Ioc
+                }
                 Err(overflow) => {
                     result = Err(overflow);
                     true
@@ -516,5 +564,49 @@ mod tests {
         venue.on_trade(INSTRUMENT, price("11.1"), Timestamp::from_nanos(6), &mut fills).unwrap();
         assert_eq!(fills.len(), 2);
         assert_eq!(fills[1].fill.price, price("11.1"));
+    }
+
+    #[test]
+    fn trades_fill_working_orders_up_to_their_size_and_the_rest_keeps_working() {
+        let fees = FeeSchedule { per_order: Money::from_units(1), rate: Bps::ZERO };
+        let mut venue = SimulatedVenue::new(FillModel { fees, ..model(FillTiming::NextBarOpen) });
+        let first = venue.submit(buy(5), Timestamp::from_nanos(1));
+        let second = venue.submit(buy(2), Timestamp::from_nanos(2));
+        let mut fills = Vec::new();
+        let at = |n| Timestamp::from_nanos(n);
+        venue.on_trade_with_liquidity(INSTRUMENT, price("10"), Some(Qty::from_units(3)), at(3), &mut fills).unwrap();
+        assert_eq!(fills.len(), 1, "the trade's 3 units all go to the first order");
+        assert_eq!((fills[0].order_id, fills[0].fill.qty), (first, Qty::from_units(3)));
+        assert_eq!(fills[0].fill.fee, Money::from_units(1), "the order fee on its first fill");
+        assert_eq!(venue.working_qty(INSTRUMENT), Qty::from_units(4));
+        fills.clear();
+        venue.on_trade_with_liquidity(INSTRUMENT, price("10.1"), Some(Qty::from_units(3)), at(4), &mut fills).unwrap();
+        let got: Vec<_> = fills.iter().map(|f| (f.order_id, f.fill.qty, f.fill.fee)).collect();
+        assert_eq!(
+            got,
+            [(first, Qty::from_units(2), Money::ZERO), (second, Qty::from_units(1), Money::from_units(1))],
+            "the rest of the first order, then part of the second"
+        );
+        assert!(!venue.is_working(first));
+        assert!(venue.is_working(second));
+        assert_eq!(venue.working_qty(INSTRUMENT), Qty::from_units(1));
+    }
+
+    #[test]
+    fn an_ioc_order_larger_than_the_trade_fills_partly_and_the_rest_is_cancelled() {
+        let mut venue = SimulatedVenue::new(model(FillTiming::NextBarOpen));
+        let id = venue.submit(buy(5).with_time_in_force(TimeInForce::Ioc), Timestamp::from_nanos(1));
+        let mut fills = Vec::new();
+        venue
+            .on_trade_with_liquidity(
+                INSTRUMENT,
+                price("10"),
+                Some(Qty::from_units(2)),
+                Timestamp::from_nanos(2),
+                &mut fills,
+            )
+            .unwrap();
+        assert_eq!(fills[0].fill.qty, Qty::from_units(2));
+        assert!(!venue.is_working(id));
     }
 }

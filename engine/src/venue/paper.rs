@@ -1,7 +1,9 @@
 //! The paper venue: the domain's [`SimulatedVenue`] driven by live ticks. Market orders fill at
 //! the next trade of their symbol (with the configured slippage), limit orders when a trade
 //! touches them; IOC orders that miss their one trade are cancelled, DAY orders expire at the
-//! first trade of a later UTC day.
+//! first trade of a later UTC day. With `PAPER_LIQUIDITY=trade_size` a trade fills at most its
+//! own size, shared by the working orders in arrival order: larger orders fill partially over
+//! several trades (the rest of a partly filled IOC order is cancelled).
 //!
 //! One task owns the simulated book; submissions, cancels and ticks reach it in order through a
 //! channel, so no lock sits on the decision path.
@@ -10,13 +12,16 @@ use std::collections::{HashMap, HashSet};
 
 use domain::{
     fill::{FillModel, FillTiming, SimFill, SimOrderId, SimulatedVenue},
-    InstrumentId, Price, TimeInForce,
+    InstrumentId, Price, Qty, TimeInForce,
 };
 use tokio::sync::{broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use super::{VenueEvent, VenueEventKind, VenueOrder};
-use crate::{configuration::PaperSettings, market::MarketTick};
+use crate::{
+    configuration::{PaperLiquidity, PaperSettings},
+    market::MarketTick,
+};
 
 enum Command {
     Submit(VenueOrder),
@@ -33,6 +38,8 @@ struct Working {
     order_id: i64,
     instrument: InstrumentId,
     time_in_force: TimeInForce,
+    /// Quantity not filled yet.
+    remaining: Qty,
 }
 
 impl PaperVenue {
@@ -55,6 +62,7 @@ impl PaperVenue {
         let task = tokio::spawn(async move {
             let mut book = Book {
                 sim: SimulatedVenue::new(model),
+                liquidity: settings.liquidity,
                 working: HashMap::new(),
                 by_order: HashMap::new(),
                 cancelled_early: HashSet::new(),
@@ -95,6 +103,7 @@ impl PaperVenue {
 
 struct Book {
     sim: SimulatedVenue,
+    liquidity: PaperLiquidity,
     working: HashMap<SimOrderId, Working>,
     by_order: HashMap<i64, SimOrderId>,
     /// Cancels that arrived before their order: the submission is dropped when it comes.
@@ -121,6 +130,7 @@ impl Book {
                 order_id: order.order_id,
                 instrument: order.intent.instrument,
                 time_in_force: order.intent.time_in_force,
+                remaining: order.intent.qty,
             },
         );
         self.by_order.insert(order.order_id, id);
@@ -154,17 +164,25 @@ impl Book {
         let t = tick.tick;
         self.fills.clear();
         let mut fills = std::mem::take(&mut self.fills);
-        if let Err(e) = self.sim.on_trade(t.instrument, t.price, t.ts, &mut fills) {
+        let available = match self.liquidity {
+            PaperLiquidity::Unlimited => None,
+            PaperLiquidity::TradeSize => Some(t.size),
+        };
+        if let Err(e) = self.sim.on_trade_with_liquidity(t.instrument, t.price, available, t.ts, &mut fills) {
             tracing::error!(error = %e, "paper fill could not be priced");
         }
         for fill in &fills {
-            if let Some(working) = self.forget(fill.order_id) {
-                self.exec_seq += 1;
-                let exec_id = format!("{}-{}", self.exec_prefix, self.exec_seq);
-                let f = fill.fill;
-                let kind = VenueEventKind::Fill { exec_id, qty: f.qty, price: f.price, fee: f.fee, ts: f.ts };
-                self.emit(working.order_id, kind).await;
+            let Some(working) = self.working.get_mut(&fill.order_id) else { continue };
+            working.remaining = working.remaining.checked_sub(fill.fill.qty).unwrap_or(Qty::ZERO);
+            let order_id = working.order_id;
+            if !working.remaining.is_positive() {
+                self.forget(fill.order_id);
             }
+            self.exec_seq += 1;
+            let exec_id = format!("{}-{}", self.exec_prefix, self.exec_seq);
+            let f = fill.fill;
+            let kind = VenueEventKind::Fill { exec_id, qty: f.qty, price: f.price, fee: f.fee, ts: f.ts };
+            self.emit(order_id, kind).await;
         }
         self.fills = fills;
         // Orders of this instrument that left the book without a fill: IOC misses and DAY expiries.

@@ -161,7 +161,7 @@ pub fn test_settings(db_url: &str, feed: &FakeFeed) -> Settings {
         migrate_on_start: false,
         data_service_url: feed.url.clone(),
         venue: engine::configuration::VenueSettings::Paper,
-        paper: PaperSettings { fees: Default::default(), slippage: domain::Bps::ZERO },
+        paper: PaperSettings { fees: Default::default(), slippage: domain::Bps::ZERO, liquidity: Default::default() },
         signals: SignalSettings { max_age: Duration::from_secs(60), hmac_secret: None, body_limit: 4096 },
         lease_ttl: Duration::from_secs(3),
         lease_renew: Duration::from_millis(200),

@@ -190,3 +190,32 @@ async fn requests_without_a_valid_token_get_401_but_health_and_openapi_are_open(
     }
     app.stop().await;
 }
+
+#[tokio::test]
+async fn with_trade_size_liquidity_a_paper_order_fills_partially_over_several_trades() {
+    let db = test_support::TestDb::new().await;
+    let feed = crate::helpers::FakeFeed::start().await;
+    let mut settings = crate::helpers::test_settings(&db.url(), &feed);
+    settings.paper.liquidity = engine::configuration::PaperLiquidity::TradeSize;
+    let app = crate::helpers::spawn_with(settings).await;
+    feed.wait_for_clients(1).await;
+    feed.tick("BTCUSD", "100");
+    let (status, placed) = app.place_market("acct-p", "BTCUSD", "buy", "5", "partial-1").await;
+    assert_eq!(status, 201, "{placed}");
+    let id = placed["order_id"].as_i64().unwrap();
+    app.order_reaches(id, "new").await;
+    // Every trade of the stand-in feed is 3 units: 3 fill now, 2 at the next trade.
+    feed.tick("BTCUSD", "101");
+    let partial = app.order_reaches(id, "partially_filled").await;
+    assert_eq!(partial["filled_qty"], "3");
+    feed.tick("BTCUSD", "102");
+    let filled = app.order_reaches(id, "filled").await;
+    assert_eq!((filled["filled_qty"].as_str(), filled["avg_fill_price"].as_str()), (Some("5"), Some("101.4")));
+    let (_, fills) = app.get("/api/v1/fills?account=acct-p").await;
+    let got: Vec<(&str, &str)> =
+        fills.as_array().unwrap().iter().map(|f| (f["qty"].as_str().unwrap(), f["price"].as_str().unwrap())).collect();
+    assert_eq!(got.len(), 2);
+    assert!(got.contains(&("3", "101")) && got.contains(&("2", "102")), "{got:?}");
+    let (_, positions) = app.get("/api/v1/positions?account=acct-p").await;
+    assert_eq!((positions[0]["qty"].as_str(), positions[0]["avg_price"].as_str()), (Some("5"), Some("101.4")));
+}

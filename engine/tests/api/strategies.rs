@@ -115,7 +115,11 @@ async fn an_order_written_with_a_stale_fencing_token_is_refused() {
         &app.instance_id,
         engine::venue::Venue::Paper(
             engine::venue::paper::PaperVenue::start(
-                engine::configuration::PaperSettings { fees: Default::default(), slippage: domain::Bps::ZERO },
+                engine::configuration::PaperSettings {
+                    fees: Default::default(),
+                    slippage: domain::Bps::ZERO,
+                    liquidity: Default::default(),
+                },
                 "x",
                 tokio::sync::broadcast::channel(1).1,
                 tokio::sync::mpsc::channel(1).0,
