@@ -1,6 +1,7 @@
 //! The engine's HTTP API under `/api/v1`, one router per feature. Everything except health,
 //! the OpenAPI document and the TradingView webhook needs a bearer API token.
 
+pub mod audit;
 pub mod backtests;
 pub mod halt;
 pub mod orders;
@@ -45,6 +46,7 @@ impl Modify for BearerAuth {
         halt::create, halt::resume, halt::list,
         backtests::create, backtests::list, backtests::get_one, backtests::trades, backtests::equity, backtests::report,
         reports::list, reports::get_one,
+        audit::list,
     ),
     components(schemas(
         crate::signals::webhook::Alert, crate::signals::webhook::SignalReceipt, signals::SignalRow,
@@ -56,7 +58,7 @@ impl Modify for BearerAuth {
         crate::backtests::BacktestRequest, crate::backtests::FillChoice, crate::backtests::source::BarSource,
         crate::backtests::jobs::JobView, crate::backtests::jobs::TradeRow,
         crate::reports::Published, crate::reports::DailyReport, crate::reports::AccountReport,
-        crate::reports::TradeLine, crate::reports::PositionLine,
+        crate::reports::TradeLine, crate::reports::PositionLine, audit::AuditEntry,
     ))
 )]
 pub struct ApiDoc;
@@ -72,6 +74,7 @@ pub fn protected() -> Router<AppState> {
         .merge(signals::router())
         .merge(backtests::router())
         .merge(reports::router())
+        .merge(audit::router())
 }
 
 /// Routes open to anyone: the OpenAPI document.

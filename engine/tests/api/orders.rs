@@ -169,6 +169,26 @@ async fn risk_limit_changes_are_recorded_in_the_audit_log_with_the_token_name() 
     );
     let (status, _) = app.send(reqwest::Method::PUT, "/api/v1/risk-limits/acct", json!({"max_order_qty": "-1"})).await;
     assert_eq!(status, 422);
+    app.send(reqwest::Method::PUT, "/api/v1/risk-limits/other", json!({"max_order_qty": "9"})).await;
+
+    // The same entries over the API, newest first, for one account.
+    let (status, entries) = app.get("/api/v1/audit?target=account:acct").await;
+    assert_eq!(status, 200, "{entries}");
+    let entries = entries.as_array().unwrap();
+    assert_eq!(entries.len(), 2, "the refused change is not audited and the other account is filtered out");
+    assert_eq!(entries[0]["action"], "risk_limits.update");
+    assert_eq!(
+        (
+            entries[0]["detail"]["before"]["max_order_qty"].as_str(),
+            entries[0]["detail"]["after"]["max_order_qty"].as_str()
+        ),
+        (Some("5"), Some("7"))
+    );
+    assert!(entries[0]["audit_id"].as_i64() > entries[1]["audit_id"].as_i64());
+    let (_, older) = app.get(&format!("/api/v1/audit?target=account:acct&before={}", entries[0]["audit_id"])).await;
+    assert_eq!(older.as_array().unwrap().len(), 1);
+    let (status, _) = app.get("/api/v1/audit?limit=0").await;
+    assert_eq!(status, 400);
     app.stop().await;
 }
 
