@@ -52,8 +52,8 @@ pub struct PendingSignal {
 pub enum Stored {
     /// Committed with this id.
     Accepted(i64),
-    /// The same alert was stored before; nothing new.
-    Duplicate,
+    /// The same alert was stored before under this id; nothing new.
+    Duplicate(i64),
 }
 
 /// Storing failed; nothing of the request was stored.
@@ -175,12 +175,41 @@ async fn insert_batch(pool: &PgPool, batch: &[Request]) -> Result<Vec<Stored>, s
     .await?;
     let mut inserted: HashMap<(i64, &str), i64> =
         rows.iter().map(|(id, sid, key)| ((*sid, key.as_str()), *id)).collect();
-    // The first request with a key gets the row; later ones in the batch are duplicates.
+    // Repeats of alerts stored earlier (rare): look their ids up, so a retry learns which signal
+    // its alert became.
+    let mut earlier: HashMap<(i64, String), i64> = HashMap::new();
+    if inserted.len() < batch.len() {
+        let (sids, dks): (Vec<i64>, Vec<&str>) = batch
+            .iter()
+            .filter(|(s, _)| !inserted.contains_key(&(s.strategy_id, s.dedupe_key.as_str())))
+            .map(|(s, _)| (s.strategy_id, s.dedupe_key.as_str()))
+            .unzip();
+        let found: Vec<(i64, i64, String)> = sqlx::query_as(
+            "select signal_id, strategy_id, dedupe_key from signal
+              where (strategy_id, dedupe_key) in (select * from unnest($1::bigint[], $2::text[]))",
+        )
+        .bind(&sids)
+        .bind(&dks)
+        .fetch_all(pool)
+        .await?;
+        earlier = found.into_iter().map(|(id, sid, key)| ((sid, key), id)).collect();
+    }
+    // The first request with a key gets the row; later ones in the batch are duplicates of it.
+    let mut seen: HashMap<(i64, &str), i64> = HashMap::new();
     Ok(batch
         .iter()
-        .map(|(s, _)| match inserted.remove(&(s.strategy_id, s.dedupe_key.as_str())) {
-            Some(id) => Stored::Accepted(id),
-            None => Stored::Duplicate,
+        .map(|(s, _)| {
+            let key = (s.strategy_id, s.dedupe_key.as_str());
+            if let Some(id) = inserted.remove(&key) {
+                seen.insert(key, id);
+                return Stored::Accepted(id);
+            }
+            let id = seen
+                .get(&key)
+                .copied()
+                .or_else(|| earlier.get(&(s.strategy_id, s.dedupe_key.clone())).copied())
+                .unwrap_or_default();
+            Stored::Duplicate(id)
         })
         .collect())
 }

@@ -69,7 +69,7 @@ pub struct Alert {
 pub struct SignalReceipt {
     /// `accepted` or `duplicate`.
     pub status: &'static str,
-    /// The stored signal (accepted only).
+    /// The stored signal: the new one, or for a duplicate the one the first alert became.
     pub signal_id: Option<i64>,
 }
 
@@ -220,7 +220,9 @@ async fn receive(
         Ok(Stored::Accepted(id)) => {
             Ok((StatusCode::ACCEPTED, Json(SignalReceipt { status: "accepted", signal_id: Some(id) })))
         }
-        Ok(Stored::Duplicate) => Ok((StatusCode::OK, Json(SignalReceipt { status: "duplicate", signal_id: None }))),
+        Ok(Stored::Duplicate(id)) => {
+            Ok((StatusCode::OK, Json(SignalReceipt { status: "duplicate", signal_id: Some(id) })))
+        }
         Err(WriteError::Closed) => Err(ApiError::Unavailable("the engine is shutting down; retry".into())),
         Err(WriteError::Storage(e)) => {
             tracing::warn!(error = %e, "signal not stored");

@@ -61,15 +61,18 @@ async fn a_repeated_alert_id_is_answered_as_duplicate_and_creates_nothing() {
     app.follower("tv", "acct-1").await;
     feed.tick("BTCUSD", "100");
     let body = alert("tv", "pass-tv", "buy", "same-id").to_string();
-    assert_eq!(app.webhook(body.clone(), "application/json").await.0, 202);
+    let (status, first) = app.webhook(body.clone(), "application/json").await;
+    assert_eq!(status, 202);
     let (status, receipt) = app.webhook(body.clone(), "application/json").await;
     assert_eq!((status, receipt["status"].as_str()), (200, Some("duplicate")));
+    assert_eq!(receipt["signal_id"], first["signal_id"], "a retry learns which signal its alert became");
     eventually("the first signal processed", || async {
         app.get("/api/v1/signals?strategy=tv").await.1[0]["status"] == "processed"
     })
     .await;
     // Still a duplicate after processing, and still only one order.
-    assert_eq!(app.webhook(body, "application/json").await.1["status"], "duplicate");
+    let (_, again) = app.webhook(body, "application/json").await;
+    assert_eq!((again["status"].as_str(), &again["signal_id"]), (Some("duplicate"), &first["signal_id"]));
     tokio::time::sleep(Duration::from_millis(300)).await;
     let signals: i64 = sqlx::query_scalar("select count(*) from signal").fetch_one(&app.pool).await.unwrap();
     let orders: i64 = sqlx::query_scalar("select count(*) from \"order\"").fetch_one(&app.pool).await.unwrap();
