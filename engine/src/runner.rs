@@ -1,5 +1,5 @@
 //! The strategy runner: leases decide which engine instance runs which strategy, and each
-//! running strategy turns live ticks into bars and bars into orders.
+//! running strategy turns live ticks, bars, its fills and timers into orders.
 //!
 //! Every `LEASE_RENEW_MILLIS` an instance (1) heart-beats in `engine_instance`, (2) renews the
 //! leases it holds, (3) releases the leases of strategies that were disabled, (4) claims enabled
@@ -12,7 +12,7 @@
 
 use std::{collections::HashMap, time::Duration};
 
-use domain::{bars::BarAggregator, Bar, Qty, Strategy, StrategyContext};
+use domain::{bars::BarAggregator, Bar, Qty, Strategy, StrategyContext, Timestamp};
 use rust_decimal::Decimal;
 use sqlx::PgConnection;
 use tokio::{sync::broadcast, task::JoinHandle};
@@ -173,9 +173,53 @@ struct SymbolRunner {
     symbol: String,
     bars: BarAggregator,
     strategy: Box<dyn Strategy>,
+    /// Position and working quantity as last read from the database (ticks decide on this
+    /// copy so that a trade costs no query; bars, fills, timers and every order refresh it).
+    exposure: (Qty, Qty),
 }
 
-/// Runs one strategy until `stop` or until its lease turns out to be stale.
+/// What a strategy is told about.
+#[derive(Clone, Copy)]
+enum Event<'a> {
+    Bar(&'a Bar),
+    Tick(&'a domain::Tick),
+    Fill(&'a domain::Fill),
+    Timer(Timestamp),
+}
+
+impl Event<'_> {
+    fn now(&self) -> Timestamp {
+        match self {
+            Event::Bar(bar) => bar.ts,
+            Event::Tick(tick) => tick.ts,
+            Event::Fill(fill) => fill.ts,
+            Event::Timer(now) => *now,
+        }
+    }
+
+    /// The part of a client order id that makes an order of this event unique and the same
+    /// when the event is seen again (a retry never creates a second order).
+    fn order_key(&self) -> String {
+        match self {
+            Event::Bar(bar) => bar.ts.millis().to_string(),
+            Event::Tick(tick) => format!("t{}", tick.ts.nanos()),
+            Event::Fill(fill) => format!("f{}-{}", fill.ts.nanos(), fill.qty.raw()),
+            Event::Timer(now) => format!("m{}", now.nanos() / 1_000_000_000),
+        }
+    }
+
+    /// Whether the strategy decides on fresh exposure from the database.
+    fn reads_exposure(&self) -> bool {
+        !matches!(self, Event::Tick(_))
+    }
+}
+
+/// How often running strategies get `on_timer`.
+const TIMER_PERIOD: Duration = Duration::from_secs(1);
+
+/// Runs one strategy until `stop` or until its lease turns out to be stale: trades of its
+/// symbols go to `on_tick` and into bars (`on_bar` when one closes), fills of its orders booked
+/// by this process to `on_fill`, and every second `on_timer`.
 pub async fn run_strategy(oms: Oms, def: StrategyRow, lease: LeaseClaim, stop: CancellationToken) {
     let period = i64::from(def.bar_seconds) * 1_000_000_000;
     let mut symbols: HashMap<domain::InstrumentId, SymbolRunner> = HashMap::new();
@@ -183,9 +227,10 @@ pub async fn run_strategy(oms: Oms, def: StrategyRow, lease: LeaseClaim, stop: C
         match strategies::build(&def.kind, &def.params, &oms.market().instruments, symbol) {
             Ok(strategy) => {
                 let id = oms.market().instruments.id(symbol);
+                let bars = BarAggregator::new(id, period);
                 symbols.insert(
                     id,
-                    SymbolRunner { symbol: symbol.clone(), bars: BarAggregator::new(id, period), strategy },
+                    SymbolRunner { symbol: symbol.clone(), bars, strategy, exposure: (Qty::ZERO, Qty::ZERO) },
                 );
             }
             Err(e) => {
@@ -196,53 +241,97 @@ pub async fn run_strategy(oms: Oms, def: StrategyRow, lease: LeaseClaim, stop: C
     }
     // Subscribe first, then read history: a tick is either in the history or arrives live.
     let mut ticks = oms.market().subscribe();
+    let mut fills = oms.subscribe_fills();
     let mut intents = Vec::with_capacity(4);
     let warmed = warm_up(&oms, &def, &mut symbols, &mut intents).await;
+    let mut timer = tokio::time::interval(TIMER_PERIOD);
+    timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     // Market time: the newest tick of any symbol. A quiet symbol's bar closes once the market
     // is a grace period past its end, instead of waiting for its own next trade.
     let mut market_now = i64::MIN;
     let grace = 1_000_000_000;
     loop {
-        let tick = tokio::select! {
+        let outcome = tokio::select! {
             () = stop.cancelled() => return,
-            t = ticks.recv() => t,
-        };
-        let tick = match tick {
-            Ok(t) => t,
-            Err(broadcast::error::RecvError::Lagged(n)) => {
-                tracing::warn!(strategy = %def.name, skipped = n, "strategy lagged behind the feed");
-                continue;
-            }
-            Err(broadcast::error::RecvError::Closed) => return,
-        };
-        if warmed.get(&tick.tick.instrument).is_some_and(|last| tick.tick.ts <= *last) {
-            continue; // already seen in the warm-up history
-        }
-        market_now = market_now.max(tick.tick.ts.nanos());
-        let flush_at = domain::Timestamp::from_nanos(market_now.saturating_sub(grace));
-        let mut closed = Vec::new();
-        for (instrument, runner) in symbols.iter_mut() {
-            let bar = if *instrument == tick.tick.instrument {
-                runner.bars.on_tick(&tick.tick)
-            } else {
-                runner.bars.flush_before(flush_at)
-            };
-            if let Some(bar) = bar {
-                closed.push((*instrument, bar));
-            }
-        }
-        for (instrument, bar) in closed {
-            let Some(runner) = symbols.get_mut(&instrument) else { continue };
-            match on_bar(&oms, &def, lease, runner, &bar, &mut intents).await {
-                Ok(()) => {}
-                Err(OmsError::StaleLease) => {
-                    tracing::warn!(strategy = %def.name, "lease taken over by another instance; stopping");
-                    return;
+            _ = timer.tick() => {
+                let now = crate::market::now();
+                let mut outcome = Ok(());
+                for runner in symbols.values_mut() {
+                    outcome = outcome.and(decide(&oms, &def, lease, runner, Event::Timer(now), &mut intents).await);
                 }
-                Err(e) => tracing::warn!(strategy = %def.name, error = %e, "bar not processed"),
+                outcome
             }
+            fill = fills.recv() => match fill {
+                Ok(booked) if booked.strategy == def.name && booked.account == def.account => {
+                    match symbols.get_mut(&booked.fill.instrument) {
+                        Some(runner) => decide(&oms, &def, lease, runner, Event::Fill(&booked.fill), &mut intents).await,
+                        None => Ok(()),
+                    }
+                }
+                Ok(_) => Ok(()),
+                Err(broadcast::error::RecvError::Lagged(n)) => {
+                    tracing::warn!(strategy = %def.name, skipped = n, "strategy lagged behind its fills");
+                    Ok(())
+                }
+                Err(broadcast::error::RecvError::Closed) => return,
+            },
+            tick = ticks.recv() => {
+                let tick = match tick {
+                    Ok(t) => t,
+                    Err(broadcast::error::RecvError::Lagged(n)) => {
+                        tracing::warn!(strategy = %def.name, skipped = n, "strategy lagged behind the feed");
+                        continue;
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return,
+                };
+                if warmed.get(&tick.tick.instrument).is_some_and(|last| tick.tick.ts <= *last) {
+                    continue; // already seen in the warm-up history
+                }
+                on_market_tick(&oms, &def, lease, &mut symbols, &tick.tick, &mut market_now, grace, &mut intents).await
+            }
+        };
+        match outcome {
+            Ok(()) => {}
+            Err(OmsError::StaleLease) => {
+                tracing::warn!(strategy = %def.name, "lease taken over by another instance; stopping");
+                return;
+            }
+            Err(e) => tracing::warn!(strategy = %def.name, error = %e, "event not processed"),
         }
     }
+}
+
+/// A trade: `on_tick` for its symbol, then the bars it closes (its own, and those of quiet
+/// symbols the market has moved past).
+#[allow(clippy::too_many_arguments)]
+async fn on_market_tick(
+    oms: &Oms,
+    def: &StrategyRow,
+    lease: LeaseClaim,
+    symbols: &mut HashMap<domain::InstrumentId, SymbolRunner>,
+    tick: &domain::Tick,
+    market_now: &mut i64,
+    grace: i64,
+    intents: &mut Vec<domain::OrderIntent>,
+) -> Result<(), OmsError> {
+    if let Some(runner) = symbols.get_mut(&tick.instrument) {
+        decide(oms, def, lease, runner, Event::Tick(tick), intents).await?;
+    }
+    *market_now = (*market_now).max(tick.ts.nanos());
+    let flush_at = Timestamp::from_nanos(market_now.saturating_sub(grace));
+    let mut closed = Vec::new();
+    for (instrument, runner) in symbols.iter_mut() {
+        let bar =
+            if *instrument == tick.instrument { runner.bars.on_tick(tick) } else { runner.bars.flush_before(flush_at) };
+        if let Some(bar) = bar {
+            closed.push((*instrument, bar));
+        }
+    }
+    for (instrument, bar) in closed {
+        let Some(runner) = symbols.get_mut(&instrument) else { continue };
+        decide(oms, def, lease, runner, Event::Bar(&bar), intents).await?;
+    }
+    Ok(())
 }
 
 /// Longest history replayed at start: this many bars, at most an hour.
@@ -268,7 +357,10 @@ async fn warm_up(
             continue;
         };
         let mut bars = 0;
+        runner.exposure = (position, working);
         for tick in &history {
+            intents.clear();
+            runner.strategy.on_tick(&StrategyContext { now: tick.ts, position, working }, tick, intents);
             if let Some(bar) = runner.bars.on_tick(tick) {
                 intents.clear();
                 runner.strategy.on_bar(&StrategyContext { now: bar.ts, position, working }, &bar, intents);
@@ -283,25 +375,35 @@ async fn warm_up(
     last_seen
 }
 
-async fn on_bar(
+async fn decide(
     oms: &Oms,
     def: &StrategyRow,
     lease: LeaseClaim,
     runner: &mut SymbolRunner,
-    bar: &Bar,
+    event: Event<'_>,
     intents: &mut Vec<domain::OrderIntent>,
 ) -> Result<(), OmsError> {
-    let mut conn = oms.pool().acquire().await?;
-    let (position, working) = strategy_exposure(&mut conn, &def.account, &def.name, &runner.symbol).await?;
-    drop(conn);
-    let ctx = StrategyContext { now: bar.ts, position, working };
+    if event.reads_exposure() {
+        refresh_exposure(oms, def, runner).await?;
+    }
+    let (position, working) = runner.exposure;
+    let ctx = StrategyContext { now: event.now(), position, working };
     intents.clear();
-    runner.strategy.on_bar(&ctx, bar, intents);
+    match event {
+        Event::Bar(bar) => runner.strategy.on_bar(&ctx, bar, intents),
+        Event::Tick(tick) => runner.strategy.on_tick(&ctx, tick, intents),
+        Event::Fill(fill) => runner.strategy.on_fill(&ctx, fill, intents),
+        Event::Timer(_) => runner.strategy.on_timer(&ctx, intents),
+    }
+    if intents.is_empty() {
+        return Ok(());
+    }
+    let key = event.order_key();
     for (n, intent) in intents.iter().enumerate() {
         let order = NewOrder {
             account: def.account.clone(),
             strategy: def.name.clone(),
-            client_order_id: format!("{}-{}-{}-{n}", def.name, runner.symbol, bar.ts.millis()),
+            client_order_id: format!("{}-{}-{key}-{n}", def.name, runner.symbol),
             symbol: runner.symbol.clone(),
             side: intent.side,
             qty: intent.qty,
@@ -316,5 +418,11 @@ async fn on_bar(
         tracing::info!(strategy = %def.name, symbol = %runner.symbol, order_id = o.order_id, side = %o.side,
             qty = %o.qty, status = %o.status, reason = ?o.reject_reason, "strategy order");
     }
+    refresh_exposure(oms, def, runner).await
+}
+
+async fn refresh_exposure(oms: &Oms, def: &StrategyRow, runner: &mut SymbolRunner) -> Result<(), OmsError> {
+    let mut conn = oms.pool().acquire().await?;
+    runner.exposure = strategy_exposure(&mut conn, &def.account, &def.name, &runner.symbol).await?;
     Ok(())
 }

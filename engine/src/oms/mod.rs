@@ -212,6 +212,20 @@ pub struct Oms {
     instance_id: Arc<str>,
     venue: Venue,
     market: MarketData,
+    fills: tokio::sync::broadcast::Sender<BookedFill>,
+}
+
+/// A fill this process booked, for the strategy that owns the order (its `on_fill`).
+#[derive(Debug, Clone)]
+pub struct BookedFill {
+    /// Account.
+    pub account: String,
+    /// Strategy name.
+    pub strategy: String,
+    /// Symbol.
+    pub symbol: String,
+    /// The execution (its instrument is this process's id of the symbol).
+    pub fill: domain::Fill,
 }
 
 const ORDER_COLUMNS: &str = "order_id, account, strategy, client_order_id, symbol, side, order_type, limit_price, \
@@ -223,7 +237,13 @@ pub const OPEN_STATUSES: [&str; 4] = ["pending_new", "new", "partially_filled", 
 impl Oms {
     /// An order manager sending to `venue`.
     pub fn new(pool: PgPool, instance_id: &str, venue: Venue, market: MarketData) -> Self {
-        Self { pool, instance_id: Arc::from(instance_id), venue, market }
+        let (fills, _) = tokio::sync::broadcast::channel(4096);
+        Self { pool, instance_id: Arc::from(instance_id), venue, market, fills }
+    }
+
+    /// Fills booked from now on (strategies' `on_fill`).
+    pub fn subscribe_fills(&self) -> tokio::sync::broadcast::Receiver<BookedFill> {
+        self.fills.subscribe()
     }
 
     /// The database.
@@ -484,8 +504,17 @@ impl Oms {
         if next != from {
             crate::metrics::order_state(next.code());
         }
-        if matches!(event.kind, VenueEventKind::Fill { .. }) {
+        if let VenueEventKind::Fill { qty, price, fee, ts, .. } = &event.kind {
             crate::metrics::fill(&row.account);
+            let side = if row.side == "buy" { Side::Buy } else { Side::Sell };
+            let instrument = self.market.instruments.id(&row.symbol);
+            let fill = domain::Fill { instrument, side, qty: *qty, price: *price, fee: *fee, ts: *ts };
+            let _ = self.fills.send(BookedFill {
+                account: row.account.clone(),
+                strategy: row.strategy.clone(),
+                symbol: row.symbol.clone(),
+                fill,
+            });
         }
         Ok(())
     }

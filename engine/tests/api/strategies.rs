@@ -69,6 +69,51 @@ async fn an_sma_strategy_builds_bars_from_live_ticks_and_trades_them() {
 }
 
 #[tokio::test]
+async fn a_tick_strategy_buys_a_breakout_on_the_trade_and_its_timer_closes_the_position() {
+    let (app, feed, _db) = spawn_app().await;
+    app.create_strategy(json!({"name": "brk", "kind": "level_breakout",
+        "params": {"level": "100", "hold_seconds": 1, "quantity": "2"},
+        "account": "acct-brk", "symbols": ["BTCUSD"], "enabled": true}))
+    .await;
+    eventually("the strategy leased", || async {
+        lease(&app, "brk").await.0.as_deref() == Some(app.instance_id.as_str())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await; // the strategy task subscribes to the feed
+    feed.tick("BTCUSD", "99.5");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    // on_tick: the trade through 100 buys at once, with no bar closing.
+    feed.tick("BTCUSD", "100.5");
+    eventually("the breakout order", || async {
+        app.get("/api/v1/orders?strategy=brk").await.1["orders"].as_array().is_some_and(|o| o.len() == 1)
+    })
+    .await;
+    let (_, page) = app.get("/api/v1/orders?strategy=brk").await;
+    let buy = &page["orders"][0];
+    assert_eq!((buy["side"].as_str(), buy["qty"].as_str()), (Some("buy"), Some("2")));
+    assert!(buy["client_order_id"].as_str().unwrap().starts_with("brk-BTCUSD-t"), "{buy}");
+    app.order_reaches(buy["order_id"].as_i64().unwrap(), "new").await;
+    feed.tick("BTCUSD", "101");
+    app.order_reaches(buy["order_id"].as_i64().unwrap(), "filled").await;
+    // on_fill starts the holding clock; on_timer closes the position a second later.
+    let sell = crate::helpers::eventually_value("the timer's exit order", Duration::from_secs(10), || async {
+        let (_, page) = app.get("/api/v1/orders?strategy=brk").await;
+        page["orders"].as_array().and_then(|o| o.iter().find(|o| o["side"] == "sell").cloned())
+    })
+    .await;
+    assert_eq!(sell["qty"], "2");
+    assert!(sell["client_order_id"].as_str().unwrap().starts_with("brk-BTCUSD-m"), "{sell}");
+    app.order_reaches(sell["order_id"].as_i64().unwrap(), "new").await;
+    feed.tick("BTCUSD", "101.5");
+    app.order_reaches(sell["order_id"].as_i64().unwrap(), "filled").await;
+    let (_, positions) = app.get("/api/v1/positions?account=acct-brk").await;
+    assert_eq!((positions[0]["qty"].as_str(), positions[0]["realized_pnl"].as_str()), (Some("0"), Some("1")));
+    let (_, page) = app.get("/api/v1/orders?strategy=brk").await;
+    assert_eq!(page["orders"].as_array().unwrap().len(), 2, "one entry, one exit: {page}");
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn of_two_instances_one_runs_a_strategy_and_the_other_takes_over_when_it_stops() {
     let (a, feed, db) = spawn_app().await;
     let b = spawn_with(test_settings(&db.url(), &feed)).await;

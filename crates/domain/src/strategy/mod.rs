@@ -6,12 +6,14 @@
 //! the same code runs in backtests, on paper and live.
 
 mod bollinger_breakout;
+mod level_breakout;
 mod params;
 mod rsi_reversion;
 mod signal_follower;
 mod sma_cross;
 
 pub use bollinger_breakout::BollingerBreakout;
+pub use level_breakout::LevelBreakout;
 pub use params::{ParamListError, ParamReader, StrategyConfigError, StrategyParams};
 pub use rsi_reversion::RsiReversion;
 pub use signal_follower::SignalFollower;
@@ -97,7 +99,7 @@ pub struct StrategyBase {
 
 /// Names of the built-in strategies, as accepted by [`build_strategy`].
 pub const STRATEGY_NAMES: &[&str] =
-    &[SmaCross::NAME, RsiReversion::NAME, BollingerBreakout::NAME, SignalFollower::NAME];
+    &[SmaCross::NAME, RsiReversion::NAME, BollingerBreakout::NAME, SignalFollower::NAME, LevelBreakout::NAME];
 
 /// Builds a built-in strategy from its registry name and validated parameters.
 ///
@@ -113,6 +115,7 @@ pub fn build_strategy(
         RsiReversion::NAME => Box::new(RsiReversion::from_params(params, base)?),
         BollingerBreakout::NAME => Box::new(BollingerBreakout::from_params(params, base)?),
         SignalFollower::NAME => Box::new(SignalFollower::from_params(params, base)?),
+        LevelBreakout::NAME => Box::new(LevelBreakout::from_params(params, base)?),
         _ => {
             return Err(StrategyConfigError::UnknownStrategy {
                 name: name.to_owned(),
@@ -215,9 +218,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn registry_builds_every_named_strategy_with_defaults() {
-        let params = StrategyParams::new();
+    fn registry_builds_every_named_strategy_from_its_required_parameters_only() {
         for name in STRATEGY_NAMES {
+            // The breakout level has no sensible default; every other parameter has one.
+            let params: StrategyParams =
+                if *name == LevelBreakout::NAME { "level=100".parse().unwrap() } else { StrategyParams::new() };
             let strategy = build_strategy(name, &params, test_support::base(1)).unwrap();
             assert_eq!(strategy.name(), *name);
         }
