@@ -170,6 +170,76 @@ pub struct RiskLimits {
     pub max_orders_per_minute: Option<i32>,
 }
 
+/// A backtest job as the engine reports it.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct BacktestJob {
+    /// Id (a UUID).
+    pub id: String,
+    /// `queued`, `running`, `succeeded` or `failed`.
+    pub status: String,
+    /// Share done, 0 to 1.
+    pub progress: f64,
+    /// The request as the engine stored it (strategy, params, symbol, interval, range, ...).
+    pub request: serde_json::Value,
+    /// The metrics once succeeded (`round_trips`, `realized_pnl`, `sharpe`, ...).
+    pub summary: Option<serde_json::Value>,
+    /// Why it failed, or why an attempt was retried.
+    pub error: Option<String>,
+    /// Attempts so far.
+    pub attempts: i32,
+    /// Who started it (the engine token's name).
+    pub created_by: String,
+    /// Queued at.
+    pub created_at: DateTime<Utc>,
+    /// Started at.
+    pub started_at: Option<DateTime<Utc>>,
+    /// Finished at.
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+impl BacktestJob {
+    /// Whether the job may still change (queued or running).
+    pub fn in_progress(&self) -> bool {
+        self.status == "queued" || self.status == "running"
+    }
+}
+
+/// One round trip of a backtest.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct BacktestTrade {
+    /// Number, from 1.
+    pub seq: i32,
+    /// Entry time.
+    pub entry_ts: DateTime<Utc>,
+    /// Entry price.
+    pub entry_px: Decimal,
+    /// Exit time.
+    pub exit_ts: DateTime<Utc>,
+    /// Exit price.
+    pub exit_px: Decimal,
+    /// Signed quantity.
+    pub qty: Decimal,
+    /// P&L of the trip.
+    pub pnl: Decimal,
+}
+
+/// One entry of the engine's audit log.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct AuditEntry {
+    /// Id, increasing.
+    pub audit_id: i64,
+    /// When.
+    pub ts: DateTime<Utc>,
+    /// Who: the engine token's name, or `engine`.
+    pub actor: String,
+    /// What kind of change (`risk_limits.update`, ...).
+    pub action: String,
+    /// What was changed (`account:NAME`, ...).
+    pub target: String,
+    /// The change; for limits `{"before": {...}, "after": {...}}`.
+    pub detail: serde_json::Value,
+}
+
 /// One OHLCV bar from the data-service.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct Bar {
@@ -277,6 +347,19 @@ impl Service {
 
     async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, UpstreamError> {
         self.send(self.request(reqwest::Method::GET, path)).await
+    }
+
+    async fn get_text(&self, path: &str) -> Result<String, UpstreamError> {
+        let service = self.name;
+        let unreachable = |e: reqwest::Error| UpstreamError::Unreachable { service, message: e.to_string() };
+        let resp = self.request(reqwest::Method::GET, path).send().await.map_err(unreachable)?;
+        let status = resp.status();
+        let body = resp.text().await.map_err(unreachable)?;
+        if !status.is_success() {
+            let message = body.chars().take(200).collect();
+            return Err(UpstreamError::Status { service, status: status.as_u16(), message });
+        }
+        Ok(body)
     }
 
     async fn health(&self) -> Health {
@@ -407,6 +490,50 @@ impl EngineClient {
     pub async fn put_risk_limits(&self, account: &str, limits: &RiskLimits) -> Result<RiskLimits, UpstreamError> {
         let path = format!("/api/v1/risk-limits/{account}");
         self.0.send(self.0.request(reqwest::Method::PUT, &path).json(limits)).await
+    }
+
+    /// Audit entries about `target` (e.g. `account:demo`), newest first, at most `limit`.
+    pub async fn audit(&self, target: &str, limit: u32) -> Result<Vec<AuditEntry>, UpstreamError> {
+        let query = [("target", target.to_owned()), ("limit", limit.to_string())];
+        self.0.send(self.0.request(reqwest::Method::GET, "/api/v1/audit").query(&query)).await
+    }
+
+    /// Queues a backtest (`request` as `POST /api/v1/backtests` documents it). The same
+    /// `idempotency_key` returns the job the first request created; a refused request is
+    /// [`UpstreamError::Status`] 422 with the engine's message naming the field.
+    pub async fn start_backtest(
+        &self,
+        request: &serde_json::Value,
+        idempotency_key: &str,
+    ) -> Result<BacktestJob, UpstreamError> {
+        let r = self.0.request(reqwest::Method::POST, "/api/v1/backtests").header("Idempotency-Key", idempotency_key);
+        self.0.send(r.json(request)).await
+    }
+
+    /// The latest `limit` backtests, newest first.
+    pub async fn backtests(&self, limit: u32) -> Result<Vec<BacktestJob>, UpstreamError> {
+        let query = [("limit", limit.to_string())];
+        self.0.send(self.0.request(reqwest::Method::GET, "/api/v1/backtests").query(&query)).await
+    }
+
+    /// One backtest; `None` when the engine has none with this id. `id` goes into the path as
+    /// it is: callers pass only ids checked with [`crate::routes::backtests::valid_id`].
+    pub async fn backtest(&self, id: &str) -> Result<Option<BacktestJob>, UpstreamError> {
+        match self.0.get(&format!("/api/v1/backtests/{id}")).await {
+            Ok(job) => Ok(Some(job)),
+            Err(UpstreamError::Status { status: 404, .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Every round trip of a succeeded backtest, in order.
+    pub async fn backtest_trades(&self, id: &str) -> Result<Vec<BacktestTrade>, UpstreamError> {
+        self.0.get(&format!("/api/v1/backtests/{id}/trades")).await
+    }
+
+    /// `equity.csv` of a succeeded backtest (`ts,equity,drawdown`, ts in epoch ms).
+    pub async fn backtest_equity(&self, id: &str) -> Result<String, UpstreamError> {
+        self.0.get_text(&format!("/api/v1/backtests/{id}/equity")).await
     }
 
     /// Active halts.

@@ -49,6 +49,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::routes::ticket::router())
         .merge(crate::routes::strategies::router())
         .merge(crate::routes::risk::router())
+        .merge(crate::routes::backtests::router())
         .merge(crate::routes::emergency::router())
         .merge(crate::routes::assets::router())
         .with_state(state);

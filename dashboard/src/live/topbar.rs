@@ -5,11 +5,12 @@ use leptos::prelude::*;
 use super::rows::TradingState;
 
 /// The navigation: target and label.
-const NAVIGATION: [(&str, &str); 5] = [
+const NAVIGATION: [(&str, &str); 6] = [
     ("/", "Overview"),
     ("/markets", "Markets"),
     ("/orders", "Orders"),
     ("/strategies", "Strategies"),
+    ("/backtests", "Backtests"),
     ("/risk", "Risk"),
 ];
 

@@ -5,6 +5,7 @@
 //! [`document`] wraps a page's content in the shell every page shares: the navigation, the
 //! trading state, the emergency controls (for traders), the user and the sign-out form.
 
+pub mod backtests;
 pub mod chart;
 pub mod confirm;
 pub mod error;
@@ -38,6 +39,8 @@ pub enum Section {
     Orders,
     /// `/strategies`.
     Strategies,
+    /// `/backtests`.
+    Backtests,
     /// `/risk`.
     Risk,
     /// Pages outside the navigation (confirmations, errors, sign-in).
@@ -86,6 +89,7 @@ fn TopBar(chrome: Chrome) -> impl IntoView {
         Section::Markets => Some("/markets"),
         Section::Orders => Some("/orders"),
         Section::Strategies => Some("/strategies"),
+        Section::Backtests => Some("/backtests"),
         Section::Risk => Some("/risk"),
         Section::None => None,
     };

@@ -1,9 +1,13 @@
-//! The risk page: one account's limits, and for admins a form to change them.
+//! The risk page: one account's limits, for admins a form to change them, and the audit log of
+//! their changes.
+
+use std::str::FromStr;
 
 use leptos::prelude::*;
+use rust_decimal::Decimal;
 
 use super::unavailable;
-use crate::clients::RiskLimits;
+use crate::clients::{AuditEntry, RiskLimits};
 
 /// The limits, their labels and their values as text (empty = no limit), in display order.
 pub fn fields(l: &RiskLimits) -> [(&'static str, &'static str, String); 7] {
@@ -23,11 +27,102 @@ pub fn fields(l: &RiskLimits) -> [(&'static str, &'static str, String); 7] {
     ]
 }
 
+/// A limit's value in an audit entry as shown: "no limit" for none, decimals normalized (the
+/// engine may write `10` or `"10.0"`).
+fn audit_value(value: Option<&serde_json::Value>) -> Option<String> {
+    let text = match value {
+        None | Some(serde_json::Value::Null) => return None,
+        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+    };
+    Some(Decimal::from_str(&text).map_or(text, |d| d.normalize().to_string()))
+}
+
+/// One limit changed by an audit entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LimitChange {
+    /// The limit's label.
+    pub label: &'static str,
+    /// Before (`None`: no limit).
+    pub from: Option<String>,
+    /// After (`None`: no limit).
+    pub to: Option<String>,
+}
+
+/// The limits a `risk_limits.update` entry's `{"before": {...}, "after": {...}}` changed, in
+/// display order (a missing or null `before` is an account that had no limits).
+pub fn limit_changes(detail: &serde_json::Value) -> Vec<LimitChange> {
+    let labels = fields(&RiskLimits::default()).map(|(key, label, _)| (key, label));
+    labels
+        .into_iter()
+        .filter_map(|(key, label)| {
+            let from = audit_value(detail.get("before").and_then(|b| b.get(key)));
+            let to = audit_value(detail.get("after").and_then(|a| a.get(key)));
+            (from != to).then_some(LimitChange { label, from, to })
+        })
+        .collect()
+}
+
+#[component]
+fn AuditLog(entries: Result<Vec<AuditEntry>, String>) -> impl IntoView {
+    let shown = |v: Option<String>| v.unwrap_or_else(|| "no limit".to_owned());
+    let body = match entries {
+        Ok(e) if e.is_empty() => view! { <p class="empty" id="no-audit">"No changes recorded."</p> }.into_any(),
+        Ok(e) => view! {
+            <table id="risk-audit">
+                <thead>
+                    <tr>
+                        <th scope="col">"When (UTC)"</th><th scope="col">"Who"</th><th scope="col">"Limit"</th>
+                        <th scope="col" class="num">"From"</th><th scope="col" class="num">"To"</th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {e.into_iter().flat_map(|entry| {
+                        let when = entry.ts.format("%Y-%m-%d %H:%M:%S").to_string();
+                        let changes = if entry.action == "risk_limits.update" { limit_changes(&entry.detail) } else { Vec::new() };
+                        let rows: Vec<AnyView> = if entry.action != "risk_limits.update" {
+                            vec![view! {
+                                <tr class="audit-entry">
+                                    <td>{when}</td><td>{entry.actor}</td><td>{entry.action}</td>
+                                    <td colspan="2"><code>{entry.detail.to_string()}</code></td>
+                                </tr>
+                            }.into_any()]
+                        } else if changes.is_empty() {
+                            vec![view! {
+                                <tr class="audit-entry"><td>{when}</td><td>{entry.actor}</td><td colspan="3">"saved without a change"</td></tr>
+                            }.into_any()]
+                        } else {
+                            changes.into_iter().map(|c| view! {
+                                <tr class="audit-entry">
+                                    <td>{when.clone()}</td><td>{entry.actor.clone()}</td><td>{c.label}</td>
+                                    <td class="num">{shown(c.from)}</td><td class="num">{shown(c.to)}</td>
+                                </tr>
+                            }.into_any()).collect()
+                        };
+                        rows
+                    }).collect_view()}
+                </tbody>
+            </table>
+        }
+        .into_any(),
+        Err(e) => unavailable("The audit log", &e),
+    };
+    view! {
+        <section aria-labelledby="audit-h">
+            <h2 id="audit-h">"Changes (audit log, newest first)"</h2>
+            <p class="meta">"Who is the engine token that made the change; changes made here are by the dashboard's \
+                token, and the dashboard's own log names the user."</p>
+            {body}
+        </section>
+    }
+}
+
 /// The page; `csrf` is set for users who may change limits; `error` explains a refused change.
 #[component]
 pub fn RiskPage(
     account: String,
     limits: Result<RiskLimits, String>,
+    audit: Result<Vec<AuditEntry>, String>,
     csrf: Option<String>,
     error: Option<String>,
 ) -> impl IntoView {
@@ -76,6 +171,34 @@ pub fn RiskPage(
         {error.map(|e| view! { <p class="error" id="risk-error" role="alert">{e}</p> })}
         <h2 id="risk-account">{format!("Account {account}")}</h2>
         {body}
-        <p class="notice">"The audit log of limit changes is not shown: the engine records it but has no API to read it yet."</p>
+        <AuditLog entries=audit/>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_audit_entry_names_each_changed_limit_with_its_values_before_and_after() {
+        let detail = serde_json::json!({
+            "before": {"max_order_qty": "1000", "max_daily_loss": null, "max_orders_per_minute": 30},
+            "after": {"max_order_qty": "250.50", "max_daily_loss": "5", "max_orders_per_minute": 30}
+        });
+        let changes = limit_changes(&detail);
+        assert_eq!(
+            changes,
+            vec![
+                LimitChange { label: "Largest order quantity", from: Some("1000".into()), to: Some("250.5".into()) },
+                LimitChange { label: "Largest daily loss (halts the account)", from: None, to: Some("5".into()) },
+            ]
+        );
+    }
+
+    #[test]
+    fn an_account_without_limits_before_is_read_as_no_limit() {
+        let detail = serde_json::json!({"before": null, "after": {"max_position": 10}});
+        assert_eq!(limit_changes(&detail)[0].from, None);
+        assert_eq!(limit_changes(&detail)[0].to.as_deref(), Some("10"));
     }
 }

@@ -45,17 +45,8 @@ async fn live(State(state): State<AppState>, _user: CurrentUser) -> Response {
     })
 }
 
-fn require_trader(user: &CurrentUser) -> Result<(), PageError> {
-    if user.role.can_trade() {
-        Ok(())
-    } else {
-        tracing::warn!(user = %user.username, role = %user.role, "emergency control refused: not a trader");
-        Err(PageError::Forbidden(format!("Your role ({}) may not halt or resume trading; ask a trader.", user.role)))
-    }
-}
-
 async fn confirm(state: AppState, user: CurrentUser, action: Action) -> Result<Response, PageError> {
-    require_trader(&user)?;
+    super::require_trader(&user, "halt or resume trading")?;
     let title = match action {
         Action::Halt => "Confirm HALT ALL",
         Action::Resume => "Confirm resume",
@@ -88,7 +79,7 @@ async fn halt(
     user: CurrentUser,
     Form(form): Form<HaltForm>,
 ) -> Result<Response, PageError> {
-    require_trader(&user)?;
+    super::require_trader(&user, "halt or resume trading")?;
     super::check_csrf(&user, &form.csrf)?;
     let reason = form.reason.trim();
     if reason.is_empty() || reason.chars().count() > 200 {
@@ -106,7 +97,7 @@ async fn resume(
     user: CurrentUser,
     Form(form): Form<super::auth::CsrfForm>,
 ) -> Result<Response, PageError> {
-    require_trader(&user)?;
+    super::require_trader(&user, "halt or resume trading")?;
     super::check_csrf(&user, &form.csrf)?;
     let lifted = state.engine.resume_all().await?;
     tracing::warn!(user = %user.username, lifted, "trading resumed from the dashboard");

@@ -2,6 +2,7 @@
 
 pub mod assets;
 pub mod auth;
+pub mod backtests;
 pub mod emergency;
 pub mod markets;
 pub mod orders;
@@ -51,6 +52,17 @@ pub fn check_csrf(user: &CurrentUser, posted: &str) -> Result<(), PageError> {
     } else {
         tracing::warn!(user = %user.username, "form rejected: CSRF token missing or wrong");
         Err(PageError::Csrf)
+    }
+}
+
+/// Fails with 403 unless the user may trade (traders and admins); `action` completes "may not
+/// …" in the answer, e.g. `place orders`.
+pub fn require_trader(user: &CurrentUser, action: &str) -> Result<(), PageError> {
+    if user.role.can_trade() {
+        Ok(())
+    } else {
+        tracing::warn!(user = %user.username, role = %user.role, action, "refused: not a trader");
+        Err(PageError::Forbidden(format!("Your role ({}) may not {action}; ask a trader.", user.role)))
     }
 }
 

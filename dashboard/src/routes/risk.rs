@@ -1,5 +1,7 @@
 //! Risk limits:
-//! - `GET /risk?account=A` (default `demo`): the account's limits (`GET /api/v1/risk-limits/A`).
+//! - `GET /risk?account=A` (default `demo`): the account's limits (`GET /api/v1/risk-limits/A`)
+//!   and the latest changes to them from the engine's audit log
+//!   (`GET /api/v1/audit?target=account:A`).
 //! - `POST /risk` (`csrf`, `account`, one field per limit, empty = no limit; admins only):
 //!   replaces them (`PUT /api/v1/risk-limits/A`) and shows the page again.
 
@@ -42,14 +44,21 @@ struct RiskQuery {
     account: Option<String>,
 }
 
+/// How many audit entries the page shows.
+const AUDIT_LIMIT: u32 = 20;
+
 async fn render(state: &AppState, user: CurrentUser, account: String, error: Option<String>) -> Response {
-    let limits = if valid_account(&account) {
-        state.engine.risk_limits(&account).await.map_err(|e| e.to_string())
+    let (limits, audit) = if valid_account(&account) {
+        let target = format!("account:{account}");
+        let (limits, audit) =
+            tokio::join!(state.engine.risk_limits(&account), state.engine.audit(&target, AUDIT_LIMIT));
+        (limits.map_err(|e| e.to_string()), audit.map_err(|e| e.to_string()))
     } else {
-        Err("an account is 1 to 64 letters, digits, '_', '-' or '.'".to_owned())
+        let why = "an account is 1 to 64 letters, digits, '_', '-' or '.'".to_owned();
+        (Err(why.clone()), Err(why))
     };
     let csrf = user.role.can_administer().then(|| user.csrf.clone());
-    let content = view! { <RiskPage account=account limits=limits csrf=csrf error=error/> }.into_any();
+    let content = view! { <RiskPage account=account limits=limits audit=audit csrf=csrf error=error/> }.into_any();
     super::signed_in_page(state, user, Section::Risk, "Risk limits", content).await
 }
 

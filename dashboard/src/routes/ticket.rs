@@ -37,15 +37,6 @@ pub fn router() -> Router<AppState> {
         .route("/orders", post(place_order))
 }
 
-fn require_trader(user: &CurrentUser) -> Result<(), PageError> {
-    if user.role.can_trade() {
-        Ok(())
-    } else {
-        tracing::warn!(user = %user.username, role = %user.role, "order ticket refused: not a trader");
-        Err(PageError::Forbidden(format!("Your role ({}) may not place orders; ask a trader.", user.role)))
-    }
-}
-
 /// The ticket as posted.
 #[derive(Debug, Deserialize)]
 pub struct TicketForm {
@@ -99,7 +90,7 @@ pub fn parse_ticket(account: &str, symbol: &str, side: &str, qty: &str, limit_pr
 }
 
 async fn new_order(State(state): State<AppState>, user: CurrentUser) -> Result<Response, PageError> {
-    require_trader(&user)?;
+    super::require_trader(&user, "place orders")?;
     let content = view! { <TicketPage csrf=user.csrf.clone() previous=None error=None/> }.into_any();
     Ok(super::signed_in_page(&state, user, Section::Orders, "New order", content).await)
 }
@@ -109,7 +100,7 @@ async fn confirm_order(
     user: CurrentUser,
     Form(form): Form<TicketForm>,
 ) -> Result<Response, PageError> {
-    require_trader(&user)?;
+    super::require_trader(&user, "place orders")?;
     super::check_csrf(&user, &form.csrf)?;
     let content = match parse_ticket(&form.account, &form.symbol, &form.side, &form.qty, &form.limit_price) {
         Ok(ticket) => {
@@ -128,7 +119,7 @@ async fn place_order(
     user: CurrentUser,
     Form(form): Form<TicketForm>,
 ) -> Result<Response, PageError> {
-    require_trader(&user)?;
+    super::require_trader(&user, "place orders")?;
     super::check_csrf(&user, &form.csrf)?;
     let ticket = parse_ticket(&form.account, &form.symbol, &form.side, &form.qty, &form.limit_price)
         .map_err(PageError::BadRequest)?;

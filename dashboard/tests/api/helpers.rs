@@ -46,6 +46,27 @@ pub struct EngineState {
     pub strategy_switches: Vec<(String, bool)>,
     /// `(account, body)` of every risk-limit replacement; the last one is what it serves.
     pub limit_puts: Vec<(String, Value)>,
+    /// `(Idempotency-Key, body)` of every backtest request that created a job.
+    pub backtest_requests: Vec<(Option<String>, Value)>,
+}
+
+/// The stand-in engine's succeeded backtest.
+pub const BACKTEST_DONE: &str = "0b6f3c7e-8a2d-4f1b-9c3e-000000000001";
+/// The stand-in engine's running backtest (42%).
+pub const BACKTEST_RUNNING: &str = "0b6f3c7e-8a2d-4f1b-9c3e-000000000002";
+
+fn backtest_job(id: &str, status: &str, progress: f64) -> Value {
+    let summary = (status == "succeeded").then(|| {
+        json!({"bars": 600, "round_trips": 2, "realized_pnl": -521.31, "total_return": -0.0052131, "sharpe": 1.234,
+            "sortino": null, "max_drawdown": -700.5, "win_rate": 0.5, "profit_factor": 0.8, "exposure": 0.25})
+    });
+    json!({"id": id, "status": status, "progress": progress,
+        "request": {"strategy": "sma_cross", "params": {"fast": 2, "slow": 3}, "symbol": "BTCUSD", "interval": "1m",
+            "from": "2026-01-05T00:00:00Z", "to": "2026-01-05T10:00:00Z", "quantity": "1", "fill": "next_open",
+            "source": "postgres"},
+        "summary": summary, "error": null, "attempts": 1, "created_by": "dashboard-token",
+        "created_at": "2026-11-24T10:00:00Z", "started_at": null, "finished_at": null,
+        "result_prefix": format!("backtest-results/2026/11/24/{id}/")})
 }
 
 /// A stand-in engine: positions, orders, halts, health, with bearer-token checks.
@@ -244,6 +265,89 @@ pub async fn spawn_engine() -> (String, Arc<Mutex<EngineState>>) {
                 s.halt_requests.push(body);
                 s.halts.push(halt.clone());
                 (StatusCode::CREATED, Json(halt)).into_response()
+            }),
+        )
+        // Like the engine: 422 naming the field for symbol NOPE; a repeated Idempotency-Key
+        // returns the first job.
+        .route(
+            "/api/v1/backtests",
+            get(|h: HeaderMap| async move {
+                if !authorized(&h) {
+                    return StatusCode::UNAUTHORIZED.into_response();
+                }
+                Json(json!([backtest_job(BACKTEST_RUNNING, "running", 0.42), backtest_job(BACKTEST_DONE, "succeeded", 1.0)]))
+                    .into_response()
+            })
+            .post(|State(s): S, h: HeaderMap, Json(body): Json<Value>| async move {
+                if !authorized(&h) {
+                    return StatusCode::UNAUTHORIZED.into_response();
+                }
+                if body["symbol"] == "NOPE" {
+                    let error = json!({"error": {"code": "invalid_backtest", "message": "symbol: no bars of NOPE"}});
+                    return (StatusCode::UNPROCESSABLE_ENTITY, Json(error)).into_response();
+                }
+                let key = h.get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::to_owned);
+                let mut s = s.lock().unwrap();
+                let seen = key.as_ref().and_then(|k| s.backtest_requests.iter().position(|(kk, _)| kk.as_ref() == Some(k)));
+                let n = match seen {
+                    Some(i) => i + 1,
+                    None => {
+                        s.backtest_requests.push((key, body));
+                        s.backtest_requests.len()
+                    }
+                };
+                let id = format!("0b6f3c7e-8a2d-4f1b-9c3e-{:012}", 100 + n);
+                (StatusCode::ACCEPTED, Json(backtest_job(&id, "queued", 0.0))).into_response()
+            }),
+        )
+        .route(
+            "/api/v1/backtests/{id}",
+            get(|h: HeaderMap, axum::extract::Path(id): axum::extract::Path<String>| async move {
+                if !authorized(&h) {
+                    return StatusCode::UNAUTHORIZED.into_response();
+                }
+                match id.as_str() {
+                    BACKTEST_DONE => Json(backtest_job(&id, "succeeded", 1.0)).into_response(),
+                    BACKTEST_RUNNING => Json(backtest_job(&id, "running", 0.42)).into_response(),
+                    _ if id.starts_with("0b6f3c7e-8a2d-4f1b-9c3e-0000000001") => {
+                        Json(backtest_job(&id, "queued", 0.0)).into_response()
+                    }
+                    _ => (StatusCode::NOT_FOUND, Json(json!({"error": {"code": "not_found", "message": "no backtest"}})))
+                        .into_response(),
+                }
+            }),
+        )
+        .route(
+            "/api/v1/backtests/{id}/trades",
+            get(|| async {
+                Json(json!([
+                    {"seq": 1, "entry_ts": "2026-01-05T00:03:00Z", "entry_px": "100.5", "exit_ts": "2026-01-05T00:09:00Z",
+                     "exit_px": "99.25", "qty": "1", "pnl": "-1.25"},
+                    {"seq": 2, "entry_ts": "2026-01-05T01:00:00Z", "entry_px": "98", "exit_ts": "2026-01-05T02:00:00Z",
+                     "exit_px": "101.75", "qty": "1", "pnl": "3.75"}
+                ]))
+            }),
+        )
+        .route(
+            "/api/v1/backtests/{id}/equity",
+            get(|| async {
+                ([("content-type", "text/csv")], "ts,equity,drawdown\n1767571200000,100000,0\n1767571260000,100010.5,0\n1767571320000,99990.25,-20.25\n")
+            }),
+        )
+        .route(
+            "/api/v1/audit",
+            get(|h: HeaderMap, q: axum::extract::Query<std::collections::HashMap<String, String>>| async move {
+                if !authorized(&h) {
+                    return StatusCode::UNAUTHORIZED.into_response();
+                }
+                if q.get("target").map(String::as_str) != Some("account:demo") {
+                    return Json(json!([])).into_response();
+                }
+                Json(json!([{"audit_id": 9, "ts": "2026-11-24T11:30:00Z", "actor": "ops-token", "action": "risk_limits.update",
+                    "target": "account:demo",
+                    "detail": {"before": {"max_order_qty": "1000", "max_daily_loss": null},
+                               "after": {"max_order_qty": "500", "max_daily_loss": "2500"}}}]))
+                .into_response()
             }),
         )
         .route(

@@ -2,6 +2,7 @@
 //! engine and data-service servers that speak their documented APIs.
 
 mod auth;
+mod backtests;
 mod cli;
 mod emergency;
 mod helpers;

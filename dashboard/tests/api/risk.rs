@@ -16,6 +16,13 @@ async fn the_risk_page_shows_an_accounts_limits_with_no_limit_for_the_unset_ones
     assert!(page.body.contains(">1000<"), "the order quantity limit is shown");
     assert!(page.body.contains("no limit"));
     assert!(!page.body.contains("id=\"save-limits\""), "a viewer gets no form");
+    assert!(page.body.contains("id=\"risk-audit\""), "the audit log is shown");
+    assert!(page.body.contains("ops-token") && page.body.contains("2026-11-24 11:30:00"));
+    assert!(page.body.contains("Largest order quantity</td><td class=\"num\">1000</td><td class=\"num\">500<"));
+    assert!(page
+        .body
+        .contains("Largest daily loss (halts the account)</td><td class=\"num\">no limit</td><td class=\"num\">2500<"));
+    assert!(b.get("/risk?account=other").await.body.contains("id=\"no-audit\""));
 }
 
 #[tokio::test]
