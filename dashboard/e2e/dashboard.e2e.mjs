@@ -7,8 +7,10 @@
 // its confirmation step), resumes and signs out;
 // the wasm client hydrates the Markets price, the Overview and the top bar, which then show a
 // halt, a resume and a working order made through the engine's API without a reload;
+// the trader sees a backtest the engine refuses explained by the form, then starts one over bars
+// run.sh imported and sees it succeed with its metrics, equity chart and trades;
 // a viewer sees no emergency controls and is refused (403); an admin stops and starts a strategy
-// and changes an account's risk limits. Screenshots of each step go to
+// and changes an account's risk limits, then sees the change in the audit log. Screenshots of each step go to
 // SCREENSHOT_DIR. Prints the measured live-update latency (tick time to on-screen) and a closing
 // "N passed, N failed" line.
 //
@@ -370,6 +372,59 @@ try {
     await page.screenshot({ path: join(SHOTS, "18-strategies.png"), fullPage: true });
   });
 
+  // The backtest runs over bars run.sh imported for E2EBT (2026-01-05, ten hours of 1-minute bars).
+  const fillBacktestForm = async (params) => {
+    await page.goto(`${BASE}/backtests`);
+    await page.selectOption("#bt-strategy", "sma_cross");
+    await page.fill("#bt-params", params);
+    await page.fill("#bt-symbol", "E2EBT");
+    await page.selectOption("#bt-interval", "1m");
+    await page.fill("#bt-from", "2026-01-05T00:00");
+    await page.fill("#bt-to", "2026-01-05T10:00");
+    await page.fill("#bt-quantity", "1");
+  };
+  await step("a backtest the engine refuses is explained next to the form", async () => {
+    await fillBacktestForm("fast=5, slow=3");
+    await Promise.all([page.waitForURL(`${BASE}/backtests`), page.click("#start-backtest")]);
+    const error = await page.textContent("#backtest-error");
+    expect(error.includes("refused") && error.includes("fast"), `the engine's reason, naming the field: ${error}`);
+    expect((await page.inputValue("#bt-symbol")) === "E2EBT", "the form keeps what was typed");
+  });
+
+  await step("a trader starts a backtest and sees it succeed with its metrics, chart and trades", async () => {
+    await fillBacktestForm("fast=2, slow=3");
+    await Promise.all([page.waitForURL(/\/backtests\/[0-9a-f-]{36}$/), page.click("#start-backtest")]);
+    const id = page.url().split("/").pop();
+    // The page reloads itself (Refresh header) while the run is queued or running.
+    let status = "";
+    const deadline = Date.now() + 60000;
+    while (Date.now() < deadline) {
+      status = await page.locator("#backtest-status").textContent({ timeout: 5000 }).catch(() => "");
+      if (status === "succeeded" || status === "failed") break;
+      await page.waitForTimeout(500);
+    }
+    expect(status === "succeeded", `the run succeeded: ${status} ${await page.textContent("main")}`);
+    await page.waitForSelector("#backtest-metrics");
+    const job = (await engine("GET", `/api/v1/backtests/${id}`)).body;
+    const trips = (await page.textContent("#metric-round_trips td")).trim();
+    expect(trips === String(job.summary.round_trips) && job.summary.round_trips > 0,
+      `round trips on the page ${trips}, the engine's ${job.summary.round_trips}`);
+    const pnl = (await page.textContent("#metric-realized_pnl td")).trim();
+    expect(pnl === String(job.summary.realized_pnl), `realized P&L on the page ${pnl}, the engine's ${job.summary.realized_pnl}`);
+    expect((await page.textContent("#metric-sharpe td")).trim() !== "", "a Sharpe ratio cell");
+    const points = await page.getAttribute("svg.equity polyline.equity-line", "points");
+    expect(points && points.split(" ").length > 100, `an equity curve of many points: ${points?.slice(0, 80)}`);
+    expect(await page.isVisible("svg.equity polygon.drawdown"), "the drawdown area");
+    const rows = await page.locator("#backtest-trades tbody tr").count();
+    expect(rows === Math.min(job.summary.round_trips, 500), `${rows} trade rows for ${job.summary.round_trips} round trips`);
+    console.log(`backtest ${id}: ${trips} round trips, realized P&L ${pnl}`);
+    await page.screenshot({ path: join(SHOTS, "27-backtest-report.png"), fullPage: true });
+    await page.goto(`${BASE}/backtests`);
+    const listed = await page.textContent(`#backtest-${id}`);
+    expect(listed.includes("succeeded") && listed.includes("E2EBT"), `the list shows the run: ${listed}`);
+    await page.screenshot({ path: join(SHOTS, "26-backtests.png"), fullPage: true });
+  });
+
   await step("the trader signs out", async () => {
     await Promise.all([page.waitForURL(`${BASE}/login`), page.click("#sign-out")]);
     const response = await page.goto(`${BASE}/`);
@@ -421,6 +476,10 @@ try {
     expect((await apage.textContent("#limit-max_order_qty")).includes("5"), "the new limit is shown");
     const held = await engine("GET", `/api/v1/risk-limits/${SIGNAL_ACCOUNT}`);
     expect(held.body.max_order_qty === "5" && held.body.max_orders_per_minute === 30, `engine: ${JSON.stringify(held.body)}`);
+    // The change is in the audit log below, newest first: who, which limit, from what to what.
+    const change = await apage.locator("#risk-audit tbody tr", { hasText: "Largest order quantity" }).first().textContent();
+    const audit = (await engine("GET", `/api/v1/audit?target=account:${SIGNAL_ACCOUNT}&limit=1`)).body[0];
+    expect(change.includes(audit.actor) && /5$/.test(change.trim()), `the audit entry: ${change} (engine: ${JSON.stringify(audit)})`);
     await apage.screenshot({ path: join(SHOTS, "23-risk-admin.png"), fullPage: true });
     await admin.close();
   });

@@ -77,10 +77,26 @@ DASHBOARD_PASSWORD=$password target/debug/dashboard user create --username e2e-t
 DASHBOARD_PASSWORD=$password target/debug/dashboard user create --username e2e-viewer --role viewer >/dev/null
 DASHBOARD_PASSWORD=$password target/debug/dashboard user create --username e2e-admin --role admin >/dev/null
 
+# Ten hours of 1-minute bars of a symbol of its own (a slow wave with a drift) for the backtest
+# step: the synthetic feed's bars would need minutes of waiting, and these are the same on
+# every run, so the run's result is too.
+backtest_bars="$logs/e2e-backtest-bars.csv"
+awk 'BEGIN {
+  print "timestamp,open,high,low,close,volume"
+  start = 1767571200000; prev = 100
+  for (i = 0; i < 600; i++) {
+    last = 100 + 4 * sin(i / 9) + 1.5 * sin(i / 2.3) + i * 0.004
+    high = (prev > last ? prev : last) + 0.05; low = (prev < last ? prev : last) - 0.05
+    printf "%.0f,%.2f,%.2f,%.2f,%.2f,%d\n", start + i * 60000, prev, high, low, last, 10 + i % 7
+    prev = last
+  }
+}' >"$backtest_bars"
+target/debug/data-service import --symbol E2EBT --file "$backtest_bars" >/dev/null
+
 export MIGRATE_ON_START=false RUST_LOG=${RUST_LOG:-info} LOG_FORMAT=pretty
 FEEDS=synthetic LISTEN_ADDR="127.0.0.1:$data_port" target/debug/data-service serve >"$logs/data-service.log" 2>&1 &
 pids+=($!)
-DATA_SERVICE_URL="http://127.0.0.1:$data_port" LISTEN_ADDR="127.0.0.1:$engine_port" \
+DATA_SERVICE_URL="http://127.0.0.1:$data_port" LISTEN_ADDR="127.0.0.1:$engine_port" ARCHIVE_DIR="$logs/archive" \
   target/debug/engine serve >"$logs/engine.log" 2>&1 &
 pids+=($!)
 ENGINE_URL="http://127.0.0.1:$engine_port" ENGINE_API_TOKEN=$engine_token \

@@ -257,6 +257,8 @@ fn metric_text(value: Option<&serde_json::Value>, kind: Kind) -> String {
         return "—".to_owned();
     };
     match (kind, value.as_f64()) {
+        // A share below 0.01% keeps four decimals, so it does not read as zero.
+        (Kind::Percent, Some(r)) if r != 0.0 && (r * 100.0).abs() < 0.01 => format!("{:.4}%", r * 100.0),
         (Kind::Percent, Some(r)) => format!("{:.2}%", r * 100.0),
         (Kind::Ratio, Some(r)) => format!("{r:.2}"),
         _ => value.as_str().map_or_else(|| value.to_string(), str::to_owned),
@@ -528,6 +530,8 @@ mod tests {
     fn ratios_are_shown_as_percentages_and_missing_values_as_a_dash() {
         let v = serde_json::json!(0.1234);
         assert_eq!(metric_text(Some(&v), Kind::Percent), "12.34%");
+        assert_eq!(metric_text(Some(&serde_json::json!(0.0000123)), Kind::Percent), "0.0012%");
+        assert_eq!(metric_text(Some(&serde_json::json!(0)), Kind::Percent), "0.00%");
         assert_eq!(metric_text(Some(&serde_json::Value::Null), Kind::Ratio), "—");
         assert_eq!(metric_text(Some(&serde_json::json!(-521.31)), Kind::Plain), "-521.31");
     }
