@@ -70,20 +70,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve => {
             let settings = Settings::from_env()?;
             let secrets = platform::aws::secret_source_from_env().await?;
-            let app = Application::build(settings.clone(), secrets.clone()).await?;
-            // With DATABASE_SECRET_ID, keep the pool's credentials current across rotations.
-            let refresh = db::spawn_credential_refresh(
-                app.pool(),
-                settings.database.clone(),
-                secrets,
-                platform::aws::secrets_refresh_from_env()?,
-                std::time::Duration::from_secs(5),
-            );
-            let served = app.run_until_stopped(platform::shutdown::signal()).await;
-            if let Some(refresh) = refresh {
-                refresh.abort();
-            }
-            served
+            let app = Application::build(settings, secrets).await?;
+            app.run_until_stopped(platform::shutdown::signal()).await
         }
         Command::Migrate => {
             db::migrate(&db::pool_from_env().await?).await?;

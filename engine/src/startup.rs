@@ -74,6 +74,8 @@ pub struct Application {
     runner: JoinHandle<()>,
     tasks: Vec<JoinHandle<()>>,
     writer: JoinHandle<()>,
+    /// Tasks that run until aborted (the database credential refresh).
+    background: Vec<JoinHandle<()>>,
 }
 
 impl Application {
@@ -94,6 +96,16 @@ impl Application {
     ) -> anyhow::Result<Self> {
         let options = db::connect_options(&settings.database, &*secrets).await?;
         let pool = db::lazy_pool(options, settings.database.max_connections);
+        // With DATABASE_SECRET_ID, keep the pool's credentials current across rotations.
+        let background: Vec<JoinHandle<()>> = db::spawn_credential_refresh(
+            pool.clone(),
+            settings.database.clone(),
+            secrets.clone(),
+            settings.secrets_refresh,
+            Duration::from_secs(5),
+        )
+        .into_iter()
+        .collect();
         if settings.migrate_on_start {
             db::migrate(&pool).await?;
         }
@@ -200,7 +212,7 @@ impl Application {
             runner_stop.cancel();
         }));
         let listener = TcpListener::bind(settings.listen_addr).await?;
-        Ok(Self { listener, state, stop, runner, tasks, writer })
+        Ok(Self { listener, state, stop, runner, tasks, writer, background })
     }
 
     /// The engine's database pool (for tasks the binary starts beside it).
@@ -221,7 +233,7 @@ impl Application {
     /// Serves until `signal` completes, then shuts down in order. Bounded to fit ECS's 30 s
     /// stop timeout.
     pub async fn run_until_stopped(self, signal: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
-        let Self { listener, state, stop, runner, tasks, writer } = self;
+        let Self { listener, state, stop, runner, tasks, writer, background } = self;
         tracing::info!(addr = %listener.local_addr()?, instance = %state.settings.instance_id, "engine listening");
         let app = router(state);
         let stop_for_server = stop.clone();
@@ -239,6 +251,9 @@ impl Application {
         }
         // The router and its writer handles are gone: the writer drains and ends.
         let _ = tokio::time::timeout(Duration::from_secs(10), writer).await;
+        for task in background {
+            task.abort();
+        }
         tracing::info!("engine stopped");
         Ok(())
     }

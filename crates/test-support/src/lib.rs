@@ -110,6 +110,38 @@ pub async fn require_passwords_for_group(server: &PgConnectOptions) -> anyhow::R
     result
 }
 
+/// Creates a login role with `password` on `db` that must authenticate with it (a member of
+/// [`PASSWORD_ROLE_GROUP`]) and may read and write every table; returns its name.
+///
+/// # Panics
+/// If the server refuses (a test set-up failure).
+pub async fn password_role(db: &TestDb, password: &str) -> String {
+    require_passwords_for_group(&db.server_options()).await.expect("password authentication for the group");
+    let role = format!("svc_{:x}", rand_suffix());
+    for sql in [
+        format!("create role {role} login password '{password}' in role {PASSWORD_ROLE_GROUP}"),
+        format!("grant select, insert, update, delete on all tables in schema public to {role}"),
+        format!("grant usage on all sequences in schema public to {role}"),
+    ] {
+        sqlx::query(&sql).execute(&db.pool).await.expect("role set-up");
+    }
+    role
+}
+
+fn rand_suffix() -> u64 {
+    use std::hash::{BuildHasher, RandomState};
+    RandomState::new().hash_one(std::time::SystemTime::now())
+}
+
+/// The RDS-format secret JSON (`username, password, host, port, dbname`) for `role` on `db`.
+pub fn rds_secret(db: &TestDb, role: &str, password: &str) -> String {
+    let options = db.server_options();
+    let url: PgConnectOptions = db.url().parse().expect("test database url");
+    serde_json::json!({"username": role, "password": password, "host": options.get_host(), "port": options.get_port(),
+                       "dbname": url.get_database().unwrap_or_default()})
+    .to_string()
+}
+
 /// The repository root (two levels above this crate).
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("repository root")

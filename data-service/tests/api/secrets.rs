@@ -8,30 +8,15 @@ use platform::{
     aws::{secrets_client, AwsSettings, SecretsManagerSource},
     config::{DatabaseSettings, DatabaseSource, RdsSecretDefaults},
 };
-use sqlx::{postgres::PgConnectOptions, ConnectOptions, Connection};
-use test_support::TestDb;
+use sqlx::{ConnectOptions, Connection};
+use test_support::{password_role, rds_secret as secret, TestDb};
 
 use crate::helpers::test_settings;
-
-fn secret(db: &TestDb, role: &str, password: &str) -> String {
-    let o: PgConnectOptions = db.url().parse().unwrap();
-    serde_json::json!({"username": role, "password": password, "host": o.get_host(), "port": o.get_port(),
-                       "dbname": o.get_database().unwrap()})
-    .to_string()
-}
 
 #[tokio::test]
 async fn the_service_uses_a_rotated_database_password_within_one_refresh_period() {
     let db = TestDb::new().await;
-    test_support::require_passwords_for_group(&db.server_options()).await.unwrap();
-    let role = format!("svc_{:x}", rand::random::<u64>());
-    for sql in [
-        format!("create role {role} login password 'pw-one' in role {}", test_support::PASSWORD_ROLE_GROUP),
-        format!("grant select, insert, update, delete on all tables in schema public to {role}"),
-        format!("grant usage on all sequences in schema public to {role}"),
-    ] {
-        sqlx::query(&sql).execute(&db.pool).await.unwrap();
-    }
+    let role = password_role(&db, "pw-one").await;
     let client = secrets_client(&AwsSettings::emulator(&test_support::moto().await).load().await);
     let secret_id = format!("halyard/test/{role}");
     client.create_secret().name(&secret_id).secret_string(secret(&db, &role, "pw-one")).send().await.unwrap();

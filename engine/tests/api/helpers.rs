@@ -202,7 +202,7 @@ pub async fn spawn_with_secrets(
 ) -> TestApp {
     let db_url = match &settings.database.source {
         DatabaseSource::Url(url) => url.clone(),
-        _ => unreachable!(),
+        DatabaseSource::Secret { secret_id, .. } => format!("secret:{secret_id}"),
     };
     let instance_id = settings.instance_id.clone();
     let app = Application::build(settings, secrets).await.expect("build app");

@@ -54,6 +54,65 @@ async fn a_rotated_webhook_signing_secret_is_used_at_once_and_the_old_one_is_ref
 }
 
 #[tokio::test]
+async fn the_engine_uses_a_rotated_database_password_within_one_refresh_period() {
+    use sqlx::{ConnectOptions, Connection};
+    let client = secrets_client(&AwsSettings::emulator(&test_support::moto().await).load().await);
+    let db = test_support::TestDb::new().await;
+    let role = test_support::password_role(&db, "pw-one").await;
+    let secret_id = unique("database");
+    client
+        .create_secret()
+        .name(&secret_id)
+        .secret_string(test_support::rds_secret(&db, &role, "pw-one"))
+        .send()
+        .await
+        .unwrap();
+    let feed = FakeFeed::start().await;
+    let mut settings = test_settings(&db.url(), &feed);
+    settings.database = platform::config::DatabaseSettings {
+        source: platform::config::DatabaseSource::Secret {
+            secret_id: secret_id.clone(),
+            defaults: platform::config::RdsSecretDefaults::default(),
+        },
+        max_connections: 8,
+    };
+    settings.secrets_refresh = Duration::from_secs(1);
+    let source = Arc::new(SecretsManagerSource::new(client.clone(), Duration::from_secs(1)));
+    let app = spawn_with_secrets(settings, source).await;
+    assert_eq!(app.get("/api/v1/orders").await.0, 200);
+
+    sqlx::query(&format!("alter role {role} password 'pw-two'")).execute(&db.pool).await.unwrap();
+    client
+        .put_secret_value()
+        .secret_id(&secret_id)
+        .secret_string(test_support::rds_secret(&db, &role, "pw-two"))
+        .send()
+        .await
+        .unwrap();
+    let rotated = std::time::Instant::now();
+    // Within one refresh period (1 s, plus the fetch), new connections of the running engine
+    // authenticate with the new password.
+    let mut ok = false;
+    while rotated.elapsed() < Duration::from_secs(3) {
+        if let Ok(conn) = (*app.pool.connect_options()).clone().connect().await {
+            let _ = conn.close().await;
+            ok = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(ok, "the engine's pool still uses the old password after {:?}", rotated.elapsed());
+    // The pool opens new connections with it (more at once than it held before the rotation).
+    let conns: Vec<_> = futures_util::future::join_all((0..4).map(|_| app.pool.acquire())).await;
+    let failed: Vec<String> = conns.iter().filter_map(|c| c.as_ref().err().map(ToString::to_string)).collect();
+    assert!(failed.is_empty(), "new connections with the rotated password: {failed:?}");
+    drop(conns);
+    let (status, placed) = app.place_market("acct-db", "BTCUSD", "buy", "1", "after-db-rotation").await;
+    assert_eq!(status, 201, "{placed}");
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn rotated_alpaca_keys_are_picked_up_when_alpaca_refuses_the_old_ones() {
     let client = secrets_client(&AwsSettings::emulator(&test_support::moto().await).load().await);
     let secret_id = unique("alpaca");
