@@ -74,7 +74,7 @@ async fn a_tick_strategy_buys_a_breakout_on_the_trade_and_its_timer_closes_the_p
     app.create_strategy(json!({"name": "brk", "kind": "level_breakout",
         "params": {"level": "100", "hold_seconds": 1, "quantity": "2"},
         "account": "acct-brk", "symbols": ["BTCUSD"], "enabled": true}))
-    .await;
+        .await;
     eventually("the strategy leased", || async {
         lease(&app, "brk").await.0.as_deref() == Some(app.instance_id.as_str())
     })
