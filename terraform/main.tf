@@ -219,13 +219,22 @@ module "engine" {
   cpu                 = local.service_sizes.engine.cpu
   memory              = local.service_sizes.engine.memory
   healthcheck_command = ["/usr/local/bin/engine", "healthcheck"]
-  environment = merge(local.common_environment, {
-    LISTEN_ADDR    = "0.0.0.0:${local.service_defaults.engine.port}"
-    ARCHIVE_BUCKET = module.s3_archive.bucket_id
-  })
-  secrets = merge(
-    { API_SIGNING_KEY = module.secrets.api_signing_key_secret_arn },
-    { for src, arn in module.secrets.webhook_secret_arns : "WEBHOOK_PASSPHRASE_${upper(replace(src, "-", "_"))}" => arn },
+  # Named secrets are read by the engine itself (ids in the environment, values fetched with the
+  # task role, re-read on rotation), not injected at task start, so a rotation needs no restart.
+  environment = merge(
+    local.common_environment,
+    {
+      LISTEN_ADDR    = "0.0.0.0:${local.service_defaults.engine.port}"
+      ARCHIVE_BUCKET = module.s3_archive.bucket_id
+    },
+    var.engine_broker_account == null ? {} : {
+      VENUE            = "alpaca"
+      ALPACA_BASE_URL  = var.engine_alpaca_base_url
+      ALPACA_SECRET_ID = module.secrets.broker_secret_arns[var.engine_broker_account]
+    },
+    var.engine_webhook_hmac_source == null ? {} : {
+      SIGNAL_HMAC_SECRET_ID = module.secrets.webhook_secret_arns[var.engine_webhook_hmac_source]
+    },
   )
   task_policy_statements = concat(
     [

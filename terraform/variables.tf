@@ -172,6 +172,40 @@ variable "webhook_sources" {
   nullable    = false
 }
 
+variable "engine_broker_account" {
+  description = "Broker account (one of broker_accounts) whose Alpaca keys the engine trades with: sets VENUE=alpaca and ALPACA_SECRET_ID (the secret holds {\"key_id\", \"secret_key\"}, put by an operator before the apply). null keeps the paper venue"
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.engine_broker_account == null || can(regex("^[a-z0-9-]+$", var.engine_broker_account))
+    error_message = "engine_broker_account must be null or a broker account name (lower-case letters, digits, dashes) listed in broker_accounts."
+  }
+}
+
+variable "engine_alpaca_base_url" {
+  description = "Alpaca REST endpoint used with engine_broker_account: the paper endpoint by default, https://api.alpaca.markets for live trading"
+  type        = string
+  default     = "https://paper-api.alpaca.markets"
+  nullable    = false
+
+  validation {
+    condition     = can(regex("^https://", var.engine_alpaca_base_url))
+    error_message = "engine_alpaca_base_url must be an https:// URL."
+  }
+}
+
+variable "engine_webhook_hmac_source" {
+  description = "Webhook source (one of webhook_sources) whose generated secret must sign every webhook body (SIGNAL_HMAC_SECRET_ID, header X-Halyard-Signature). TradingView cannot sign its alerts: keep null when it sends them (its per-strategy passphrase is checked instead)"
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.engine_webhook_hmac_source == null || can(regex("^[a-z0-9-]+$", var.engine_webhook_hmac_source))
+    error_message = "engine_webhook_hmac_source must be null or a webhook source name listed in webhook_sources."
+  }
+}
+
 variable "generated_secrets_version" {
   description = "Increment to rotate the generated secrets (webhook passphrases, API signing key) on the next apply"
   type        = number
