@@ -8,7 +8,8 @@
 //! - [`startup`]: state, router, security headers, serving until shutdown.
 //! - [`auth`]: users (argon2), sessions and CSRF tokens, sign-in rate limiting.
 //! - [`clients`]: the engine and data-service APIs.
-//! - [`routes`]: one router per feature (sign-in, overview, markets, orders, emergency controls).
+//! - [`routes`]: one router per feature (sign-in, overview, markets, orders, order ticket,
+//!   strategies, backtests, risk, emergency controls, assets).
 //! - [`pages`]: the leptos components.
 //! - [`live`]: the islands, compiled for both the server and the wasm client.
 //! - [`error`]: the error type at the HTTP edge.

@@ -144,7 +144,7 @@ pub fn BacktestsPage(
                         let r = &job.request;
                         view! {
                             <tr id=format!("backtest-{}", job.id)>
-                                <td><a href=format!("/backtests/{}", job.id)>{job.id[..8.min(job.id.len())].to_owned()}</a></td>
+                                <td><a href=format!("/backtests/{}", job.id)>{job.id.chars().take(8).collect::<String>()}</a></td>
                                 <td>{request_text(r, "strategy")}</td>
                                 <td><code>{request_text(r, "params")}</code></td>
                                 <td>{request_text(r, "symbol")}</td><td>{request_text(r, "interval")}</td>

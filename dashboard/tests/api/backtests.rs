@@ -108,6 +108,7 @@ async fn a_running_backtest_reloads_itself_and_a_succeeded_one_shows_metrics_cha
     let running = b.get(&format!("/backtests/{BACKTEST_RUNNING}")).await;
     assert_eq!(running.status, 200);
     assert!(running.body.contains("id=\"backtest-progress\"") && running.body.contains("42%"));
+    assert_eq!(running.refresh.as_deref(), Some("2"), "a running run's page reloads itself, no script needed");
     let done = b.get(&format!("/backtests/{BACKTEST_DONE}")).await;
     assert!(done.body.contains("id=\"backtest-metrics\""));
     assert!(done.body.contains("-0.52%"), "total return as a percentage");
@@ -117,6 +118,7 @@ async fn a_running_backtest_reloads_itself_and_a_succeeded_one_shows_metrics_cha
         done.body.contains("id=\"backtest-trades\"") && done.body.contains("-1.25") && done.body.contains("101.75")
     );
     assert!(!done.body.contains("id=\"backtest-progress\""));
+    assert_eq!(done.refresh, None, "a finished run's page stays put");
     assert_eq!(b.get("/backtests/0b6f3c7e-8a2d-4f1b-9c3e-999999999999").await.status, 404);
     assert_eq!(b.get("/backtests/..%2Fhalt").await.status, 404);
 }

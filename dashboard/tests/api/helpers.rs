@@ -508,6 +508,8 @@ pub struct Page {
     pub body: String,
     /// `Set-Cookie` values.
     pub set_cookies: Vec<String>,
+    /// `Refresh` (a page that reloads itself).
+    pub refresh: Option<String>,
 }
 
 impl Page {
@@ -534,6 +536,7 @@ impl Browser {
     async fn finish(&mut self, r: reqwest::Response) -> Page {
         let status = r.status().as_u16();
         let location = r.headers().get("location").and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let refresh = r.headers().get("refresh").and_then(|v| v.to_str().ok()).map(str::to_owned);
         let set_cookies: Vec<String> =
             r.headers().get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()).map(str::to_owned).collect();
         for c in &set_cookies {
@@ -544,7 +547,7 @@ impl Browser {
                 self.cookies.push((k.to_owned(), v.to_owned()));
             }
         }
-        Page { status, location, body: r.text().await.unwrap(), set_cookies }
+        Page { status, location, body: r.text().await.unwrap(), set_cookies, refresh }
     }
 
     /// GET `path`.
