@@ -75,8 +75,9 @@ pub async fn run(oms: Oms, ttl: Duration, renew: Duration, stop: CancellationTok
             () = stop.cancelled() => break,
             _ = interval.tick() => {}
         }
-        if let Err(e) = round(&oms, ttl, &mut running).await {
-            tracing::warn!(error = %e, "lease round failed");
+        match round(&oms, ttl, &mut running).await {
+            Ok(()) => crate::metrics::heartbeat(),
+            Err(e) => tracing::warn!(error = %e, "lease round failed"),
         }
     }
     for (id, r) in running.drain() {

@@ -43,12 +43,16 @@ async fn signals_orders_fills_risk_rejects_pnl_and_halts_are_recorded_as_metrics
     let (_, rejected) = app.place_market("acct-r", "BTCUSD", "buy", "5", "m-r").await;
     assert_eq!(rejected["status"], "rejected");
     assert_eq!(buffered("RiskRejects", &[("Reason", "max_order_qty")]), 1.0);
+    assert_eq!(buffered("RiskRejects", &[]), 1.0, "the total the risk-reject-rate alarm reads");
+    assert!(buffered("OrdersSubmitted", &[]) >= 2.0, "the signal's order and the rejected one");
+    assert!(buffered("EngineHeartbeat", &[]) >= 1.0, "lease rounds beat");
     assert!(buffered("Orders", &[("State", "rejected")]) >= 1.0);
 
     eventually("not halted", || async { global().buffered("Halted", &[("Scope", "all")]) == Some(0.0) }).await;
     let (status, _) = app.post("/api/v1/halt", json!({"reason": "metrics test", "scope": "all"})).await;
     assert_eq!(status, 201);
     eventually("halted", || async { global().buffered("Halted", &[("Scope", "all")]) == Some(1.0) }).await;
+    eventually("the alarm's HaltActive", || async { global().buffered("HaltActive", &[]) == Some(1.0) }).await;
 
     assert_eq!(buffered("RequestCount", &[("Route", "/api/v1/signals/tradingview"), ("Status", "2xx")]), 2.0);
     assert_eq!(buffered("RequestCount", &[("Route", "/api/v1/signals/tradingview"), ("Status", "4xx")]), 1.0);

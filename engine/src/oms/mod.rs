@@ -275,6 +275,7 @@ impl Oms {
     /// and halts the account when the order tripped the daily loss limit.
     pub async fn after_commit(&self, outcome: &WriteOutcome) {
         let WriteOutcome::Created(order) = outcome else { return };
+        crate::metrics::order_submitted();
         crate::metrics::order_state(&order.status);
         if let Some(reason) = order.reject_reason.as_deref() {
             crate::metrics::risk_reject(reason);
