@@ -214,13 +214,32 @@ fn is_missing_partition(e: &sqlx::Error) -> bool {
 }
 
 /// Publishes `MarketDataLagSeconds` for `feed`: how far behind the wall clock the newest tick
-/// the feed handed over is (a stalled or delayed venue shows as a growing lag).
+/// the feed handed over is (a stalled or delayed venue shows as a growing lag). Also recorded
+/// without the `Feed` dimension as a distribution, whose Maximum over all feeds is what the
+/// `market-data-lag` alarm of `terraform/modules/monitoring` reads.
 pub fn record_lag(feed: &str, newest: chrono::DateTime<chrono::Utc>) {
     let lag = (chrono::Utc::now() - newest).num_milliseconds() as f64 / 1e3;
-    platform::metrics::global().gauge("MarketDataLagSeconds", lag, platform::metrics::Unit::Seconds, &[("Feed", feed)]);
+    let metrics = platform::metrics::global();
+    metrics.gauge("MarketDataLagSeconds", lag, platform::metrics::Unit::Seconds, &[("Feed", feed)]);
+    metrics.observe("MarketDataLagSeconds", lag, platform::metrics::Unit::Seconds, &[]);
 }
 
 /// Exponential backoff from 100 ms, capped at 5 s.
 pub fn backoff(attempt: u32) -> Duration {
     Duration::from_millis(100u64.saturating_mul(1 << attempt.min(6)).min(5_000))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn feed_lag_is_published_per_feed_and_as_the_platform_series_the_alarm_reads() {
+        let newest = chrono::Utc::now() - chrono::Duration::seconds(30);
+        record_lag("lag-test-feed", newest);
+        let metrics = platform::metrics::global();
+        let per_feed = metrics.buffered("MarketDataLagSeconds", &[("Feed", "lag-test-feed")]).unwrap();
+        assert!((29.0..40.0).contains(&per_feed), "{per_feed}");
+        assert!(metrics.buffered("MarketDataLagSeconds", &[]).is_some(), "the alarm's series has no Feed dimension");
+    }
 }
