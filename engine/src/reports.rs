@@ -14,6 +14,7 @@
 
 use std::{collections::BTreeMap, fmt::Write as _, sync::Arc, time::Duration};
 
+use backtest::report::escape_html;
 use bytes::Bytes;
 use chrono::{DateTime, NaiveDate, Utc};
 use domain::{position::Position, InstrumentId, Side};
@@ -236,10 +237,6 @@ async fn last_close(pool: &PgPool, symbol: &str, before: DateTime<Utc>) -> Resul
     .await
 }
 
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
-}
-
 fn optional(value: Option<Decimal>) -> String {
     value.map_or_else(|| "—".to_owned(), |v| v.to_string())
 }
@@ -256,7 +253,7 @@ pub fn render_html(report: &DailyReport) -> String {
             "<section>\n<h2>{}</h2>\n<table class=\"totals\"><tr><th>Realized P&amp;L</th><td>{}</td></tr>\
              <tr><th>Unrealized P&amp;L (end of day)</th><td>{}</td></tr><tr><th>Fees</th><td>{}</td></tr>\
              <tr><th>Fills</th><td>{}</td></tr></table>\n",
-            escape(&account.account),
+            escape_html(&account.account),
             account.realized_pnl,
             account.unrealized_pnl,
             account.fees,
@@ -267,8 +264,8 @@ pub fn render_html(report: &DailyReport) -> String {
             let _ = writeln!(
                 body,
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                escape(&p.strategy),
-                escape(&p.symbol),
+                escape_html(&p.strategy),
+                escape_html(&p.symbol),
                 p.qty,
                 optional(p.avg_price),
                 optional(p.mark),
@@ -283,9 +280,9 @@ pub fn render_html(report: &DailyReport) -> String {
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 t.ts.format("%H:%M:%S%.3f"),
                 t.order_id,
-                escape(&t.strategy),
-                escape(&t.symbol),
-                escape(&t.side),
+                escape_html(&t.strategy),
+                escape_html(&t.symbol),
+                escape_html(&t.side),
                 t.qty,
                 t.price,
                 t.fee,

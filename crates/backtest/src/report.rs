@@ -282,7 +282,9 @@ pub fn equity_chart_svg(
     Ok(svg)
 }
 
-fn escape_html(text: &str) -> String {
+/// `text` safe inside HTML elements and attribute values.
+#[must_use]
+pub fn escape_html(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 

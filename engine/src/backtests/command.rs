@@ -81,14 +81,7 @@ async fn load(source: BarSource, history: &HistoryRequest) -> anyhow::Result<Loa
         }
         BarSource::Archive => source::load_archive(&*open_store().await, history).await?,
     };
-    let label = format!(
-        "{source}:{} {} [{}, {})",
-        history.symbol,
-        history.interval,
-        history.from.to_rfc3339(),
-        history.to.to_rfc3339()
-    );
-    Ok(LoadedSeries { series, label, load_time: started.elapsed() })
+    Ok(LoadedSeries { series, label: history.label(source), load_time: started.elapsed() })
 }
 
 /// Runs the command. Arguments are checked before any data is read; nothing is written or

@@ -99,6 +99,13 @@ pub struct HistoryRequest {
     pub to: DateTime<Utc>,
 }
 
+impl HistoryRequest {
+    /// How a run names its data: `postgres:BTCUSD 5m [from, to)`.
+    pub fn label(&self, source: BarSource) -> String {
+        format!("{source}:{} {} [{}, {})", self.symbol, self.interval, self.from.to_rfc3339(), self.to.to_rfc3339())
+    }
+}
+
 /// Why bars could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {

@@ -200,18 +200,10 @@ async fn run_job(
         }
     })?;
     total.store(series.bars.len(), Ordering::Relaxed);
-    let history = validated.history.clone();
     let description = RunDescription {
         strategy: validated.spec.strategy.clone(),
         params: validated.spec.params.to_string(),
-        data: format!(
-            "{}:{} {} [{}, {})",
-            validated.source,
-            history.symbol,
-            request.interval,
-            history.from.to_rfc3339(),
-            history.to.to_rfc3339()
-        ),
+        data: validated.history.label(validated.source),
         fill: request.fill_name().to_owned(),
         quantity: validated.spec.quantity,
         fee_per_order: validated.spec.fill_model.fees.per_order,
