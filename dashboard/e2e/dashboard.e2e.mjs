@@ -160,6 +160,32 @@ try {
     await page.screenshot({ path: join(SHOTS, "04-position-after-signal.png"), fullPage: true });
   });
 
+  await step("the overview shows each account's equity and P&L today, and the signal among the recent alerts", async () => {
+    await page.goto(`${BASE}/`);
+    // The alert the buy above was: time, strategy, ticker, action and what became of it.
+    const alert = page.locator("#alerts tbody tr", { hasText: SIGNAL_STRATEGY }).first();
+    const cells = await alert.locator("td").allTextContents();
+    expect(cells[1] === SIGNAL_STRATEGY && cells[2] === "ETHUSD" && cells[3] === "buy", `alert row: ${cells.join(" | ")}`);
+    expect(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/.test(cells[0]), `alert time: ${cells[0]}`);
+    expect(/^(pending|processed|ignored|failed)/.test(cells[4]), `alert status: ${cells[4]}`);
+    expect((await page.locator("#alerts tbody tr").count()) <= 10, "at most ten alerts");
+    // The signal account's P&L as the engine reports it: realized P&L does not move with the
+    // price, so the page's must be the engine's; equity is a number.
+    const row = page.locator(`#account-${SIGNAL_ACCOUNT} td`);
+    const pnl = (await engine("GET", `/api/v1/pnl?account=${SIGNAL_ACCOUNT}`)).body;
+    const realized = (await row.nth(4).textContent()).trim();
+    expect(realized === pnl.realized_pnl, `realized P&L on the page ${realized}, the engine's ${pnl.realized_pnl}`);
+    const realizedToday = (await row.nth(3).textContent()).trim();
+    expect(realizedToday === pnl.realized_today, `realized today ${realizedToday}, the engine's ${pnl.realized_today}`);
+    const equity = (await row.nth(1).textContent()).trim();
+    expect(/^-?\d+(\.\d+)?$/.test(equity), `equity is a number: ${equity}`);
+    // P&L today needs an equity sample from before midnight, which a fresh database has not.
+    const today = (await row.nth(2).textContent()).trim();
+    expect(today === "—" || /^-?\d+(\.\d+)?$/.test(today), `P&L today: ${today}`);
+    await page.locator("#accounts").scrollIntoViewIfNeeded();
+    await page.screenshot({ path: join(SHOTS, "28-overview-accounts-alerts.png"), fullPage: true });
+  });
+
   const latencies = [];
   await step("the live price changes on the markets page", async () => {
     await page.goto(`${BASE}/markets?symbol=BTCUSD`);

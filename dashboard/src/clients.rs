@@ -1,7 +1,7 @@
 //! HTTP clients of the engine and data-service APIs, with the wire types the pages show.
 //!
-//! Amounts arrive as decimal strings and are shown as they come; the dashboard does no
-//! arithmetic on them.
+//! Amounts arrive as decimal strings and are read as exact decimals (`rust_decimal`); the little
+//! arithmetic the dashboard does on them (a day's change, P&L since midnight) stays exact.
 
 use std::time::Duration;
 
@@ -149,6 +149,94 @@ pub struct Pnl {
     pub total_pnl: Decimal,
     /// Realized since 00:00 UTC.
     pub realized_today: Decimal,
+}
+
+/// One sample of an account's P&L equity history.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct EquityPoint {
+    /// When it was sampled.
+    pub ts: DateTime<Utc>,
+    /// Realized + unrealized P&L then.
+    pub equity: Decimal,
+}
+
+/// A TradingView alert the engine received, and what became of it.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct Signal {
+    /// Id.
+    pub signal_id: i64,
+    /// Account of its strategy.
+    pub account: String,
+    /// Strategy it was sent to.
+    pub strategy: String,
+    /// Symbol.
+    pub ticker: String,
+    /// Action (`buy`, `sell`, `exit`, ...).
+    pub action: String,
+    /// `pending`, `processed`, `ignored` or `failed`.
+    pub status: String,
+    /// What processing did.
+    pub note: Option<String>,
+    /// When it arrived.
+    pub received_at: DateTime<Utc>,
+}
+
+/// One fill as the engine reports it.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct Fill {
+    /// Id.
+    pub fill_id: i64,
+    /// The order it filled.
+    pub order_id: i64,
+    /// Account.
+    pub account: String,
+    /// Strategy.
+    pub strategy: String,
+    /// Symbol.
+    pub symbol: String,
+    /// `buy` or `sell`.
+    pub side: String,
+    /// Quantity.
+    pub qty: Decimal,
+    /// Price.
+    pub price: Decimal,
+    /// Fee.
+    pub fee: Decimal,
+    /// P&L this fill realized, net of its fee.
+    pub realized_pnl: Decimal,
+    /// The venue's execution id.
+    pub exec_id: String,
+    /// Execution time.
+    pub ts: DateTime<Utc>,
+}
+
+/// Filters of the engine's order and fill lists; `None` is any.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListFilter {
+    /// Order status (orders only).
+    pub status: Option<String>,
+    /// Symbol.
+    pub symbol: Option<String>,
+    /// Strategy name.
+    pub strategy: Option<String>,
+    /// Account.
+    pub account: Option<String>,
+}
+
+impl ListFilter {
+    /// The filters as query pairs (`status` left out when `with_status` is false).
+    pub fn pairs(&self, with_status: bool) -> Vec<(&'static str, String)> {
+        let status = if with_status { self.status.clone() } else { None };
+        [
+            ("status", status),
+            ("symbol", self.symbol.clone()),
+            ("strategy", self.strategy.clone()),
+            ("account", self.account.clone()),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| v.map(|v| (k, v)))
+        .collect()
+    }
 }
 
 /// An account's risk limits; `None` is no limit.
@@ -399,6 +487,11 @@ impl EngineClient {
         Ok(all.into_iter().filter(|p| !p.qty.is_zero()).collect())
     }
 
+    /// Every position the engine keeps, flat ones included (their realized P&L stays).
+    pub async fn all_positions(&self) -> Result<Vec<Position>, UpstreamError> {
+        self.0.get("/api/v1/positions").await
+    }
+
     /// A page of orders, newest first, optionally of one status, before order id `before`.
     pub async fn orders(
         &self,
@@ -406,10 +499,19 @@ impl EngineClient {
         before: Option<i64>,
         limit: i64,
     ) -> Result<OrderPage, UpstreamError> {
+        let filter = ListFilter { status: status.map(str::to_owned), ..ListFilter::default() };
+        self.filtered_orders(&filter, before, limit).await
+    }
+
+    /// A page of the orders matching `filter`, newest first, before order id `before`.
+    pub async fn filtered_orders(
+        &self,
+        filter: &ListFilter,
+        before: Option<i64>,
+        limit: i64,
+    ) -> Result<OrderPage, UpstreamError> {
         let mut query = vec![("limit", limit.to_string())];
-        if let Some(s) = status {
-            query.push(("status", s.to_owned()));
-        }
+        query.extend(filter.pairs(true));
         if let Some(b) = before {
             query.push(("before", b.to_string()));
         }
@@ -466,9 +568,59 @@ impl EngineClient {
         self.0.get("/api/v1/strategies").await
     }
 
+    /// The newest `limit` fills (at most 1,000, the engine's page size limit) matching
+    /// `filter` (its status is ignored), newest first.
+    pub async fn fills(&self, filter: &ListFilter, limit: usize) -> Result<Vec<Fill>, UpstreamError> {
+        let mut query = vec![("limit", limit.to_string())];
+        query.extend(filter.pairs(false));
+        self.0.send(self.0.request(reqwest::Method::GET, "/api/v1/fills").query(&query)).await
+    }
+
     /// P&L of one strategy's positions.
     pub async fn strategy_pnl(&self, strategy: &str) -> Result<Pnl, UpstreamError> {
         self.0.send(self.0.request(reqwest::Method::GET, "/api/v1/pnl").query(&[("strategy", strategy)])).await
+    }
+
+    /// P&L of one account's positions.
+    pub async fn account_pnl(&self, account: &str) -> Result<Pnl, UpstreamError> {
+        self.0.send(self.0.request(reqwest::Method::GET, "/api/v1/pnl").query(&[("account", account)])).await
+    }
+
+    /// An account's P&L equity samples, newest first, at most `limit` (1 to 1,000).
+    pub async fn equity(&self, account: &str, limit: u32) -> Result<Vec<EquityPoint>, UpstreamError> {
+        let query = [("account", account.to_owned()), ("limit", limit.to_string())];
+        self.0.send(self.0.request(reqwest::Method::GET, "/api/v1/equity").query(&query)).await
+    }
+
+    /// The newest `limit` TradingView alerts (1 to 1,000), newest first.
+    pub async fn signals(&self, limit: u32) -> Result<Vec<Signal>, UpstreamError> {
+        let query = [("limit", limit.to_string())];
+        self.0.send(self.0.request(reqwest::Method::GET, "/api/v1/signals").query(&query)).await
+    }
+
+    /// Changes a strategy's parameters, symbols and bar period (`PATCH
+    /// /api/v1/strategies/{name}`); the engine checks them against the strategy's kind and
+    /// refuses with a 422 whose message says what is wrong. `name` goes into the path as it
+    /// is: callers pass only names checked with [`crate::routes::strategies::valid_name`].
+    pub async fn configure_strategy(
+        &self,
+        name: &str,
+        params: &serde_json::Value,
+        symbols: &[String],
+        bar_seconds: i32,
+    ) -> Result<Strategy, UpstreamError> {
+        let body = serde_json::json!({"params": params, "symbols": symbols, "bar_seconds": bar_seconds});
+        self.0.send(self.0.request(reqwest::Method::PATCH, &format!("/api/v1/strategies/{name}")).json(&body)).await
+    }
+
+    /// One strategy; `None` when the engine has none of that name. `name` as for
+    /// [`Self::configure_strategy`].
+    pub async fn strategy(&self, name: &str) -> Result<Option<Strategy>, UpstreamError> {
+        match self.0.get(&format!("/api/v1/strategies/{name}")).await {
+            Ok(s) => Ok(Some(s)),
+            Err(UpstreamError::Status { status: 404, .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     /// Starts (`enabled`) or stops a strategy. `name` goes into the path as it is: callers pass

@@ -1,24 +1,62 @@
 //! The overview.
 //!
-//! - `GET /`: the page.
+//! - `GET /`: the page: services' health, per account its P&L equity and P&L today
+//!   (`GET /api/v1/pnl?account=A`, and `GET /api/v1/equity?account=A` for the equity at
+//!   00:00 UTC), the latest [`RECENT_ALERTS`] TradingView alerts (`GET /api/v1/signals`), and the
+//!   live part below.
 //! - `GET /overview/live` (server-sent events, signed-in users only): a `snapshot` event with
 //!   the overview's live part (trading state, open positions, working orders; JSON of
 //!   [`OverviewSnapshot`]) at once, then again whenever it changes; the engine is asked every
 //!   [`super::LIVE_REFRESH`]. The wasm client's overview island listens to it.
 
 use axum::{extract::State, response::Response, routing::get, Router};
+use chrono::{DateTime, Utc};
 use leptos::prelude::*;
+use rust_decimal::Decimal;
 
 use crate::{
     auth::session::CurrentUser,
-    clients::Health,
+    clients::{EquityPoint, Health},
     live::rows::{OverviewSnapshot, TradingState},
     pages::{
-        overview::{OverviewPage, ServiceHealth},
+        overview::{AccountLine, OverviewPage, ServiceHealth},
         Section,
     },
     startup::AppState,
 };
+
+/// How many TradingView alerts the overview lists.
+pub const RECENT_ALERTS: u32 = 10;
+
+/// Equity samples read per account to find the one before 00:00 UTC (the engine's most; a
+/// sample a minute covers the last 16 hours).
+const EQUITY_SAMPLES: u32 = 1000;
+
+/// The P&L since 00:00 UTC: `equity_now` less the equity of the newest sample taken before
+/// `midnight`; `None` when `samples` (newest first) do not reach back that far.
+pub fn pnl_today(equity_now: Decimal, samples: &[EquityPoint], midnight: DateTime<Utc>) -> Option<Decimal> {
+    samples.iter().find(|p| p.ts < midnight).map(|p| (equity_now - p.equity).normalize())
+}
+
+/// Every account the engine has positions for (flat ones too), with its P&L.
+async fn accounts(state: &AppState) -> Result<Vec<AccountLine>, String> {
+    let positions = state.engine.all_positions().await.map_err(|e| e.to_string())?;
+    let mut names: Vec<String> = positions.into_iter().map(|p| p.account).collect();
+    names.sort();
+    names.dedup();
+    let midnight = Utc::now().date_naive().and_hms_opt(0, 0, 0).map_or_else(Utc::now, |t| t.and_utc());
+    let lines = futures_util::future::join_all(names.into_iter().map(|account| async move {
+        let (pnl, equity) =
+            tokio::join!(state.engine.account_pnl(&account), state.engine.equity(&account, EQUITY_SAMPLES));
+        let today = match (&pnl, &equity) {
+            (Ok(p), Ok(samples)) => pnl_today(p.total_pnl, samples, midnight),
+            _ => None,
+        };
+        AccountLine { account, pnl: pnl.map_err(|e| e.to_string()), today }
+    }))
+    .await;
+    Ok(lines)
+}
 
 /// Routes of this feature.
 pub fn router() -> Router<AppState> {
@@ -47,17 +85,48 @@ async fn snapshot(state: &AppState) -> OverviewSnapshot {
 }
 
 async fn overview(State(state): State<AppState>, user: CurrentUser) -> Response {
-    let (engine, market, own, live) =
-        tokio::join!(state.engine.health(), state.market.health(), dashboard_health(&state), snapshot(&state));
+    let (engine, market, own, live, accounts, alerts) = tokio::join!(
+        state.engine.health(),
+        state.market.health(),
+        dashboard_health(&state),
+        snapshot(&state),
+        accounts(&state),
+        state.engine.signals(RECENT_ALERTS),
+    );
+    let alerts = alerts.map_err(|e| e.to_string());
     let services = vec![
         ServiceHealth { name: "engine", health: engine },
         ServiceHealth { name: "data-service", health: market },
         ServiceHealth { name: "dashboard", health: own },
     ];
-    let content = view! { <OverviewPage services=services live=live/> }.into_any();
+    let content = view! { <OverviewPage services=services accounts=accounts alerts=alerts live=live/> }.into_any();
     super::signed_in_page(&state, user, Section::Overview, "Overview", content).await
 }
 
 async fn live(State(state): State<AppState>, _user: CurrentUser) -> Response {
     super::changes(state, "snapshot", |state| async move { snapshot(&state).await })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::str::FromStr;
+
+    use super::*;
+
+    fn point(ts: &str, equity: &str) -> EquityPoint {
+        EquityPoint { ts: ts.parse().unwrap(), equity: Decimal::from_str(equity).unwrap() }
+    }
+
+    #[test]
+    fn todays_pnl_is_measured_from_the_last_sample_before_midnight_exactly() {
+        let midnight: DateTime<Utc> = "2026-11-24T00:00:00Z".parse().unwrap();
+        let samples = [
+            point("2026-11-24T09:00:00Z", "12.5"),
+            point("2026-11-23T23:59:00Z", "10.1"),
+            point("2026-11-23T23:58:00Z", "3"),
+        ];
+        let now = Decimal::from_str("10.3").unwrap();
+        assert_eq!(pnl_today(now, &samples, midnight), Some(Decimal::from_str("0.2").unwrap()));
+        assert_eq!(pnl_today(now, &samples[..1], midnight), None, "no sample before midnight");
+    }
 }
