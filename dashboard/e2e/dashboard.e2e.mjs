@@ -226,6 +226,57 @@ try {
     await page.screenshot({ path: join(SHOTS, "06-orders.png"), fullPage: true });
   });
 
+  await step("orders are filtered by status, symbol, strategy and account; a bad filter is explained; fills are listed and exported", async () => {
+    await page.goto(`${BASE}/orders`);
+    await page.selectOption("#f-status", "filled");
+    await page.fill("#f-symbol", "ethusd");
+    await page.fill("#f-strategy", SIGNAL_STRATEGY);
+    await page.fill("#f-account", SIGNAL_ACCOUNT);
+    await Promise.all([page.waitForURL(/\/orders\?/), page.click("#apply-filters")]);
+    const url = new URL(page.url());
+    expect(url.searchParams.get("strategy") === SIGNAL_STRATEGY && url.searchParams.get("status") === "filled",
+      `the filters are in the URL: ${page.url()}`);
+    expect((await page.inputValue("#f-strategy")) === SIGNAL_STRATEGY && (await page.inputValue("#f-symbol")) === "ETHUSD",
+      "the form keeps the filters");
+    const engineOrders = (await engine("GET", `/api/v1/orders?strategy=${SIGNAL_STRATEGY}&account=${SIGNAL_ACCOUNT}&symbol=ETHUSD&status=filled`)).body.orders;
+    const rows = await page.locator("table.orders tbody tr").allTextContents();
+    expect(engineOrders.length > 0 && rows.length === engineOrders.length,
+      `${rows.length} rows for the engine's ${engineOrders.length} filled orders of ${SIGNAL_STRATEGY}`);
+    expect(rows.every((r) => r.includes(SIGNAL_STRATEGY) && r.includes("ETHUSD") && r.includes("filled")), `only matching rows: ${rows}`);
+    // The export and the paging links carry the same filters.
+    const csvHref = await page.getAttribute("#export-csv", "href");
+    const csv = await (await page.request.get(`${BASE}${csvHref}`)).text();
+    const lines = csv.trim().split("\r\n");
+    expect(lines.length === engineOrders.length + 1 && lines.slice(1).every((l) => l.includes(`,${SIGNAL_STRATEGY},ETHUSD,`)),
+      `the CSV holds the filtered orders only: ${csvHref} ${csv.slice(0, 300)}`);
+    await page.screenshot({ path: join(SHOTS, "29-orders-filtered.png"), fullPage: true });
+    await page.goto(`${BASE}/orders?strategy=${SIGNAL_STRATEGY}&before=${engineOrders[0].order_id + 1}`);
+    const newest = new URL(await page.getAttribute("#newest", "href"), BASE);
+    expect(newest.searchParams.get("strategy") === SIGNAL_STRATEGY && !newest.searchParams.has("before"),
+      `"Newest" keeps the filter: ${newest}`);
+    // A filter that cannot be right is explained on the page, with what was typed kept.
+    const bad = await page.goto(`${BASE}/orders?symbol=${encodeURIComponent("ETH USD")}&status=filled`);
+    expect(bad.status() === 400, `a bad filter answers 400, got ${bad.status()}`);
+    const error = await page.textContent("#filter-error");
+    expect(error.includes("Symbol"), `the error names the field: ${error}`);
+    expect((await page.inputValue("#f-symbol")) === "ETH USD", "the bad value is kept in the form");
+    await page.screenshot({ path: join(SHOTS, "30-orders-filter-error.png"), fullPage: true });
+    // Fills: the signal's buy, as the engine has it, on the fills page and in its CSV.
+    await page.click("#fills-link");
+    await page.waitForURL(`${BASE}/fills`);
+    await page.fill("#f-strategy", SIGNAL_STRATEGY);
+    await Promise.all([page.waitForURL(/\/fills\?/), page.click("#apply-filters")]);
+    const engineFills = (await engine("GET", `/api/v1/fills?strategy=${SIGNAL_STRATEGY}`)).body;
+    expect(engineFills.length > 0, "the engine has the signal's fill");
+    const fillRow = await page.locator(`#fill-${engineFills[0].fill_id} td`).allTextContents();
+    expect(fillRow[5] === "ETHUSD" && fillRow[6] === "buy" && fillRow[7] === engineFills[0].qty && fillRow[8] === engineFills[0].price,
+      `fill row ${fillRow.join(" | ")} vs the engine's ${JSON.stringify(engineFills[0])}`);
+    expect((await page.locator("#fills tbody tr").count()) === Math.min(engineFills.length, 50), "one row per fill");
+    const fillsCsv = await (await page.request.get(`${BASE}${await page.getAttribute("#export-fills-csv", "href")}`)).text();
+    expect(fillsCsv.startsWith("fill_id,ts,order_id") && fillsCsv.includes(engineFills[0].exec_id), `fills CSV: ${fillsCsv.slice(0, 300)}`);
+    await page.screenshot({ path: join(SHOTS, "31-fills.png"), fullPage: true });
+  });
+
   await step("HALT ALL asks for confirmation, then halts", async () => {
     await page.goto(`${BASE}/`);
     await Promise.all([page.waitForURL(`${BASE}/halt/confirm`), page.click("#halt-all")]);

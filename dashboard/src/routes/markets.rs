@@ -51,7 +51,7 @@ struct SymbolQuery {
 pub const CHART_BARS: usize = 120;
 
 /// A symbol as typed by a user, upper-cased, or a 400 when it has characters no symbol has.
-fn parse_symbol(raw: &str) -> Result<String, PageError> {
+pub fn parse_symbol(raw: &str) -> Result<String, PageError> {
     let s = raw.trim().to_ascii_uppercase();
     let ok =
         !s.is_empty() && s.len() <= 32 && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));

@@ -1,6 +1,12 @@
-//! Orders:
-//! - `GET /orders?before=N`: every order, newest first, 50 a page.
-//! - `GET /orders/export.csv`: every order (newest first, at most [`EXPORT_MAX`]) as CSV.
+//! Orders and fills:
+//! - `GET /orders?status=&symbol=&strategy=&account=&before=N`: the orders matching the filters
+//!   (empty = any; passed to the engine's `GET /api/v1/orders`), newest first, 50 a page; the
+//!   paging links keep the filters. Filters that cannot be right are explained on the page
+//!   (400) and never reach the engine.
+//! - `GET /orders/export.csv` (same filters): those orders (newest first, at most
+//!   [`EXPORT_MAX`]) as CSV.
+//! - `GET /fills?symbol=&strategy=&account=&page=N`: fills from the engine's `GET
+//!   /api/v1/fills`, newest first, 50 a page; `GET /fills/export.csv` (same filters) as CSV.
 //! - `GET /orders/{id}`: one order with its event log.
 //! - `POST /orders/{id}/cancel` (`csrf`; traders and admins): asks the engine to cancel it, then
 //!   shows it again.
@@ -16,8 +22,13 @@ use serde::Deserialize;
 
 use crate::{
     auth::session::CurrentUser,
+    clients::{ListFilter, Order},
     error::PageError,
-    pages::{order_detail::OrderDetailPage, orders::OrdersPage, Section},
+    pages::{
+        order_detail::OrderDetailPage,
+        orders::{FillsPage, OrdersPage, ORDER_STATUSES},
+        Section,
+    },
     startup::AppState,
 };
 
@@ -34,17 +45,136 @@ pub fn router() -> Router<AppState> {
         .route("/orders/export.csv", get(export))
         .route("/orders/{id}", get(order))
         .route("/orders/{id}/cancel", post(cancel))
+        .route("/fills", get(fills))
+        .route("/fills/export.csv", get(export_fills))
 }
 
-#[derive(Debug, Deserialize)]
-struct OrdersQuery {
-    before: Option<i64>,
+/// Filters and paging as typed: every field text, so a wrong one is explained on the page
+/// rather than refused by the extractor.
+#[derive(Debug, Default, Deserialize)]
+pub struct ListQuery {
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    symbol: String,
+    #[serde(default)]
+    strategy: String,
+    #[serde(default)]
+    account: String,
+    #[serde(default)]
+    before: String,
+    #[serde(default)]
+    page: String,
 }
 
-async fn orders(State(state): State<AppState>, user: CurrentUser, Query(q): Query<OrdersQuery>) -> Response {
-    let page = state.engine.orders(None, q.before, PAGE_SIZE).await.map_err(|e| e.to_string());
-    let content = view! { <OrdersPage page=page first=q.before.is_none() can_trade=user.role.can_trade()/> }.into_any();
+/// The filters of `q` as the engine takes them, and what was typed (kept in the form) when one
+/// cannot be right, with the reason naming the field.
+pub fn parse_filter(q: &ListQuery) -> Result<ListFilter, (ListFilter, String)> {
+    let typed = |v: &str| Some(v.trim().to_owned()).filter(|v| !v.is_empty());
+    let filter = ListFilter {
+        status: typed(&q.status),
+        symbol: typed(&q.symbol).map(|s| s.to_ascii_uppercase()),
+        strategy: typed(&q.strategy),
+        account: typed(&q.account),
+    };
+    let problem = if filter.status.as_deref().is_some_and(|s| !ORDER_STATUSES.contains(&s)) {
+        Some(format!("Status must be one of {}.", ORDER_STATUSES.join(", ")))
+    } else if filter.symbol.as_deref().is_some_and(|s| super::markets::parse_symbol(s).is_err()) {
+        Some("Symbol must be up to 32 letters, digits, '.', '-' or '_'.".to_owned())
+    } else if filter.strategy.as_deref().is_some_and(|s| !super::strategies::valid_name(s)) {
+        Some("Strategy must be a strategy's name: lower-case letters, digits, '_' or '-', up to 64.".to_owned())
+    } else if filter.account.as_deref().is_some_and(|a| !super::risk::valid_account(a)) {
+        Some("Account must be 1 to 64 letters, digits, '_', '-' or '.'.".to_owned())
+    } else {
+        None
+    };
+    match problem {
+        Some(p) => Err((filter, p)),
+        None => Ok(filter),
+    }
+}
+
+/// A positive whole number typed in `field`, or `None` when empty.
+fn positive(field: &str, text: &str) -> Result<Option<i64>, String> {
+    match text.trim() {
+        "" => Ok(None),
+        t => match t.parse::<i64>() {
+            Ok(n) if n > 0 => Ok(Some(n)),
+            _ => Err(format!("{field} must be a whole number above zero (got {t:?}).")),
+        },
+    }
+}
+
+/// Turns a page rendered for a bad request into a 400.
+fn bad_request(page: Response) -> Response {
+    (axum::http::StatusCode::BAD_REQUEST, page).into_response()
+}
+
+async fn orders(State(state): State<AppState>, user: CurrentUser, Query(q): Query<ListQuery>) -> Response {
+    let can_trade = user.role.can_trade();
+    let checked = parse_filter(&q)
+        .and_then(|f| positive("The page cursor", &q.before).map(|b| (f, b)).map_err(|e| (ListFilter::default(), e)));
+    let (filter, before) = match checked {
+        Ok(ok) => ok,
+        Err((filter, error)) => {
+            let page = Err(String::new());
+            let content =
+                view! { <OrdersPage page=page filter=filter first=true can_trade=can_trade error=Some(error)/> }
+                    .into_any();
+            return bad_request(super::signed_in_page(&state, user, Section::Orders, "Orders", content).await);
+        }
+    };
+    let page = state.engine.filtered_orders(&filter, before, PAGE_SIZE).await.map_err(|e| e.to_string());
+    let content = view! { <OrdersPage page=page filter=filter first=before.is_none() can_trade=can_trade error=None/> }
+        .into_any();
     super::signed_in_page(&state, user, Section::Orders, "Orders", content).await
+}
+
+/// Fills per page.
+pub const FILLS_PAGE_SIZE: usize = 50;
+
+/// The newest fills the engine lists (its page size limit; its fills endpoint has no cursor).
+pub const FILLS_MAX: usize = 1000;
+
+async fn fills(State(state): State<AppState>, user: CurrentUser, Query(q): Query<ListQuery>) -> Response {
+    let max_page = FILLS_MAX / FILLS_PAGE_SIZE;
+    let checked = parse_filter(&q).and_then(|f| {
+        let page = positive("The page", &q.page).map_err(|e| (f.clone(), e))?.unwrap_or(1);
+        match usize::try_from(page) {
+            Ok(p) if p <= max_page => Ok((f, p)),
+            _ => Err((
+                f,
+                format!("The page must be between 1 and {max_page}: the engine lists the newest {FILLS_MAX} fills."),
+            )),
+        }
+    });
+    let (filter, page) = match checked {
+        Ok(ok) => ok,
+        Err((filter, error)) => {
+            let content = view! {
+                <FillsPage fills=Err(String::new()) filter=filter page=1 more=false capped=false error=Some(error)/>
+            }
+            .into_any();
+            return bad_request(super::signed_in_page(&state, user, Section::Orders, "Fills", content).await);
+        }
+    };
+    // The engine's fills endpoint has no cursor: read the newest `page` pages (and one more
+    // fill, to know whether an older page exists) and show the last.
+    let wanted = page * FILLS_PAGE_SIZE;
+    let fetched = state.engine.fills(&filter, (wanted + 1).min(FILLS_MAX)).await.map_err(|e| e.to_string());
+    let (fills, more, capped) = match fetched {
+        Ok(mut all) => {
+            let more = all.len() > wanted;
+            let capped = all.len() == FILLS_MAX && wanted >= FILLS_MAX;
+            all.truncate(wanted);
+            let shown = all.split_off(((page - 1) * FILLS_PAGE_SIZE).min(all.len()));
+            (Ok(shown), more, capped)
+        }
+        Err(e) => (Err(e), false, false),
+    };
+    let content =
+        view! { <FillsPage fills=fills filter=filter page=page more=more capped=capped error=None/> }.into_any();
+    super::signed_in_page(&state, user, Section::Orders, "Fills", content).await
 }
 
 async fn order(State(state): State<AppState>, user: CurrentUser, Path(id): Path<i64>) -> Result<Response, PageError> {
@@ -85,11 +215,35 @@ pub fn csv_field(value: &str) -> String {
     }
 }
 
-async fn export(State(state): State<AppState>, user: CurrentUser) -> Result<Response, PageError> {
-    let mut orders = Vec::new();
+/// A CSV download named `name`.
+fn csv_download(name: &str, csv: String) -> Response {
+    (
+        [
+            (axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (axum::http::header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")),
+        ],
+        csv,
+    )
+        .into_response()
+}
+
+/// One CSV line of `fields`, with its line break.
+fn csv_line(fields: &[String]) -> String {
+    let mut line = fields.iter().map(|f| csv_field(f)).collect::<Vec<_>>().join(",");
+    line.push_str("\r\n");
+    line
+}
+
+async fn export(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Query(q): Query<ListQuery>,
+) -> Result<Response, PageError> {
+    let filter = parse_filter(&q).map_err(|(_, e)| PageError::BadRequest(e))?;
+    let mut orders: Vec<Order> = Vec::new();
     let mut before = None;
     loop {
-        let page = state.engine.orders(None, before, 500).await?;
+        let page = state.engine.filtered_orders(&filter, before, 500).await?;
         orders.extend(page.orders);
         match page.next_before {
             Some(b) if orders.len() < EXPORT_MAX => before = Some(b),
@@ -117,23 +271,65 @@ async fn export(State(state): State<AppState>, user: CurrentUser) -> Result<Resp
             o.status.clone(),
             o.reject_reason.clone().unwrap_or_default(),
         ];
-        csv.push_str(&fields.iter().map(|f| csv_field(f)).collect::<Vec<_>>().join(","));
-        csv.push_str("\r\n");
+        csv.push_str(&csv_line(&fields));
     }
     tracing::info!(user = %user.username, rows = orders.len(), "orders exported as CSV");
-    Ok((
-        [
-            (axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-            (axum::http::header::CONTENT_DISPOSITION, "attachment; filename=\"orders.csv\""),
-        ],
-        csv,
-    )
-        .into_response())
+    Ok(csv_download("orders.csv", csv))
+}
+
+async fn export_fills(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Query(q): Query<ListQuery>,
+) -> Result<Response, PageError> {
+    let filter = parse_filter(&q).map_err(|(_, e)| PageError::BadRequest(e))?;
+    let fills = state.engine.fills(&filter, FILLS_MAX).await?;
+    let mut csv =
+        String::from("fill_id,ts,order_id,account,strategy,symbol,side,qty,price,fee,realized_pnl,exec_id\r\n");
+    for f in &fills {
+        let d = |d: rust_decimal::Decimal| d.normalize().to_string();
+        csv.push_str(&csv_line(&[
+            f.fill_id.to_string(),
+            f.ts.to_rfc3339(),
+            f.order_id.to_string(),
+            f.account.clone(),
+            f.strategy.clone(),
+            f.symbol.clone(),
+            f.side.clone(),
+            d(f.qty),
+            d(f.price),
+            d(f.fee),
+            d(f.realized_pnl),
+            f.exec_id.clone(),
+        ]));
+    }
+    tracing::info!(user = %user.username, rows = fills.len(), "fills exported as CSV");
+    Ok(csv_download("fills.csv", csv))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::csv_field;
+    use super::{csv_field, parse_filter, ListQuery};
+
+    #[test]
+    fn filters_are_checked_before_they_reach_the_engine() {
+        let q = |status: &str, symbol: &str, strategy: &str, account: &str| ListQuery {
+            status: status.into(),
+            symbol: symbol.into(),
+            strategy: strategy.into(),
+            account: account.into(),
+            ..ListQuery::default()
+        };
+        let f = parse_filter(&q("filled", " ethusd ", "e2e-tv", "e2e-signals")).unwrap();
+        assert_eq!(f.symbol.as_deref(), Some("ETHUSD"));
+        assert_eq!(f.pairs(true).len(), 4);
+        assert_eq!(parse_filter(&q("", "", "", "")).unwrap().pairs(true), vec![]);
+        let (kept, why) = parse_filter(&q("done", "", "", "")).unwrap_err();
+        assert!(why.starts_with("Status") && kept.status.as_deref() == Some("done"), "{why}");
+        assert!(parse_filter(&q("", "A&B", "", "")).unwrap_err().1.starts_with("Symbol"));
+        assert!(parse_filter(&q("", "", "../halt", "")).unwrap_err().1.starts_with("Strategy"));
+        assert!(parse_filter(&q("", "", "", "a/b")).unwrap_err().1.starts_with("Account"));
+    }
 
     #[test]
     fn csv_fields_are_quoted_when_needed_and_never_start_a_formula() {
