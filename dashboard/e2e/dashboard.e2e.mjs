@@ -520,6 +520,7 @@ try {
     expect(response.status() === 403, `viewer gets 403, got ${response.status()}`);
     await vpage.screenshot({ path: join(SHOTS, "21-viewer-forbidden.png"), fullPage: true });
     expect((await vpage.goto(`${BASE}/orders/new`)).status() === 403, "a viewer gets no order ticket");
+    expect((await vpage.goto(`${BASE}/strategies/${SIGNAL_STRATEGY}/edit`)).status() === 403, "a viewer cannot change strategies");
     await vpage.goto(`${BASE}/orders`);
     expect(!(await vpage.isVisible("#new-order")), "no New order link for a viewer");
     await viewer.close();
@@ -537,6 +538,38 @@ try {
     await apage.screenshot({ path: join(SHOTS, "22-strategies-admin-stopped.png"), fullPage: true });
     await Promise.all([apage.waitForURL(`${BASE}/strategies`), apage.click(`#enable-${SIGNAL_STRATEGY}`)]);
     expect((await apage.textContent(`#strategy-${SIGNAL_STRATEGY} .strategy-state`)) === "running", "running again");
+    await admin.close();
+  });
+
+  await step("an admin changes a strategy's parameters; the engine's refusal is shown on the form", async () => {
+    const admin = await browser.newContext({ viewport: { width: 1366, height: 800 } });
+    const apage = await admin.newPage();
+    await signIn(apage, env("ADMIN_USER"));
+    await apage.goto(`${BASE}/strategies`);
+    await Promise.all([apage.waitForURL(`${BASE}/strategies/${SIGNAL_STRATEGY}/edit`), apage.click(`#edit-${SIGNAL_STRATEGY}`)]);
+    const shown = JSON.parse(await apage.inputValue("#st-params"));
+    expect(shown.quantity === "1", `the form holds the strategy's parameters: ${JSON.stringify(shown)}`);
+    const save = async (params) => {
+      await apage.fill("#st-params", params);
+      const [response] = await Promise.all([apage.waitForNavigation(), apage.click("#save-strategy")]);
+      return response.status();
+    };
+    // Not JSON: the dashboard's own check names the field.
+    expect((await save('{"quantity": ')) === 422, "a form that is not JSON answers 422");
+    expect((await apage.textContent("#strategy-error")).includes("Parameters must be a JSON object"), "the field is named");
+    // JSON the engine refuses for this kind: its message, naming the parameter, is on the form.
+    expect((await save('{"quantity": "-1"}')) === 422, "the engine's refusal answers 422, not 500");
+    const error = await apage.textContent("#strategy-error");
+    expect(error.includes("refused") && error.includes("quantity"), `the engine's reason: ${error}`);
+    expect((await apage.inputValue("#st-params")).includes('"-1"'), "what was typed is kept");
+    expect((await engine("GET", `/api/v1/strategies/${SIGNAL_STRATEGY}`)).body.params.quantity === "1", "the engine kept the old parameters");
+    await apage.screenshot({ path: join(SHOTS, "32-strategy-edit-refused.png"), fullPage: true });
+    expect((await save('{"quantity": "3"}')) === 200, "a valid change goes back to the list");
+    expect(apage.url() === `${BASE}/strategies`, `back on the list: ${apage.url()}`);
+    const held = (await engine("GET", `/api/v1/strategies/${SIGNAL_STRATEGY}`)).body;
+    expect(held.params.quantity === "3", `the engine holds the new parameters: ${JSON.stringify(held.params)}`);
+    expect((await apage.textContent(`#strategy-${SIGNAL_STRATEGY}`)).includes('"quantity":"3"'), "the list shows them");
+    await apage.screenshot({ path: join(SHOTS, "33-strategy-edited.png"), fullPage: true });
     await admin.close();
   });
 
