@@ -15,7 +15,7 @@
 // "N passed, N failed" line.
 //
 // Environment: BASE_URL, TRADER_USER, VIEWER_USER, ADMIN_USER, USER_PASSWORD, ENGINE_URL, ENGINE_API_TOKEN,
-// SCREENSHOT_DIR, CHROMIUM (default /usr/bin/chromium), E2E_WITHOUT_WASM (below).
+// DATA_SERVICE_URL, SCREENSHOT_DIR, CHROMIUM (default /usr/bin/chromium), E2E_WITHOUT_WASM (below).
 import { chromium } from "playwright-core";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
@@ -215,6 +215,43 @@ try {
     const pct = (p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
     console.log(`live-update latency (tick ts -> on screen): n=${sorted.length} p50=${pct(50)} ms p95=${pct(95)} ms max=${sorted[sorted.length - 1]} ms`);
   }
+  // Exact decimal arithmetic for the checks (no floats): a decimal text as a BigInt of 10^-12.
+  const SCALE = 12;
+  const scaled = (text) => {
+    const negative = text.startsWith("-");
+    const [int, frac = ""] = text.replace(/^[-+]/, "").split(".");
+    const value = BigInt(int + frac.padEnd(SCALE, "0").slice(0, SCALE));
+    return negative ? -value : value;
+  };
+  const unscaled = (value) => {
+    const negative = value < 0n;
+    const digits = (negative ? -value : value).toString().padStart(SCALE + 1, "0");
+    const frac = digits.slice(-SCALE).replace(/0+$/, "");
+    return `${negative ? "-" : ""}${digits.slice(0, -SCALE)}${frac ? `.${frac}` : ""}`;
+  };
+  await step("the markets list shows each symbol's change over the day in exact decimals", async () => {
+    await page.goto(`${BASE}/markets`);
+    const cells = await page.locator("#symbol-BTCUSD td").allTextContents();
+    const [last, day] = [cells[1].trim(), cells[2].trim()];
+    const m = /^([+-]?\d+(?:\.\d+)?) \(([+-]?\d+(?:\.\d+)?)%\)$/.exec(day);
+    expect(m, `BTCUSD's day change reads "change (percent%)": ${day}`);
+    // The reference is the previous UTC day's close, or today's first price without one.
+    const midnight = new Date(new Date().toISOString().slice(0, 10) + "T00:00:00Z");
+    const yesterday = new Date(midnight.getTime() - 86400000);
+    const r = await fetch(`${env("DATA_SERVICE_URL")}/api/v1/market/bars/BTCUSD?interval=1d&start=${yesterday.toISOString()}`);
+    const bars = (await r.json()).bars;
+    const previous = bars.find((b) => Date.parse(b.ts) === yesterday.getTime());
+    const todays = bars.find((b) => Date.parse(b.ts) === midnight.getTime());
+    const reference = String(previous ? previous.close : todays.open);
+    const expected = unscaled(scaled(last) - scaled(reference));
+    expect(m[1].replace(/^\+/, "") === expected, `change ${m[1]} = last ${last} - reference ${reference} = ${expected}`);
+    const sign = (t) => (t.startsWith("-") ? -1 : /^[+]?0(\.0+)?$/.test(t) ? 0 : 1);
+    expect(sign(m[1]) === sign(m[2]) || sign(m[2]) === 0, `change and percent agree in sign: ${day}`);
+    // E2EBT's bars are of 2026-01-05 only: no trade today, a dash.
+    expect((await page.locator("#symbol-E2EBT td").nth(2).textContent()).trim() === "—", "no day change without a trade today");
+    await page.screenshot({ path: join(SHOTS, "34-markets-day-change.png"), fullPage: true });
+  });
+
 
   await step("the orders page lists orders and exports them as CSV", async () => {
     await page.goto(`${BASE}/orders`);

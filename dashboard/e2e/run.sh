@@ -122,5 +122,6 @@ fi
 rm -f "$root/.local/screenshots/"*.png
 say "driving headless Chromium"
 BASE_URL="http://127.0.0.1:$dash_port" ENGINE_URL="http://127.0.0.1:$engine_port" ENGINE_API_TOKEN=$engine_token \
+  DATA_SERVICE_URL="http://127.0.0.1:$data_port" \
   TRADER_USER=e2e-trader VIEWER_USER=e2e-viewer ADMIN_USER=e2e-admin USER_PASSWORD=$password CHROMIUM=$chromium_bin \
   SCREENSHOT_DIR="$root/.local/screenshots" node "$e2e/dashboard.e2e.mjs"

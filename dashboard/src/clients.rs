@@ -751,6 +751,19 @@ impl DataServiceClient {
         Ok(bars)
     }
 
+    /// Daily bars of `symbol` opening at or after `start` (UTC days), oldest first.
+    pub async fn daily_bars(&self, symbol: &str, start: DateTime<Utc>) -> Result<Vec<Bar>, UpstreamError> {
+        #[derive(Deserialize)]
+        struct Page {
+            bars: Vec<Bar>,
+        }
+        let request = self
+            .0
+            .request(reqwest::Method::GET, &format!("/api/v1/market/bars/{symbol}"))
+            .query(&[("interval", "1d".to_owned()), ("start", start.to_rfc3339())]);
+        Ok(self.0.send::<Page>(request).await?.bars)
+    }
+
     /// The latest price of `symbol`; `None` when it has no data yet.
     pub async fn quote(&self, symbol: &str) -> Result<Option<Quote>, UpstreamError> {
         match self.0.get(&format!("/api/v1/market/quote/{symbol}")).await {

@@ -1,6 +1,7 @@
 //! Markets.
 //!
-//! - `GET /markets?symbol=S`: every symbol with its last price; with `symbol`, that symbol's
+//! - `GET /markets?symbol=S`: every symbol with its last price and its change over the UTC day
+//!   (from the data-service's daily bars of yesterday and today); with `symbol`, that symbol's
 //!   price updates live on the page.
 //! - `GET /markets/live?symbol=S` (server-sent events, signed-in users only): one `tick` event
 //!   `{"symbol","price","ts"}` per trade, relayed from the data-service's WebSocket stream.
@@ -18,6 +19,7 @@ use axum::{
     routing::get,
     Router,
 };
+use chrono::Utc;
 use futures_util::{Stream, StreamExt};
 use leptos::prelude::*;
 use serde::Deserialize;
@@ -27,7 +29,7 @@ use crate::{
     auth::session::CurrentUser,
     error::PageError,
     pages::{
-        markets::{MarketsPage, SymbolRow},
+        markets::{day_change, MarketsPage, SymbolRow},
         Section,
     },
     startup::AppState,
@@ -71,12 +73,21 @@ async fn markets(
     let rows = match state.market.symbols().await {
         Ok(mut symbols) => {
             symbols.truncate(MAX_SYMBOLS);
-            let quotes = futures_util::future::join_all(symbols.iter().map(|s| state.market.quote(s))).await;
-            Ok(symbols
-                .into_iter()
-                .zip(quotes)
-                .map(|(symbol, quote)| SymbolRow { symbol, quote: quote.ok().flatten() })
-                .collect::<Vec<_>>())
+            let today = Utc::now().date_naive().and_hms_opt(0, 0, 0).map_or_else(Utc::now, |t| t.and_utc());
+            let market = &state.market;
+            let rows = futures_util::future::join_all(symbols.into_iter().map(|symbol| async move {
+                let (quote, bars) =
+                    tokio::join!(market.quote(&symbol), market.daily_bars(&symbol, today - chrono::Duration::days(1)));
+                let quote = quote.ok().flatten();
+                // A symbol whose bars cannot be read shows a dash, like one without a trade today.
+                let day = match (&quote, bars) {
+                    (Some(q), Ok(bars)) => day_change(q.price, &bars, today),
+                    _ => None,
+                };
+                SymbolRow { symbol, quote, day }
+            }))
+            .await;
+            Ok(rows)
         }
         Err(e) => Err(e.to_string()),
     };
@@ -85,7 +96,7 @@ async fn markets(
         Some(symbol) => {
             let quote =
                 rows.as_ref().ok().and_then(|r| r.iter().find(|r| r.symbol == symbol)).and_then(|r| r.quote.clone());
-            Some(SymbolRow { symbol, quote })
+            Some(SymbolRow { symbol, quote, day: None })
         }
     };
     let chart = match &live {
