@@ -3,7 +3,8 @@
 // elements as leptos's HydrationScripts, kept in a file because the Content-Security-Policy
 // allows no inline script. Pages without islands (sign-in, errors) do not load the client.
 // Without the wasm (not built, or refused by the browser) the page stays as the server
-// rendered it, and the Markets price falls back to /assets/live.js.
+// rendered it, the Markets price falls back to /assets/live.js, and a running backtest's page
+// reloads itself every two seconds.
 async function start(root) {
   try {
     const client = await import("/pkg/dashboard.js");
@@ -25,6 +26,10 @@ async function start(root) {
       const script = document.createElement("script");
       script.src = "/assets/live.js";
       document.head.append(script);
+    }
+    // A running backtest's page: reload until the run ends, as the island would have.
+    if (document.getElementById("backtest-live")) {
+      setTimeout(() => window.location.reload(), 2000);
     }
   }
 }

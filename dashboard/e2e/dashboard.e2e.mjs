@@ -539,6 +539,56 @@ try {
     await page.screenshot({ path: join(SHOTS, "26-backtests.png"), fullPage: true });
   });
 
+  await step("a long backtest's progress is followed on its page, which then shows the results", async () => {
+    await page.goto(`${BASE}/backtests`);
+    await page.selectOption("#bt-strategy", "sma_cross");
+    await page.fill("#bt-params", "fast=20, slow=60");
+    await page.fill("#bt-symbol", "E2ELONG");
+    await page.selectOption("#bt-interval", "1m");
+    await page.fill("#bt-from", "2025-01-01T00:00");
+    await page.fill("#bt-to", "2025-07-28T00:00");
+    await page.fill("#bt-quantity", "1");
+    const [response] = await Promise.all([
+      page.waitForResponse((r) => /\/backtests\/[0-9a-f-]{36}$/.test(r.url()) && r.request().method() === "GET"),
+      page.click("#start-backtest"),
+    ]);
+    await page.waitForURL(/\/backtests\/[0-9a-f-]{36}$/);
+    expect(response.headers()["refresh"] === undefined, "no Refresh header: the page is not reloaded on a timer by the server");
+    let navigations = 0;
+    const countNavigation = (frame) => { if (frame === page.mainFrame()) navigations += 1; };
+    page.on("framenavigated", countNavigation);
+    // The run lasts seconds (300,000 bars): the page shows its progress first.
+    expect(await page.isVisible("#backtest-live"), `the run is in progress when its page loads: ${await page.textContent("main")}`);
+    await page.screenshot({ path: join(SHOTS, "35-backtest-progress.png"), fullPage: true });
+    const seen = [];
+    let hydrated = false;
+    const deadline = Date.now() + 90000;
+    while (Date.now() < deadline) {
+      const state = await page.evaluate(() => ({
+        live: document.getElementById("backtest-live")?.dataset.client ?? null,
+        status: document.getElementById("backtest-live-status")?.textContent ?? null,
+        done: !!document.getElementById("backtest-metrics") || !!document.getElementById("backtest-failure"),
+      })).catch(() => null); // the page is reloading
+      if (state) {
+        if (state.live === "wasm") hydrated = true;
+        if (state.status && seen[seen.length - 1] !== state.status) seen.push(state.status);
+        if (state.done) break;
+      }
+      await page.waitForTimeout(100);
+    }
+    page.off("framenavigated", countNavigation);
+    console.log(`backtest progress seen on the page: ${seen.join(" -> ")}; ${navigations} reload(s)`);
+    expect((await page.textContent("#backtest-status")).trim() === "succeeded", `the run succeeded: ${await page.textContent("main")}`);
+    expect(await page.isVisible("#backtest-metrics") && await page.isVisible("svg.equity"), "its results are shown");
+    if (WITHOUT_WASM) {
+      expect(navigations >= 1, "without the wasm client the page reloads itself until the run ends");
+    } else {
+      expect(hydrated, "the progress island was hydrated by the wasm client");
+      expect(navigations === 1, `the island reloaded the page once, when the run ended (${navigations} reloads)`);
+    }
+    await page.screenshot({ path: join(SHOTS, "36-backtest-long-report.png"), fullPage: true });
+  });
+
   await step("the trader signs out", async () => {
     await Promise.all([page.waitForURL(`${BASE}/login`), page.click("#sign-out")]);
     const response = await page.goto(`${BASE}/`);

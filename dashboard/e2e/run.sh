@@ -92,6 +92,20 @@ awk 'BEGIN {
   }
 }' >"$backtest_bars"
 target/debug/data-service import --symbol E2EBT --file "$backtest_bars" >/dev/null
+# 300,000 1-minute bars (2025-01-01 to 2025-07-28) for a run that lasts seconds, so its page
+# shows the progress while it runs (about 4 s to import here).
+long_bars="$logs/e2e-long-bars.csv"
+awk 'BEGIN {
+  print "timestamp,open,high,low,close,volume"
+  start = 1735689600000; prev = 100
+  for (i = 0; i < 300000; i++) {
+    last = 100 + 4 * sin(i / 90) + 1.5 * sin(i / 23)
+    high = (prev > last ? prev : last) + 0.05; low = (prev < last ? prev : last) - 0.05
+    printf "%.0f,%.2f,%.2f,%.2f,%.2f,%d\n", start + i * 60000, prev, high, low, last, 10 + i % 7
+    prev = last
+  }
+}' >"$long_bars"
+target/debug/data-service import --symbol E2ELONG --file "$long_bars" >/dev/null
 
 export MIGRATE_ON_START=false RUST_LOG=${RUST_LOG:-info} LOG_FORMAT=pretty
 FEEDS=synthetic LISTEN_ADDR="127.0.0.1:$data_port" target/debug/data-service serve >"$logs/data-service.log" 2>&1 &

@@ -1,6 +1,7 @@
 //! The live parts of the pages, as leptos islands: the Markets price ([`price::LivePrice`]), the
-//! Overview's trading state, positions and working orders ([`overview::LiveOverview`]), and the
-//! top bar of every page with its trading state and halt banner ([`topbar::LiveTopBar`]).
+//! Overview's trading state, positions and working orders ([`overview::LiveOverview`]), the
+//! top bar of every page with its trading state and halt banner ([`topbar::LiveTopBar`]), and
+//! a running backtest's progress ([`backtest::LiveBacktestProgress`]).
 //!
 //! This module is compiled twice. In the server (`ssr`) an island renders like any component,
 //! with the data the handler loaded, inside a `<leptos-island>` element that carries that data
@@ -10,6 +11,7 @@
 //! by itself. Only plain data crosses between the two: the server formats every decimal and
 //! time as text ([`rows`]), so the client needs neither `rust_decimal` nor `chrono`.
 
+pub mod backtest;
 #[cfg(feature = "hydrate")]
 mod events;
 pub mod overview;

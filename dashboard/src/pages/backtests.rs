@@ -7,7 +7,10 @@ use rust_decimal::Decimal;
 use serde::Deserialize;
 
 use super::{chart::fraction, unavailable};
-use crate::clients::{BacktestJob, BacktestTrade};
+use crate::{
+    clients::{BacktestJob, BacktestTrade},
+    live::backtest::{BacktestProgress, LiveBacktestProgress},
+};
 
 /// The strategies a backtest can run, with their parameters as a hint.
 pub const STRATEGIES: [(&str, &str); 3] = [
@@ -109,6 +112,15 @@ fn request_text(request: &serde_json::Value, key: &str) -> String {
         Some(serde_json::Value::String(s)) => s.clone(),
         Some(serde_json::Value::Null) | None => String::new(),
         Some(other) => other.to_string(),
+    }
+}
+
+/// The run's progress as the live island shows it.
+pub fn progress_of(job: &BacktestJob) -> BacktestProgress {
+    BacktestProgress {
+        status: job.status.clone(),
+        percent: format!("{:.0}", job.progress.clamp(0.0, 1.0) * 100.0),
+        error: job.error.clone(),
     }
 }
 
@@ -281,15 +293,13 @@ pub fn BacktestPage(job: BacktestJob, results: Option<BacktestResults>) -> impl 
         request_text(&r, "fill"),
         request_text(&r, "source"),
     );
-    let percent = (job.progress.clamp(0.0, 1.0) * 100.0).round();
     let progress = job.in_progress().then(|| {
         view! {
-            <p>
-                <label for="backtest-progress">"Progress "</label>
-                <progress id="backtest-progress" max="100" value=percent>{format!("{percent}%")}</progress>
-                {format!(" {percent}%")}
-            </p>
-            <p class="meta">"This page reloads itself every two seconds until the run ends."</p>
+            <LiveBacktestProgress id=job.id.clone() progress=progress_of(&job)/>
+            <p class="meta">"The progress follows the run; the page shows the results when it ends."</p>
+            // Without scripts the page reloads itself until the run ends (with scripts,
+            // the island above or /assets/hydrate.js does).
+            <noscript><meta http-equiv="refresh" content="2"/></noscript>
         }
     });
     let error = job.error.clone().map(|e| {

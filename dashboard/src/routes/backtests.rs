@@ -5,16 +5,19 @@
 //!   the engine (`POST /api/v1/backtests`) with an `Idempotency-Key` derived from the session's
 //!   CSRF token and the form's nonce, so a double submit starts one run; then to its page. A
 //!   request the engine refuses (422) is shown next to the form in plain words.
-//! - `GET /backtests/{id}`: one run. While queued or running it shows its progress and the page
-//!   reloads itself every two seconds (a `Refresh` header: no script needed); once succeeded
-//!   its metrics, an equity and drawdown chart drawn here from the engine's `equity.csv`, and
-//!   its round trips.
+//! - `GET /backtests/{id}`: one run. While queued or running it shows its progress, kept live by
+//!   the wasm client's island ([`crate::live::backtest::LiveBacktestProgress`]), which reloads
+//!   the page once when the run ends (without the client the page reloads itself every two
+//!   seconds); once succeeded its metrics, an equity and drawdown chart drawn here from the
+//!   engine's `equity.csv`, and its round trips.
+//! - `GET /backtests/{id}/live` (server-sent events, signed-in users only): a `progress` event
+//!   (JSON of `Result<BacktestProgress, String>`) at once and whenever the engine's job changes;
+//!   the engine is asked every [`super::LIVE_REFRESH`].
 
 use std::str::FromStr;
 
 use axum::{
     extract::{Path, State},
-    http::header,
     response::{IntoResponse, Redirect, Response},
     routing::get,
     Form, Router,
@@ -29,7 +32,7 @@ use crate::{
     clients::UpstreamError,
     error::PageError,
     pages::{
-        backtests::{BacktestForm, BacktestPage, BacktestResults, BacktestsPage, INTERVALS, STRATEGIES},
+        backtests::{progress_of, BacktestForm, BacktestPage, BacktestResults, BacktestsPage, INTERVALS, STRATEGIES},
         Section,
     },
     startup::AppState,
@@ -37,13 +40,14 @@ use crate::{
 
 /// Routes of this feature.
 pub fn router() -> Router<AppState> {
-    Router::new().route("/backtests", get(list).post(start)).route("/backtests/{id}", get(show))
+    Router::new()
+        .route("/backtests", get(list).post(start))
+        .route("/backtests/{id}", get(show))
+        .route("/backtests/{id}/live", get(live))
 }
 
 /// How many runs the list shows.
 const LIST_LIMIT: u32 = 50;
-/// Seconds between reloads of a run's page while it is queued or running.
-const REFRESH_SECONDS: &str = "2";
 
 /// Whether `id` can be a backtest id (a UUID in its hyphenated form); only such ids go into the
 /// engine's path, so one from the URL cannot reach another endpoint with the dashboard's token.
@@ -236,11 +240,29 @@ async fn show(State(state): State<AppState>, user: CurrentUser, Path(id): Path<S
     } else {
         None
     };
-    let refresh = job.in_progress();
     let title = format!("Backtest {}", &id[..8]);
     let content = view! { <BacktestPage job=job results=results/> }.into_any();
-    let page = super::signed_in_page(&state, user, Section::Backtests, &title, content).await;
-    Ok(if refresh { ([(header::REFRESH, REFRESH_SECONDS)], page).into_response() } else { page })
+    Ok(super::signed_in_page(&state, user, Section::Backtests, &title, content).await)
+}
+
+async fn live(
+    State(state): State<AppState>,
+    _user: CurrentUser,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    if !valid_id(&id) {
+        return Err(PageError::NotFound(format!("There is no backtest {id:?}.")));
+    }
+    Ok(super::changes(state, "progress", move |state| {
+        let id = id.clone();
+        async move {
+            match state.engine.backtest(&id).await {
+                Ok(Some(job)) => Ok(progress_of(&job)),
+                Ok(None) => Err(format!("the engine has no backtest {id}")),
+                Err(e) => Err(e.to_string()),
+            }
+        }
+    }))
 }
 
 #[cfg(test)]

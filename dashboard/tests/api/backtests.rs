@@ -100,7 +100,7 @@ async fn a_viewer_sees_the_runs_without_the_form_and_cannot_start_one() {
 }
 
 #[tokio::test]
-async fn a_running_backtest_reloads_itself_and_a_succeeded_one_shows_metrics_chart_and_trades() {
+async fn a_running_backtest_follows_its_progress_and_a_succeeded_one_shows_metrics_chart_and_trades() {
     let app = TestApp::spawn().await;
     app.user("victor", Role::Viewer).await;
     let mut b = app.browser();
@@ -108,7 +108,32 @@ async fn a_running_backtest_reloads_itself_and_a_succeeded_one_shows_metrics_cha
     let running = b.get(&format!("/backtests/{BACKTEST_RUNNING}")).await;
     assert_eq!(running.status, 200);
     assert!(running.body.contains("id=\"backtest-progress\"") && running.body.contains("42%"));
-    assert_eq!(running.refresh.as_deref(), Some("2"), "a running run's page reloads itself, no script needed");
+    assert!(
+        running.body.contains("<leptos-island data-component=\"LiveBacktestProgress_"),
+        "the progress is an island"
+    );
+    assert!(
+        running.body.contains("<noscript><meta http-equiv=\"refresh\" content=\"2\">"),
+        "without scripts it reloads"
+    );
+    assert_eq!(running.refresh, None, "no Refresh header: the island follows the run without reloads");
+    let mut events = reqwest::Client::new()
+        .get(format!("{}/backtests/{BACKTEST_RUNNING}/live", app.base))
+        .header("cookie", b.cookie_header_for_tests())
+        .send()
+        .await
+        .unwrap();
+    assert!(events.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
+    let mut text = String::new();
+    while !text.contains("\n\n") {
+        let chunk = tokio::time::timeout(std::time::Duration::from_secs(10), events.chunk()).await.unwrap().unwrap();
+        text.push_str(&String::from_utf8_lossy(&chunk.expect("the stream stays open")));
+    }
+    assert!(
+        text.contains("event: progress") && text.contains(r#"{"Ok":{"status":"running","percent":"42","error":null}}"#),
+        "{text}"
+    );
+    assert_eq!(b.get("/backtests/..%2Fhalt/live").await.status, 404);
     let done = b.get(&format!("/backtests/{BACKTEST_DONE}")).await;
     assert!(done.body.contains("id=\"backtest-metrics\""));
     assert!(done.body.contains("-0.52%"), "total return as a percentage");
