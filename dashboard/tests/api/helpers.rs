@@ -48,6 +48,12 @@ pub struct EngineState {
     pub limit_puts: Vec<(String, Value)>,
     /// `(Idempotency-Key, body)` of every backtest request that created a job.
     pub backtest_requests: Vec<(Option<String>, Value)>,
+    /// Query parameters of every order list request.
+    pub order_queries: Vec<std::collections::HashMap<String, String>>,
+    /// Query parameters of every fill list request.
+    pub fill_queries: Vec<std::collections::HashMap<String, String>>,
+    /// `(name, body)` of every strategy change (`PATCH /api/v1/strategies/{name}`) it accepted.
+    pub strategy_patches: Vec<(String, Value)>,
 }
 
 /// The stand-in engine's succeeded backtest.
@@ -95,10 +101,11 @@ pub async fn spawn_engine() -> (String, Arc<Mutex<EngineState>>) {
         )
         .route(
             "/api/v1/orders",
-            get(|h: HeaderMap, q: axum::extract::Query<std::collections::HashMap<String, String>>| async move {
+            get(|State(s): S, h: HeaderMap, q: axum::extract::Query<std::collections::HashMap<String, String>>| async move {
                 if !authorized(&h) {
                     return StatusCode::UNAUTHORIZED.into_response();
                 }
+                s.lock().unwrap().order_queries.push(q.0.clone());
                 let order = |id: i64, status: &str| {
                     json!({"order_id": id, "account": "demo", "strategy": "demo-sma", "client_order_id": format!("c{id}"),
                        "symbol": "BTCUSD", "side": "buy", "order_type": "limit", "limit_price": "99.5",
@@ -206,12 +213,86 @@ pub async fn spawn_engine() -> (String, Arc<Mutex<EngineState>>) {
                 if !authorized(&h) {
                     return StatusCode::UNAUTHORIZED.into_response();
                 }
+                if q.get("account").map(String::as_str) == Some("demo") {
+                    return Json(json!({"realized_pnl": "8", "unrealized_pnl": "2.25", "total_pnl": "10.25",
+                        "realized_today": "1.5", "fees": "0.40"})).into_response();
+                }
                 if q.get("strategy").map(String::as_str) != Some("demo-sma") {
                     return Json(json!({"realized_pnl": "0", "unrealized_pnl": "0", "total_pnl": "0",
                         "realized_today": "0", "fees": "0"})).into_response();
                 }
                 Json(json!({"realized_pnl": "12.50", "unrealized_pnl": "-2.25", "total_pnl": "10.25",
                     "realized_today": "3.10", "fees": "0.40"})).into_response()
+            }),
+        )
+        // Like the engine: demo-sma's parameters must have a whole-number `fast`.
+        .route(
+            "/api/v1/strategies/{name}",
+            get(|h: HeaderMap, axum::extract::Path(name): axum::extract::Path<String>| async move {
+                if !authorized(&h) {
+                    return StatusCode::UNAUTHORIZED.into_response();
+                }
+                if name != "demo-sma" {
+                    return (StatusCode::NOT_FOUND, Json(json!({"error": {"code": "not_found", "message": "no strategy"}}))).into_response();
+                }
+                Json(json!({"strategy_id": 1, "name": "demo-sma", "kind": "sma_cross",
+                    "params": {"fast": 3, "slow": 8, "quantity": "10"}, "account": "demo", "symbols": ["BTCUSD", "ETHUSD"],
+                    "bar_seconds": 3, "enabled": true, "webhook": false})).into_response()
+            })
+            .patch(|State(s): S, h: HeaderMap, axum::extract::Path(name): axum::extract::Path<String>, Json(body): Json<Value>| async move {
+                if !authorized(&h) {
+                    return StatusCode::UNAUTHORIZED.into_response();
+                }
+                if !body["params"]["fast"].is_u64() {
+                    let message = "strategy `sma_cross`: parameter `fast` is invalid: expected a whole number";
+                    return (StatusCode::UNPROCESSABLE_ENTITY, Json(json!({"error": {"code": "invalid_strategy", "message": message}})))
+                        .into_response();
+                }
+                s.lock().unwrap().strategy_patches.push((name.clone(), body.clone()));
+                Json(json!({"strategy_id": 1, "name": name, "kind": "sma_cross", "params": body["params"], "account": "demo",
+                    "symbols": body["symbols"], "bar_seconds": body["bar_seconds"], "enabled": true, "webhook": false}))
+                .into_response()
+            }),
+        )
+        // Two fills of demo-sma; the account demo's equity 24 hours and a minute ago was 7.75.
+        .route(
+            "/api/v1/fills",
+            get(|State(s): S, h: HeaderMap, q: axum::extract::Query<std::collections::HashMap<String, String>>| async move {
+                if !authorized(&h) {
+                    return StatusCode::UNAUTHORIZED.into_response();
+                }
+                s.lock().unwrap().fill_queries.push(q.0.clone());
+                let fill = |id: i64, price: &str| json!({"fill_id": id, "order_id": 8, "account": "demo", "strategy": "demo-sma",
+                    "symbol": "BTCUSD", "side": "buy", "qty": "5", "price": price, "fee": "0.01", "realized_pnl": "-0.01",
+                    "exec_id": format!("paper-x{id}"), "ts": "2026-11-24T10:00:00Z"});
+                Json(json!([fill(2, "100.5"), fill(1, "100.25")])).into_response()
+            }),
+        )
+        .route(
+            "/api/v1/equity",
+            get(|h: HeaderMap| async move {
+                if !authorized(&h) {
+                    return StatusCode::UNAUTHORIZED.into_response();
+                }
+                let now = chrono::Utc::now();
+                Json(json!([
+                    {"account": "demo", "ts": now, "realized_pnl": "8", "unrealized_pnl": "1", "equity": "9"},
+                    {"account": "demo", "ts": now - chrono::Duration::minutes(24 * 60 + 1), "realized_pnl": "7",
+                     "unrealized_pnl": "0.75", "equity": "7.75"}
+                ]))
+                .into_response()
+            }),
+        )
+        .route(
+            "/api/v1/signals",
+            get(|h: HeaderMap| async move {
+                if !authorized(&h) {
+                    return StatusCode::UNAUTHORIZED.into_response();
+                }
+                Json(json!([{"signal_id": 4, "account": "demo", "strategy": "tv-follow", "dedupe_key": "a1", "ticker": "SOLUSD",
+                    "action": "sell", "status": "processed", "note": "orders: 1 new", "received_at": "2026-11-24T09:59:58Z",
+                    "processed_at": "2026-11-24T09:59:58Z"}]))
+                .into_response()
             }),
         )
         .route(
@@ -383,6 +464,19 @@ pub async fn spawn_data_service() -> String {
         .route(
             "/api/v1/market/bars/{symbol}",
             get(|axum::extract::Path(s): axum::extract::Path<String>, q: axum::extract::Query<std::collections::HashMap<String, String>>| async move {
+                // Daily bars since yesterday: BTCUSD closed yesterday at 100 and trades today.
+                if q.get("interval").map(String::as_str) == Some("1d") {
+                    let today = chrono::Utc::now().date_naive().and_hms_opt(0, 0, 0).unwrap().and_utc();
+                    let bars = if s == "BTCUSD" {
+                        json!([
+                            {"ts": today - chrono::Duration::days(1), "open": "90", "high": "101", "low": "89", "close": "100", "volume": "5", "trades": 5},
+                            {"ts": today, "open": "99", "high": "101", "low": "98", "close": "100.25", "volume": "7", "trades": 7}
+                        ])
+                    } else {
+                        json!([])
+                    };
+                    return Json(json!({"symbol": s, "interval": "1d", "start": today, "end": today, "bars": bars, "next_start": null}));
+                }
                 let bars = if s == "BTCUSD" {
                     json!([
                         {"ts": "2026-11-24T10:00:00Z", "open": "100.0", "high": "101.5", "low": "99.5", "close": "101.0", "volume": "12", "trades": 3},

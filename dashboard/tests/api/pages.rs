@@ -227,3 +227,73 @@ async fn the_orders_export_is_a_csv_of_every_page_of_orders() {
     assert!(lines[1].starts_with("100,2026-11-24T10:00:00+00:00,demo,demo-sma,BTCUSD,buy,limit,99.5,10,0,,filled,"));
     assert!(lines[100].starts_with("1,"));
 }
+
+#[tokio::test]
+async fn the_overview_shows_each_accounts_equity_and_pnl_today_and_the_recent_alerts() {
+    let app = TestApp::spawn().await;
+    let mut b = signed_in(&app).await;
+    let page = b.get("/").await;
+    // The demo account (its flat ETHUSD position counts too): equity 10.25 now, 7.75 at the
+    // last sample before midnight, so 2.5 today.
+    assert!(page.body.contains("id=\"account-demo\""), "{}", page.body);
+    for figure in ["10.25", "2.5", "1.5"] {
+        assert!(page.body.contains(&format!(">{figure}<")), "{figure} shown");
+    }
+    assert!(page.body.contains("id=\"alert-4\""));
+    assert!(page.body.contains("tv-follow") && page.body.contains("processed (orders: 1 new)"));
+    assert!(page.body.contains("2026-11-24 09:59:58"));
+}
+
+#[tokio::test]
+async fn orders_are_filtered_through_the_engine_and_a_bad_filter_is_explained_without_asking_it() {
+    let app = TestApp::spawn().await;
+    let mut b = signed_in(&app).await;
+    let page = b.get("/orders?status=new&symbol=btcusd&strategy=demo-sma&account=demo").await;
+    assert_eq!(page.status, 200);
+    let asked = app.engine.lock().unwrap().order_queries.last().cloned().unwrap();
+    assert_eq!(asked.get("status").map(String::as_str), Some("new"));
+    assert_eq!(asked.get("symbol").map(String::as_str), Some("BTCUSD"));
+    assert_eq!(asked.get("strategy").map(String::as_str), Some("demo-sma"));
+    assert_eq!(asked.get("account").map(String::as_str), Some("demo"));
+    assert!(page.body.contains("<option value=\"new\" selected"), "the status stays chosen");
+    assert!(page
+        .body
+        .contains("href=\"/orders/export.csv?status=new&amp;symbol=BTCUSD&amp;strategy=demo-sma&amp;account=demo\""));
+    let before = app.engine.lock().unwrap().order_queries.len();
+    let bad = b.get("/orders?status=done").await;
+    assert_eq!(bad.status, 400);
+    assert!(bad.body.contains("id=\"filter-error\"") && bad.body.contains("Status must be one of"));
+    assert_eq!(b.get("/orders?before=x").await.status, 400);
+    assert_eq!(b.get("/orders/export.csv?account=a%2Fb").await.status, 400);
+    // The shell's working orders are not asked for by this page; nothing else was.
+    assert_eq!(app.engine.lock().unwrap().order_queries.len(), before, "a bad filter never reaches the engine");
+}
+
+#[tokio::test]
+async fn fills_are_listed_and_exported_with_their_filters() {
+    let app = TestApp::spawn().await;
+    let mut b = signed_in(&app).await;
+    let page = b.get("/fills?strategy=demo-sma").await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body.contains("id=\"fill-2\"")
+            && page.body.contains(">100.5<")
+            && page.body.contains("href=\"/orders/8\"")
+    );
+    let asked = app.engine.lock().unwrap().fill_queries.last().cloned().unwrap();
+    assert_eq!(asked.get("strategy").map(String::as_str), Some("demo-sma"));
+    assert_eq!(asked.get("limit").map(String::as_str), Some("51"), "one page and one more fill");
+    let csv = b.get("/fills/export.csv?strategy=demo-sma").await;
+    assert!(csv.body.starts_with("fill_id,ts,order_id,") && csv.body.contains(",paper-x2\r\n"), "{}", csv.body);
+    assert_eq!(b.get("/fills?page=21").await.status, 400, "beyond the engine's newest 1,000");
+}
+
+#[tokio::test]
+async fn the_markets_list_shows_the_day_change_against_the_previous_close() {
+    let app = TestApp::spawn().await;
+    let mut b = signed_in(&app).await;
+    let page = b.get("/markets").await;
+    // BTCUSD: last 100.25, yesterday's close 100; ETHUSD has no bar today.
+    assert!(page.body.contains("+0.25 (+0.25%)"), "{}", page.body);
+    assert!(page.body.contains("title=\"no trade today\""));
+}

@@ -58,3 +58,52 @@ async fn a_trader_a_forged_form_or_a_bad_name_cannot_switch_a_strategy() {
     assert_eq!(admin.post("/strategies/Demo%20SMA/disable", &[("csrf", &csrf)]).await.status, 404);
     assert!(app.engine.lock().unwrap().strategy_switches.is_empty(), "nothing reached the engine");
 }
+
+#[tokio::test]
+async fn an_admin_changes_parameters_and_a_refusal_is_shown_on_the_form_never_a_500() {
+    let app = TestApp::spawn().await;
+    app.user("ada", Role::Admin).await;
+    let mut b = app.browser();
+    b.sign_in("ada", PASSWORD).await;
+    assert!(b.get("/strategies").await.body.contains("href=\"/strategies/demo-sma/edit\""));
+    let form = b.get("/strategies/demo-sma/edit").await;
+    assert_eq!(form.status, 200);
+    assert!(form.body.contains("&quot;fast&quot;: 3") || form.body.contains("\"fast\": 3"), "{}", form.body);
+    let csrf = form.csrf();
+    let post = |params| [("csrf", csrf.as_str()), ("params", params), ("symbols", "btcusd"), ("bar_seconds", "60")];
+    let not_json = b.post("/strategies/demo-sma", &post("{fast")).await;
+    assert_eq!(not_json.status, 422);
+    assert!(not_json.body.contains("Parameters must be a JSON object"));
+    let refused = b.post("/strategies/demo-sma", &post(r#"{"fast": "x"}"#)).await;
+    assert_eq!(refused.status, 422);
+    assert!(refused.body.contains("The engine refused these settings") && refused.body.contains("parameter `fast`"));
+    assert!(refused.body.contains("&quot;x&quot;") || refused.body.contains("\"x\""), "what was typed is kept");
+    assert!(app.engine.lock().unwrap().strategy_patches.is_empty());
+    let saved = b.post("/strategies/demo-sma", &post(r#"{"fast": 5, "slow": 9}"#)).await;
+    assert_eq!((saved.status, saved.location.as_deref()), (303, Some("/strategies")));
+    let patches = app.engine.lock().unwrap().strategy_patches.clone();
+    assert_eq!(patches.len(), 1);
+    assert_eq!(
+        patches[0].1,
+        serde_json::json!({"params": {"fast": 5, "slow": 9}, "symbols": ["BTCUSD"], "bar_seconds": 60})
+    );
+}
+
+#[tokio::test]
+async fn a_trader_or_a_forged_form_cannot_change_parameters() {
+    let app = TestApp::spawn().await;
+    app.user("tess", Role::Trader).await;
+    app.user("ada", Role::Admin).await;
+    let mut t = app.browser();
+    t.sign_in("tess", PASSWORD).await;
+    assert_eq!(t.get("/strategies/demo-sma/edit").await.status, 403);
+    let csrf = t.get("/strategies").await.csrf();
+    let form = [("csrf", csrf.as_str()), ("params", "{\"fast\": 5}"), ("symbols", "BTCUSD"), ("bar_seconds", "60")];
+    assert_eq!(t.post("/strategies/demo-sma", &form).await.status, 403);
+    let mut a = app.browser();
+    a.sign_in("ada", PASSWORD).await;
+    let forged = [("csrf", "0000"), ("params", "{\"fast\": 5}"), ("symbols", "BTCUSD"), ("bar_seconds", "60")];
+    assert_eq!(a.post("/strategies/demo-sma", &forged).await.status, 403);
+    assert_eq!(a.get("/strategies/nope/edit").await.status, 404);
+    assert!(app.engine.lock().unwrap().strategy_patches.is_empty());
+}
