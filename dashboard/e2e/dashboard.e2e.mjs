@@ -8,9 +8,11 @@
 // the wasm client hydrates the Markets price, the Overview and the top bar, which then show a
 // halt, a resume and a working order made through the engine's API without a reload;
 // the trader sees a backtest the engine refuses explained by the form, then starts one over bars
-// run.sh imported and sees it succeed with its metrics, equity chart and trades;
-// a viewer sees no emergency controls and is refused (403); an admin stops and starts a strategy
-// and changes an account's risk limits, then sees the change in the audit log. Screenshots of each step go to
+// run.sh imported and sees it succeed with its metrics, equity chart and trades, and a long one
+// whose progress the page follows; the overview shows the accounts' equity and P&L today and the
+// recent alerts, Markets each symbol's day change, Orders filters and the fills;
+// a viewer sees no emergency controls and is refused (403); an admin stops and starts a strategy,
+// changes its parameters (a refusal by the engine shown on the form) and an account's risk limits, then sees the change in the audit log. Screenshots of each step go to
 // SCREENSHOT_DIR. Prints the measured live-update latency (tick time to on-screen) and a closing
 // "N passed, N failed" line.
 //
@@ -509,7 +511,8 @@ try {
     await fillBacktestForm("fast=2, slow=3");
     await Promise.all([page.waitForURL(/\/backtests\/[0-9a-f-]{36}$/), page.click("#start-backtest")]);
     const id = page.url().split("/").pop();
-    // The page reloads itself (Refresh header) while the run is queued or running.
+    // While the run is queued or running its page follows it (the progress island, or without
+    // the wasm client a timer in hydrate.js) and reloads once it has ended.
     let status = "";
     const deadline = Date.now() + 60000;
     while (Date.now() < deadline) {
