@@ -1,4 +1,4 @@
-//! Engine benchmarks (`make bench`; figures quoted in docs/engine.md).
+//! Engine benchmarks (`make bench`; figures in docs/benchmarks.md).
 //!
 //! 1. Decision path, excluding the database: a tick goes through the bar aggregator, the
 //!    strategy, the pre-trade risk check and into the simulated venue. Latency per tick, and
@@ -10,10 +10,7 @@
 //! Run: `cargo run --release -p engine --example bench_engine [-- --rates 5000,10000 --seconds 5]`.
 //! Needs PostgreSQL: `HALYARD_TEST_DATABASE_URL`, or the test harness's throwaway cluster.
 
-use std::{
-    sync::Arc,
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
 use domain::{
     bars::BarAggregator,
@@ -162,83 +159,187 @@ async fn webhook(rates: &[u64], seconds: u64) -> anyhow::Result<()> {
         .execute(&pool)
         .await?;
     let server = tokio::spawn(app.run_until_stopped(std::future::pending()));
-    let client = reqwest::Client::builder().pool_max_idle_per_host(512).build()?;
-    // At most this many requests in flight (connections), as a real load generator would hold;
-    // latency still counts from each request's scheduled time, so queueing here is measured.
-    let connections = Arc::new(tokio::sync::Semaphore::new(256));
-    let endpoint = Arc::new(format!("http://127.0.0.1:{port}/api/v1/signals/tradingview"));
-    println!("webhook, open loop, {seconds} s per rate (server, database and load generator share this machine):");
-    let mut sequence = 0u64;
+    let address = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    println!(
+        "webhook, open loop, {seconds} s per rate, {CONNECTIONS} keep-alive connections \
+         (server, database and load generator share this machine):"
+    );
+    let mut first_alert = 0u64;
     // Warm-up (connections, database pool, caches), not reported.
     let warm_up = [(2000u64, 2u64, false)];
     for (rate, seconds, report) in warm_up.into_iter().chain(rates.iter().map(|r| (*r, seconds, true))) {
         let total = rate * seconds;
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(bool, u64)>();
-        let started = Instant::now();
-        // Requests are released in 1 ms slices at the target rate.
-        let per_ms = rate as f64 / 1000.0;
-        let mut sent = 0u64;
-        while sent < total {
-            let due = ((started.elapsed().as_secs_f64() * 1000.0 + 1.0) * per_ms) as u64;
-            while sent < due.min(total) {
-                let scheduled = started + Duration::from_secs_f64(sent as f64 / rate as f64);
-                sequence += 1;
-                let body = format!(
-                    r#"{{"passphrase":"bench-pass","strategy":"bench","ticker":"BTCUSD","action":"buy","quantity":"1","alert_id":"b-{sequence}"}}"#
-                );
-                let (client, endpoint, tx, connections) =
-                    (client.clone(), endpoint.clone(), tx.clone(), connections.clone());
-                tokio::spawn(async move {
-                    let _permit = connections.acquire().await;
-                    let ok = match client
-                        .post(endpoint.as_str())
-                        .header("content-type", "text/plain")
-                        .body(body)
-                        .send()
-                        .await
-                    {
-                        Ok(res) if res.status().as_u16() == 202 => true,
-                        Ok(res) => {
-                            eprintln!("answer {}", res.status());
-                            false
-                        }
-                        Err(e) => {
-                            eprintln!("request failed: {e}");
-                            false
-                        }
-                    };
-                    let _ = tx.send((ok, scheduled.elapsed().as_micros() as u64));
-                });
-                sent += 1;
-            }
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
-        drop(tx);
-        let mut latencies = Vec::with_capacity(total as usize);
-        let mut errors = 0;
-        while let Some((ok, micros)) = rx.recv().await {
-            if !ok {
-                errors += 1;
-            }
-            latencies.push(micros);
-        }
-        let wall = started.elapsed().as_secs_f64();
-        latencies.sort_unstable();
+        let process_before = cpu_time("/proc/self/stat");
+        // The generator runs on a thread of its own, so the CPU the engine spends per signal
+        // can be told apart from the generator's (and compared across runs on a busy machine).
+        let generator = std::thread::Builder::new().name("loadgen".into()).spawn(move || {
+            let run = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("load generator runtime")
+                .block_on(open_loop(address, rate, total, first_alert));
+            (run, cpu_time("/proc/thread-self/stat"))
+        })?;
+        let (run, generator_cpu) =
+            tokio::task::spawn_blocking(move || generator.join().expect("load generator thread")).await?;
+        let engine_cpu = cpu_time("/proc/self/stat").saturating_sub(process_before).saturating_sub(generator_cpu);
+        first_alert += total;
         if !report {
             continue;
         }
+        let mut latencies = run.latencies;
+        latencies.sort_unstable();
         println!(
-            "  target {rate:>6}/s: {total} sent, {:.0}/s completed, errors {errors}, p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
-            total as f64 / wall,
+            "  target {rate:>6}/s: {total} sent in {:.3} s ({:.0}/s offered), {:.0}/s completed, errors {}, \
+             p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+            run.sending.as_secs_f64(),
+            total as f64 / run.sending.as_secs_f64(),
+            total as f64 / run.wall.as_secs_f64(),
+            run.errors,
             percentile(&latencies, 0.5) as f64 / 1000.0,
             percentile(&latencies, 0.99) as f64 / 1000.0,
             *latencies.last().unwrap_or(&0) as f64 / 1000.0
         );
+        println!(
+            "  {:>15}  CPU per signal: engine {:.1} µs, load generator {:.1} µs",
+            "",
+            engine_cpu.as_secs_f64() * 1e6 / total as f64,
+            generator_cpu.as_secs_f64() * 1e6 / total as f64,
+        );
     }
+    let processed: i64 =
+        sqlx::query_scalar("select count(*) from signal where status <> 'pending'").fetch_one(&pool).await?;
     let stored: i64 = sqlx::query_scalar("select count(*) from signal").fetch_one(&pool).await?;
-    println!("  signals committed: {stored}");
+    println!("  signals committed: {stored}; processed by the signal worker meanwhile: {processed}");
     server.abort();
     Ok(())
+}
+
+/// CPU time (user and system) from a `/proc/.../stat` file; zero where that does not exist.
+fn cpu_time(stat_file: &str) -> Duration {
+    let Ok(stat) = std::fs::read_to_string(stat_file) else { return Duration::ZERO };
+    let Some(close) = stat.rfind(')') else { return Duration::ZERO };
+    // After the name: state is field 3; utime and stime are fields 14 and 15, in USER_HZ (100).
+    let fields: Vec<&str> = stat[close + 1..].split_whitespace().collect();
+    let ticks: f64 = fields.get(11..13).map_or(0.0, |f| f.iter().filter_map(|v| v.parse::<f64>().ok()).sum());
+    Duration::from_secs_f64(ticks / 100.0)
+}
+
+/// Connections the load generator holds open, as TradingView's senders or a proxy would.
+const CONNECTIONS: u64 = 256;
+
+/// What one open-loop run measured.
+struct Run {
+    /// Per request, from its scheduled time to its answer (µs), so queueing is counted.
+    latencies: Vec<u64>,
+    errors: u64,
+    /// From the start to the last request's scheduled time having passed and it being written.
+    sending: Duration,
+    /// From the start to the last answer.
+    wall: Duration,
+}
+
+/// Sends `total` alerts at `rate` per second over [`CONNECTIONS`] keep-alive HTTP/1.1
+/// connections, one request at a time on each (no pipelining). Request `i` is due at
+/// `i / rate` seconds and goes on connection `i % CONNECTIONS`; a connection that is still
+/// waiting for an earlier answer sends late, and that lateness is part of the latency.
+///
+/// HTTP is written and read by hand: a general-purpose client costs as much CPU per request as
+/// the server under test, and both share this machine's two cores.
+async fn open_loop(address: std::net::SocketAddr, rate: u64, total: u64, first_alert: u64) -> Run {
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for lane in 0..CONNECTIONS.min(total) {
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::with_capacity((total / CONNECTIONS + 1) as usize);
+            let mut errors = 0u64;
+            let mut last_sent = Duration::ZERO;
+            let mut connection: Option<tokio::net::TcpStream> = None;
+            let mut buffer = Vec::with_capacity(1024);
+            let mut i = lane;
+            while i < total {
+                let due = started + Duration::from_secs_f64(i as f64 / rate as f64);
+                tokio::time::sleep_until(due.into()).await;
+                let body = format!(
+                    r#"{{"passphrase":"bench-pass","strategy":"bench","ticker":"BTCUSD","action":"buy","quantity":"1","alert_id":"b-{}"}}"#,
+                    first_alert + i
+                );
+                let request = format!(
+                    "POST /api/v1/signals/tradingview HTTP/1.1\r\nhost: {address}\r\ncontent-type: text/plain\r\n\
+                     content-length: {}\r\n\r\n{body}",
+                    body.len()
+                );
+                last_sent = started.elapsed();
+                match exchange(&mut connection, address, request.as_bytes(), &mut buffer).await {
+                    Ok(202) => {}
+                    Ok(status) => {
+                        eprintln!("answer {status}");
+                        errors += 1;
+                    }
+                    Err(e) => {
+                        eprintln!("request failed: {e}");
+                        errors += 1;
+                        connection = None;
+                    }
+                }
+                latencies.push(due.elapsed().as_micros() as u64);
+                i += CONNECTIONS;
+            }
+            (latencies, errors, last_sent)
+        }));
+    }
+    let mut run =
+        Run { latencies: Vec::with_capacity(total as usize), errors: 0, sending: Duration::ZERO, wall: Duration::ZERO };
+    for task in tasks {
+        let (latencies, errors, last_sent) = task.await.expect("load generator task");
+        run.latencies.extend(latencies);
+        run.errors += errors;
+        run.sending = run.sending.max(last_sent);
+    }
+    run.wall = started.elapsed();
+    run
+}
+
+/// Writes one request on the connection (opening it if needed) and reads the answer; returns
+/// its status code.
+async fn exchange(
+    connection: &mut Option<tokio::net::TcpStream>,
+    address: std::net::SocketAddr,
+    request: &[u8],
+    buffer: &mut Vec<u8>,
+) -> std::io::Result<u16> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let invalid = |what: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, what.to_owned());
+    if connection.is_none() {
+        let stream = tokio::net::TcpStream::connect(address).await?;
+        stream.set_nodelay(true)?;
+        *connection = Some(stream);
+    }
+    let stream = connection.as_mut().expect("connected above");
+    stream.write_all(request).await?;
+    buffer.clear();
+    loop {
+        let mut chunk = [0u8; 1024];
+        let n = stream.read(&mut chunk).await?;
+        if n == 0 {
+            return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "connection closed"));
+        }
+        buffer.extend_from_slice(&chunk[..n]);
+        let Some(head_end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") else { continue };
+        let head = std::str::from_utf8(&buffer[..head_end]).map_err(|_| invalid("response head is not UTF-8"))?;
+        let status: u16 =
+            head.get(9..12).and_then(|s| s.parse().ok()).ok_or_else(|| invalid("no status in the response"))?;
+        let length: usize = head
+            .lines()
+            .find_map(|line| {
+                let (name, value) = line.split_once(':')?;
+                name.eq_ignore_ascii_case("content-length").then(|| value.trim().parse().ok())?
+            })
+            .ok_or_else(|| invalid("response without content-length"))?;
+        if buffer.len() >= head_end + 4 + length {
+            return Ok(status);
+        }
+    }
 }
 
 fn main() -> anyhow::Result<()> {

@@ -26,9 +26,28 @@ use crate::{
     venue::{alpaca::AlpacaVenue, paper::PaperVenue, Venue},
 };
 
-/// Shared state of every handler.
+/// Shared state of every handler: a cheap handle (one reference count) to [`Services`], since
+/// axum clones the state for every request.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Services>);
+
+impl AppState {
+    /// Wraps the services.
+    pub fn new(services: Services) -> Self {
+        Self(Arc::new(services))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Services;
+
+    fn deref(&self) -> &Services {
+        &self.0
+    }
+}
+
+/// What the handlers and background tasks share.
+pub struct Services {
     /// The database.
     pub pool: PgPool,
     /// Settings.
@@ -190,7 +209,7 @@ impl Application {
             tasks.push(tokio::spawn(crate::backtests::worker::run(worker, stop.clone())));
         }
         let settings = Arc::new(settings);
-        let state = AppState {
+        let state = AppState::new(Services {
             pool: pool.clone(),
             settings: settings.clone(),
             oms,
@@ -199,7 +218,7 @@ impl Application {
             store,
             backtest_wake,
             signal_hmac,
-        };
+        });
         tasks.push(tokio::spawn(crate::api::portfolio::snapshot_equity(
             state.clone(),
             settings.equity_snapshot,

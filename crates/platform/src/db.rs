@@ -90,12 +90,27 @@ pub async fn connect_options(
 ///
 /// JIT compilation is switched off: the services run short queries whose cost estimates over
 /// partitioned tables can look large, and compiling them took longer (200+ ms) than running them.
+///
+/// A connection is pinged before use only when it sat idle for [`PING_AFTER_IDLE`] or longer:
+/// pinging every acquire (sqlx's default) doubled the round trips of a busy service, while a
+/// connection in steady use proves itself alive. One that died meanwhile (a database restart)
+/// fails its query, is dropped, and the caller's retry gets a fresh one.
 pub fn lazy_pool(options: PgConnectOptions, max_connections: u32) -> PgPool {
     PgPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(5))
+        .test_before_acquire(false)
+        .before_acquire(|connection, meta| {
+            Box::pin(async move {
+                use sqlx::Connection;
+                Ok(meta.idle_for < PING_AFTER_IDLE || connection.ping().await.is_ok())
+            })
+        })
         .connect_lazy_with(session_options(options))
 }
+
+/// How long a pooled connection may sit idle before it is pinged on its next use.
+pub const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
 
 /// The session settings every pooled connection gets (see [`lazy_pool`]).
 pub fn session_options(options: PgConnectOptions) -> PgConnectOptions {

@@ -199,3 +199,44 @@ async fn concurrent_signals_are_all_committed_before_their_answers() {
     assert_eq!(stored, 300);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_signal_that_cannot_be_traded_fails_with_its_reason_and_the_rest_of_its_batch_is_processed() {
+    let (app, _feed, _db) = spawn_app().await;
+    let strategy = app.follower("tv", "acct-1").await;
+    // Committed together, so the worker claims them in one batch. The first asks for more than
+    // an order quantity can hold (the webhook refuses that; a row can still hold it).
+    let ids: Vec<i64> = sqlx::query_scalar(
+        "insert into signal (strategy_id, account, strategy, dedupe_key, ticker, action, quantity, payload)
+         select $1, 'acct-1', 'tv', k, 'BTCUSD', 'buy', q, '{}'::jsonb
+           from unnest(array['huge', 'one', 'two'], array[1e15, 1, 3]::numeric[]) as t(k, q)
+         returning signal_id",
+    )
+    .bind(strategy["strategy_id"].as_i64().unwrap())
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    eventually("all three signals decided", || async {
+        let pending: i64 = sqlx::query_scalar("select count(*) from signal where status = 'pending'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+        pending == 0
+    })
+    .await;
+    let decided: Vec<(i64, String, Option<String>)> =
+        sqlx::query_as("select signal_id, status, note from signal where signal_id = any($1) order by signal_id")
+            .bind(&ids)
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(decided[0].1, "failed", "{decided:?}");
+    assert!(decided[0].2.as_deref().unwrap_or_default().contains("do not fit"), "{decided:?}");
+    assert_eq!((decided[1].1.as_str(), decided[2].1.as_str()), ("processed", "processed"), "{decided:?}");
+    let (_, page) = app.get("/api/v1/orders?strategy=tv").await;
+    let mut quantities: Vec<&str> =
+        page["orders"].as_array().unwrap().iter().map(|o| o["qty"].as_str().unwrap()).collect();
+    quantities.sort_unstable();
+    assert_eq!(quantities, ["1", "3"], "{page}");
+    app.stop().await;
+}
