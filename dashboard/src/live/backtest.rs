@@ -76,7 +76,7 @@ pub fn LiveBacktestProgress(
                         <p>
                             <label for="backtest-progress">"Progress "</label>
                             <progress id="backtest-progress" max="100" value=percent.clone()>{format!("{percent}%")}</progress>
-                            " "<span id="backtest-live-status">{p.text()}</span>
+                            " "<span id="backtest-live-status" class=format!("status {}", p.status)>{p.text()}</span>
                         </p>
                         {p.error.map(|e| view! { <p class="notice" id="backtest-live-error">{e}</p> })}
                     }

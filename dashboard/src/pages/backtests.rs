@@ -333,7 +333,10 @@ pub fn BacktestPage(job: BacktestJob, results: Option<BacktestResults>) -> impl 
         <h1>{format!("Backtest {}", job.id)}</h1>
         <p><a href="/backtests">"All backtests"</a></p>
         <dl class="facts">
-            <dt>"Status"</dt><dd id="backtest-status" class=format!("status {}", job.status)>{status_text(&job)}</dd>
+            // While it runs the island below shows the status, kept current.
+            {(!job.in_progress()).then(|| view! {
+                <dt>"Status"</dt><dd id="backtest-status" class=format!("status {}", job.status)>{status_text(&job)}</dd>
+            })}
             <dt>"Run"</dt><dd>{described}</dd>
             <dt>"Started by"</dt><dd>{job.created_by.clone()}</dd>
             <dt>"Queued"</dt><dd>{format!("{} UTC", time(job.created_at))}</dd>

@@ -59,7 +59,7 @@ async fn a_trader_starts_a_backtest_once_even_when_the_form_is_sent_twice() {
     }
     let queued = b.get(first.location.as_deref().unwrap()).await;
     assert_eq!(queued.status, 200);
-    assert!(queued.body.contains("id=\"backtest-status\"") && queued.body.contains(">queued<"));
+    assert!(queued.body.contains("id=\"backtest-live-status\"") && queued.body.contains(">queued<"));
 }
 
 #[tokio::test]
