@@ -112,8 +112,10 @@ fn bad_request(page: Response) -> Response {
 
 async fn orders(State(state): State<AppState>, user: CurrentUser, Query(q): Query<ListQuery>) -> Response {
     let can_trade = user.role.can_trade();
-    let checked = parse_filter(&q)
-        .and_then(|f| positive("The page cursor", &q.before).map(|b| (f, b)).map_err(|e| (ListFilter::default(), e)));
+    let checked = parse_filter(&q).and_then(|f| match positive("The page cursor", &q.before) {
+        Ok(before) => Ok((f, before)),
+        Err(e) => Err((f, e)),
+    });
     let (filter, before) = match checked {
         Ok(ok) => ok,
         Err((filter, error)) => {
