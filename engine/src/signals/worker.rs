@@ -29,6 +29,10 @@ use crate::{
 /// Most signals claimed in one transaction.
 pub const BATCH: i64 = 128;
 
+/// How long the worker lets new signals gather after it drained the queue. Bounds what it
+/// adds to a signal's way to its order.
+pub const GATHER: Duration = Duration::from_millis(5);
+
 /// A batch stops taking further claimed signals after this long (the rest stay pending for the
 /// next one): the transaction holds the kill switch's share lock, and a halt waits for it.
 pub const BATCH_TIME: Duration = Duration::from_millis(200);
@@ -43,7 +47,15 @@ pub async fn run(oms: Oms, stored: Arc<Notify>, poll: Duration, stop: Cancellati
             }
             match process_batch(&oms, limit).await {
                 Ok(0) => break,
-                Ok(_) => limit = BATCH,
+                Ok(n) => {
+                    // A batch that was not full means the queue is drained: let the next
+                    // signals gather for a moment instead of committing each alone, so a busy
+                    // webhook is followed with a few large transactions rather than many small.
+                    if (n as i64) < limit {
+                        tokio::time::sleep(GATHER).await;
+                    }
+                    limit = BATCH;
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, batch = limit, "signal processing failed; will retry one at a time");
                     limit = 1;
@@ -80,6 +92,10 @@ impl Decision {
 pub async fn process_batch(oms: &Oms, limit: i64) -> anyhow::Result<usize> {
     let started = Instant::now();
     let mut tx = oms.pool().begin().await?;
+    // The signal table is a queue that grows from nothing: a generic plan cached while it was
+    // small joins the batch's update by scanning the whole table, and keeps doing so as it
+    // grows. Custom plans are made with the table's size at the time.
+    sqlx::query("set local plan_cache_mode = force_custom_plan").execute(&mut *tx).await?;
     let claimed: Vec<Claimed> = sqlx::query_as(
         "select signal_id, strategy_id, account, strategy, ticker, action, quantity, price, received_at
            from signal where status = 'pending' order by signal_id limit $1 for update skip locked",
