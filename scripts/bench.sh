@@ -14,7 +14,7 @@ printf '\n==> data-service: ingest and queries\n'
 cargo run --quiet --release -p data-service --example bench_market
 
 printf '\n==> engine: webhook open loop and decision path\n'
-cargo run --quiet --release -p engine --example bench_engine -- --rates 5000,10000 --seconds 5
+cargo run --quiet --release -p engine --example bench_engine -- --rates 5000,10000,12000 --seconds 5
 
 printf '\n==> backtester: 1,000,000 bars\n'
 bash scripts/bench-backtest.sh

@@ -586,9 +586,9 @@ impl EngineClient {
         self.0.send(self.0.request(reqwest::Method::GET, "/api/v1/pnl").query(&[("account", account)])).await
     }
 
-    /// An account's P&L equity samples, newest first, at most `limit` (1 to 1,000).
-    pub async fn equity(&self, account: &str, limit: u32) -> Result<Vec<EquityPoint>, UpstreamError> {
-        let query = [("account", account.to_owned()), ("limit", limit.to_string())];
+    /// The last equity sample of `account` taken before `until` (at most one, as a list).
+    pub async fn equity_before(&self, account: &str, until: DateTime<Utc>) -> Result<Vec<EquityPoint>, UpstreamError> {
+        let query = [("account", account.to_owned()), ("until", until.to_rfc3339()), ("limit", "1".to_owned())];
         self.0.send(self.0.request(reqwest::Method::GET, "/api/v1/equity").query(&query)).await
     }
 

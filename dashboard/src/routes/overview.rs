@@ -28,10 +28,6 @@ use crate::{
 /// How many TradingView alerts the overview lists.
 pub const RECENT_ALERTS: u32 = 10;
 
-/// Equity samples read per account to find the one before 00:00 UTC (the engine's most; a
-/// sample a minute covers the last 16 hours).
-const EQUITY_SAMPLES: u32 = 1000;
-
 /// The P&L since 00:00 UTC: `equity_now` less the equity of the newest sample taken before
 /// `midnight`; `None` when `samples` (newest first) do not reach back that far.
 pub fn pnl_today(equity_now: Decimal, samples: &[EquityPoint], midnight: DateTime<Utc>) -> Option<Decimal> {
@@ -47,7 +43,7 @@ async fn accounts(state: &AppState) -> Result<Vec<AccountLine>, String> {
     let midnight = Utc::now().date_naive().and_hms_opt(0, 0, 0).map_or_else(Utc::now, |t| t.and_utc());
     let lines = futures_util::future::join_all(names.into_iter().map(|account| async move {
         let (pnl, equity) =
-            tokio::join!(state.engine.account_pnl(&account), state.engine.equity(&account, EQUITY_SAMPLES));
+            tokio::join!(state.engine.account_pnl(&account), state.engine.equity_before(&account, midnight));
         let today = match (&pnl, &equity) {
             (Ok(p), Ok(samples)) => pnl_today(p.total_pnl, samples, midnight),
             _ => None,

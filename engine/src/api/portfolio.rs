@@ -22,7 +22,7 @@ pub fn router() -> Router<AppState> {
 }
 
 /// Filters.
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
 pub struct PortfolioQuery {
     /// Account.
     pub account: Option<String>,
@@ -32,6 +32,27 @@ pub struct PortfolioQuery {
     pub symbol: Option<String>,
     /// Page size (default 100, at most 1000; fills and equity).
     pub limit: Option<i64>,
+    /// Fills only: those with a smaller `fill_id` (the last id of the previous page).
+    pub before: Option<i64>,
+    /// Fills and equity: at or after this time (RFC 3339).
+    #[param(value_type = Option<String>)]
+    pub from: Option<DateTime<Utc>>,
+    /// Fills and equity: before this time (RFC 3339; `until=<midnight>&limit=1` is the last
+    /// equity sample of the previous day).
+    #[param(value_type = Option<String>)]
+    pub until: Option<DateTime<Utc>>,
+}
+
+/// A `from`..`until` range, each end optional.
+type TimeRange = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+
+fn time_range(q: &PortfolioQuery) -> Result<TimeRange, ApiError> {
+    match (q.from, q.until) {
+        (Some(from), Some(until)) if from >= until => {
+            Err(ApiError::bad_request("invalid_range", format!("from {from} must be before until {until}")))
+        }
+        range => Ok(range),
+    }
 }
 
 fn limit(q: &PortfolioQuery) -> Result<i64, ApiError> {
@@ -80,21 +101,27 @@ pub struct FillRow {
     pub ts: DateTime<Utc>,
 }
 
-/// List fills, newest first.
+/// List fills, newest first; page on with `before` set to the last `fill_id` of a page.
 #[utoipa::path(get, path = "/api/v1/fills", tag = "portfolio", params(PortfolioQuery), security(("bearer" = [])), responses((status = 200, body = Vec<FillRow>)))]
 pub async fn fills(
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<PortfolioQuery>,
 ) -> Result<Json<Vec<FillRow>>, ApiError> {
+    let (from, until) = time_range(&q)?;
     let rows = sqlx::query_as(
         "select fill_id, order_id, account, strategy, symbol, side, qty, price, fee, realized_pnl, exec_id, ts from fill
           where ($1::text is null or account = $1) and ($2::text is null or strategy = $2) and ($3::text is null or symbol = $3)
+            and ($5::bigint is null or fill_id < $5) and ($6::timestamptz is null or ts >= $6)
+            and ($7::timestamptz is null or ts < $7)
           order by fill_id desc limit $4",
     )
     .bind(&q.account)
     .bind(&q.strategy)
     .bind(q.symbol.as_ref().map(|s| s.to_ascii_uppercase()))
     .bind(limit(&q)?)
+    .bind(q.before)
+    .bind(from)
+    .bind(until)
     .fetch_all(&state.pool)
     .await?;
     Ok(Json(rows))
@@ -247,12 +274,17 @@ pub async fn equity(
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<PortfolioQuery>,
 ) -> Result<Json<Vec<EquityPoint>>, ApiError> {
+    let (from, until) = time_range(&q)?;
     let rows = sqlx::query_as(
         "select account, ts, realized_pnl, unrealized_pnl, equity from equity_snapshot
-          where ($1::text is null or account = $1) order by ts desc limit $2",
+          where ($1::text is null or account = $1) and ($3::timestamptz is null or ts >= $3)
+            and ($4::timestamptz is null or ts < $4)
+          order by ts desc limit $2",
     )
     .bind(&q.account)
     .bind(limit(&q)?)
+    .bind(from)
+    .bind(until)
     .fetch_all(&state.pool)
     .await?;
     Ok(Json(rows))
@@ -281,7 +313,7 @@ async fn snapshot_once(state: &AppState, every: std::time::Duration) -> Result<(
     let now = Utc::now().timestamp();
     let ts = DateTime::from_timestamp(now - now.rem_euclid(step), 0).unwrap_or_else(Utc::now);
     for account in accounts {
-        let q = PortfolioQuery { account: Some(account.clone()), strategy: None, symbol: None, limit: None };
+        let q = PortfolioQuery { account: Some(account.clone()), ..PortfolioQuery::default() };
         let views = load_positions(state, &q).await?;
         let realized: Decimal = views.iter().map(|v| v.realized_pnl).sum();
         let unrealized: Decimal = views.iter().filter_map(|v| v.unrealized_pnl).sum();

@@ -239,3 +239,53 @@ async fn with_trade_size_liquidity_a_paper_order_fills_partially_over_several_tr
     let (_, positions) = app.get("/api/v1/positions?account=acct-p").await;
     assert_eq!((positions[0]["qty"].as_str(), positions[0]["avg_price"].as_str()), (Some("5"), Some("101.4")));
 }
+
+#[tokio::test]
+async fn fills_page_with_a_before_cursor_and_fills_and_equity_filter_by_time() {
+    let db = test_support::TestDb::new().await;
+    let feed = crate::helpers::FakeFeed::start().await;
+    let mut settings = crate::helpers::test_settings(&db.url(), &feed);
+    settings.paper.liquidity = engine::configuration::PaperLiquidity::TradeSize;
+    let app = crate::helpers::spawn_with(settings).await;
+    feed.wait_for_clients(1).await;
+    feed.tick("BTCUSD", "100");
+    let (_, placed) = app.place_market("acct-f", "BTCUSD", "buy", "5", "paged-1").await;
+    let id = placed["order_id"].as_i64().unwrap();
+    app.order_reaches(id, "new").await;
+    feed.tick("BTCUSD", "101");
+    app.order_reaches(id, "partially_filled").await;
+    feed.tick("BTCUSD", "102");
+    app.order_reaches(id, "filled").await;
+
+    let (status, first) = app.get("/api/v1/fills?account=acct-f&limit=1").await;
+    assert_eq!((status, first.as_array().unwrap().len()), (200, 1), "{first}");
+    assert_eq!(first[0]["price"], "102", "newest first");
+    let cursor = first[0]["fill_id"].as_i64().unwrap();
+    let (_, second) = app.get(&format!("/api/v1/fills?account=acct-f&limit=1&before={cursor}")).await;
+    assert_eq!(second[0]["price"], "101", "{second}");
+    let last_id = second[0]["fill_id"].as_i64().unwrap();
+    let (_, after_the_end) = app.get(&format!("/api/v1/fills?account=acct-f&before={last_id}")).await;
+    assert_eq!(after_the_end, json!([]));
+    let (_, none_before) = app.get("/api/v1/fills?account=acct-f&until=2000-01-01T00:00:00Z").await;
+    assert_eq!(none_before, json!([]));
+    let (_, all_since) = app.get("/api/v1/fills?account=acct-f&from=2000-01-01T00:00:00Z").await;
+    assert_eq!(all_since.as_array().unwrap().len(), 2);
+    let (status, bad) = app.get("/api/v1/fills?from=2026-01-02T00:00:00Z&until=2026-01-01T00:00:00Z").await;
+    assert_eq!((status, bad["error"]["code"].as_str()), (400, Some("invalid_range")), "{bad}");
+    let (status, _) = app.get("/api/v1/fills?until=yesterday").await;
+    assert_eq!(status, 400);
+
+    sqlx::query(
+        "insert into equity_snapshot (account, ts, realized_pnl, unrealized_pnl, equity) values
+           ('acct-e', '2026-11-23T23:59:00Z', 1, 2, 3), ('acct-e', '2026-11-24T00:01:00Z', 2, 2, 4)",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let (_, at_midnight) = app.get("/api/v1/equity?account=acct-e&until=2026-11-24T00:00:00Z&limit=1").await;
+    assert_eq!(at_midnight.as_array().unwrap().len(), 1);
+    assert_eq!(at_midnight[0]["equity"], "3", "the last sample of the previous day: {at_midnight}");
+    let (_, today) = app.get("/api/v1/equity?account=acct-e&from=2026-11-24T00:00:00Z").await;
+    assert_eq!((today.as_array().unwrap().len(), &today[0]["equity"]), (1, &json!("4")), "{today}");
+    app.stop().await;
+}
