@@ -257,7 +257,8 @@ pub async fn run_strategy(oms: Oms, def: StrategyRow, lease: LeaseClaim, stop: C
             _ = timer.tick() => {
                 let now = crate::market::now();
                 let mut outcome = Ok(());
-                for runner in symbols.values_mut() {
+                // Strategies that ignore timers are not asked (each ask reads the position).
+                for runner in symbols.values_mut().filter(|r| r.strategy.uses_timer()) {
                     outcome = outcome.and(decide(&oms, &def, lease, runner, Event::Timer(now), &mut intents).await);
                 }
                 outcome

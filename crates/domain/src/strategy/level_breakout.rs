@@ -79,6 +79,10 @@ impl Strategy for LevelBreakout {
         }
     }
 
+    fn uses_timer(&self) -> bool {
+        true
+    }
+
     fn on_timer(&mut self, ctx: &StrategyContext, intents: &mut IntentBuffer) {
         let Some(opened) = self.opened_at else { return };
         if ctx.now.nanos().saturating_sub(opened.nanos()) < self.hold_nanos || !ctx.working.is_zero() {

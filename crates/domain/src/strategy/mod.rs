@@ -61,6 +61,13 @@ pub trait Strategy: Send {
         let _ = (ctx, intents);
     }
 
+    /// Whether [`Strategy::on_timer`] can do anything. A driver may skip timer events (and the
+    /// position reads that come with them) for strategies that say no; those overriding
+    /// `on_timer` must say yes.
+    fn uses_timer(&self) -> bool {
+        false
+    }
+
     /// An external signal (e.g. a TradingView alert) addressed to the strategy arrived.
     fn on_signal(&mut self, ctx: &StrategyContext, signal: &ExternalSignal, intents: &mut IntentBuffer) {
         let _ = (ctx, signal, intents);
@@ -82,6 +89,9 @@ impl<S: Strategy + ?Sized> Strategy for Box<S> {
     }
     fn on_timer(&mut self, ctx: &StrategyContext, intents: &mut IntentBuffer) {
         (**self).on_timer(ctx, intents);
+    }
+    fn uses_timer(&self) -> bool {
+        (**self).uses_timer()
     }
     fn on_signal(&mut self, ctx: &StrategyContext, signal: &ExternalSignal, intents: &mut IntentBuffer) {
         (**self).on_signal(ctx, signal, intents);
@@ -225,6 +235,8 @@ mod tests {
                 if *name == LevelBreakout::NAME { "level=100".parse().unwrap() } else { StrategyParams::new() };
             let strategy = build_strategy(name, &params, test_support::base(1)).unwrap();
             assert_eq!(strategy.name(), *name);
+            // Only the breakout closes positions on a timer; the others are never asked.
+            assert_eq!(strategy.uses_timer(), *name == LevelBreakout::NAME, "{name}");
         }
     }
 
