@@ -568,11 +568,20 @@ impl EngineClient {
         self.0.get("/api/v1/strategies").await
     }
 
-    /// The newest `limit` fills (at most 1,000, the engine's page size limit) matching
-    /// `filter` (its status is ignored), newest first.
-    pub async fn fills(&self, filter: &ListFilter, limit: usize) -> Result<Vec<Fill>, UpstreamError> {
+    /// Up to `limit` fills (1 to 1,000, the engine's page size limit) matching `filter` (its
+    /// status is ignored), newest first, with a fill id below `before` when set (the last id of
+    /// the previous page).
+    pub async fn fills(
+        &self,
+        filter: &ListFilter,
+        before: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<Fill>, UpstreamError> {
         let mut query = vec![("limit", limit.to_string())];
         query.extend(filter.pairs(false));
+        if let Some(b) = before {
+            query.push(("before", b.to_string()));
+        }
         self.0.send(self.0.request(reqwest::Method::GET, "/api/v1/fills").query(&query)).await
     }
 

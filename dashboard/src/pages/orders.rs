@@ -99,15 +99,15 @@ pub fn OrdersPage(
     }
 }
 
-/// One page of fills (`page` from 1); `more` is set when an older page exists; `capped` when
-/// the engine's newest 1,000 fills end here though older ones may exist.
+/// One page of fills, newest first; `first` when it is the newest page; `older` is the cursor
+/// of the next (older) page when one exists; `error` explains filters that could not be used
+/// (then `fills` is not shown).
 #[component]
 pub fn FillsPage(
     fills: Result<Vec<Fill>, String>,
     filter: ListFilter,
-    page: usize,
-    more: bool,
-    capped: bool,
+    first: bool,
+    older: Option<i64>,
     error: Option<String>,
 ) -> impl IntoView {
     let body = match (error.is_some(), fills) {
@@ -137,10 +137,9 @@ pub fn FillsPage(
                 </tbody>
             </table>
             <nav class="pager" aria-label="Pages">
-                {(page > 1).then(|| view! { <a class="btn" id="newer" href=link("/fills", &filter, &[("page", (page - 1).to_string())])>"Newer fills"</a> })}
-                {more.then(|| view! { <a class="btn" id="older" href=link("/fills", &filter, &[("page", (page + 1).to_string())])>"Older fills"</a> })}
+                {(!first).then(|| view! { <a class="btn" id="newest" href=link("/fills", &filter, &[])>"Newest fills"</a> })}
+                {older.map(|b| view! { <a class="btn" id="older" href=link("/fills", &filter, &[("before", b.to_string())])>"Older fills"</a> })}
             </nav>
-            {capped.then(|| view! { <p class="meta" id="fills-capped">"The engine lists the newest 1,000 fills; narrow the filters to see older ones."</p> })}
         }
         .into_any(),
         (false, Err(e)) => unavailable("Fills", &e),

@@ -5,8 +5,10 @@
 //!   (400) and never reach the engine.
 //! - `GET /orders/export.csv` (same filters): those orders (newest first, at most
 //!   [`EXPORT_MAX`]) as CSV.
-//! - `GET /fills?symbol=&strategy=&account=&page=N`: fills from the engine's `GET
-//!   /api/v1/fills`, newest first, 50 a page; `GET /fills/export.csv` (same filters) as CSV.
+//! - `GET /fills?symbol=&strategy=&account=&before=N`: fills from the engine's `GET
+//!   /api/v1/fills`, newest first, 50 a page, paged like the orders by the last fill id shown;
+//!   `GET /fills/export.csv` (same filters): every page of them (at most [`FILLS_EXPORT_MAX`]) as
+//!   CSV.
 //! - `GET /orders/{id}`: one order with its event log.
 //! - `POST /orders/{id}/cancel` (`csrf`; traders and admins): asks the engine to cancel it, then
 //!   shows it again.
@@ -63,8 +65,6 @@ pub struct ListQuery {
     account: String,
     #[serde(default)]
     before: String,
-    #[serde(default)]
-    page: String,
 }
 
 /// The filters of `q` as the engine takes them, and what was typed (kept in the form) when one
@@ -135,47 +135,43 @@ async fn orders(State(state): State<AppState>, user: CurrentUser, Query(q): Quer
 /// Fills per page.
 pub const FILLS_PAGE_SIZE: usize = 50;
 
-/// The newest fills the engine lists (its page size limit; its fills endpoint has no cursor).
-pub const FILLS_MAX: usize = 1000;
+/// Fills asked of the engine at a time by the CSV export (its page size limit).
+pub const FILLS_EXPORT_PAGE: usize = 1000;
+
+/// Most fills in one CSV export, so one download cannot hold the server's memory without end.
+pub const FILLS_EXPORT_MAX: usize = 100_000;
 
 async fn fills(State(state): State<AppState>, user: CurrentUser, Query(q): Query<ListQuery>) -> Response {
-    let max_page = FILLS_MAX / FILLS_PAGE_SIZE;
-    let checked = parse_filter(&q).and_then(|f| {
-        let page = positive("The page", &q.page).map_err(|e| (f.clone(), e))?.unwrap_or(1);
-        match usize::try_from(page) {
-            Ok(p) if p <= max_page => Ok((f, p)),
-            _ => Err((
-                f,
-                format!("The page must be between 1 and {max_page}: the engine lists the newest {FILLS_MAX} fills."),
-            )),
-        }
+    let checked = parse_filter(&q).and_then(|f| match positive("The page cursor", &q.before) {
+        Ok(before) => Ok((f, before)),
+        Err(e) => Err((f, e)),
     });
-    let (filter, page) = match checked {
+    let (filter, before) = match checked {
         Ok(ok) => ok,
         Err((filter, error)) => {
             let content = view! {
-                <FillsPage fills=Err(String::new()) filter=filter page=1 more=false capped=false error=Some(error)/>
+                <FillsPage fills=Err(String::new()) filter=filter first=true older=None error=Some(error)/>
             }
             .into_any();
             return bad_request(super::signed_in_page(&state, user, Section::Orders, "Fills", content).await);
         }
     };
-    // The engine's fills endpoint has no cursor: read the newest `page` pages (and one more
-    // fill, to know whether an older page exists) and show the last.
-    let wanted = page * FILLS_PAGE_SIZE;
-    let fetched = state.engine.fills(&filter, (wanted + 1).min(FILLS_MAX)).await.map_err(|e| e.to_string());
-    let (fills, more, capped) = match fetched {
-        Ok(mut all) => {
-            let more = all.len() > wanted;
-            let capped = all.len() == FILLS_MAX && wanted >= FILLS_MAX;
-            all.truncate(wanted);
-            let shown = all.split_off(((page - 1) * FILLS_PAGE_SIZE).min(all.len()));
-            (Ok(shown), more, capped)
+    // One fill more than a page tells whether an older page exists.
+    let fetched = state.engine.fills(&filter, before, FILLS_PAGE_SIZE + 1).await.map_err(|e| e.to_string());
+    let (fills, older) = match fetched {
+        Ok(mut page) => {
+            let older = if page.len() > FILLS_PAGE_SIZE {
+                page.truncate(FILLS_PAGE_SIZE);
+                page.last().map(|f| f.fill_id)
+            } else {
+                None
+            };
+            (Ok(page), older)
         }
-        Err(e) => (Err(e), false, false),
+        Err(e) => (Err(e), None),
     };
     let content =
-        view! { <FillsPage fills=fills filter=filter page=page more=more capped=capped error=None/> }.into_any();
+        view! { <FillsPage fills=fills filter=filter first=before.is_none() older=older error=None/> }.into_any();
     super::signed_in_page(&state, user, Section::Orders, "Fills", content).await
 }
 
@@ -285,7 +281,18 @@ async fn export_fills(
     Query(q): Query<ListQuery>,
 ) -> Result<Response, PageError> {
     let filter = parse_filter(&q).map_err(|(_, e)| PageError::BadRequest(e))?;
-    let fills = state.engine.fills(&filter, FILLS_MAX).await?;
+    let mut fills: Vec<crate::clients::Fill> = Vec::new();
+    let mut before = None;
+    loop {
+        let page = state.engine.fills(&filter, before, FILLS_EXPORT_PAGE).await?;
+        let last_page = page.len() < FILLS_EXPORT_PAGE;
+        before = page.last().map(|f| f.fill_id);
+        fills.extend(page);
+        if last_page || fills.len() >= FILLS_EXPORT_MAX {
+            break;
+        }
+    }
+    fills.truncate(FILLS_EXPORT_MAX);
     let mut csv =
         String::from("fill_id,ts,order_id,account,strategy,symbol,side,qty,price,fee,realized_pnl,exec_id\r\n");
     for f in &fills {

@@ -56,6 +56,9 @@ pub struct EngineState {
     pub strategy_patches: Vec<(String, Value)>,
 }
 
+/// How many fills the stand-in engine holds (ids 1 to this): more than one page of the engine's.
+pub const FILLS: i64 = 1100;
+
 /// The stand-in engine's succeeded backtest.
 pub const BACKTEST_DONE: &str = "0b6f3c7e-8a2d-4f1b-9c3e-000000000001";
 /// The stand-in engine's running backtest (42%).
@@ -254,7 +257,9 @@ pub async fn spawn_engine() -> (String, Arc<Mutex<EngineState>>) {
                 .into_response()
             }),
         )
-        // Two fills of demo-sma; the account demo's equity 24 hours and a minute ago was 7.75.
+        // Fills 1 to FILLS of demo-sma, newest first, `limit` (1 to 1,000, default 100) of those
+        // below `before` as the engine serves them; the account demo's equity 24 hours and a
+        // minute ago was 7.75.
         .route(
             "/api/v1/fills",
             get(|State(s): S, h: HeaderMap, q: axum::extract::Query<std::collections::HashMap<String, String>>| async move {
@@ -262,10 +267,21 @@ pub async fn spawn_engine() -> (String, Arc<Mutex<EngineState>>) {
                     return StatusCode::UNAUTHORIZED.into_response();
                 }
                 s.lock().unwrap().fill_queries.push(q.0.clone());
-                let fill = |id: i64, price: &str| json!({"fill_id": id, "order_id": 8, "account": "demo", "strategy": "demo-sma",
-                    "symbol": "BTCUSD", "side": "buy", "qty": "5", "price": price, "fee": "0.01", "realized_pnl": "-0.01",
+                let limit: i64 = q.get("limit").map_or(Ok(100), |l| l.parse()).unwrap_or(0);
+                let before: i64 = match q.get("before").map(|b| b.parse::<i64>()) {
+                    None => FILLS + 1,
+                    Some(Ok(b)) => b,
+                    Some(Err(_)) => 0,
+                };
+                if !(1..=1000).contains(&limit) || before < 1 {
+                    return (StatusCode::BAD_REQUEST, Json(json!({"error": {"code": "invalid_query", "message": "limit or before"}})))
+                        .into_response();
+                }
+                let fill = |id: i64| json!({"fill_id": id, "order_id": 8, "account": "demo", "strategy": "demo-sma",
+                    "symbol": "BTCUSD", "side": "buy", "qty": "5", "price": "100.5", "fee": "0.01", "realized_pnl": "-0.01",
                     "exec_id": format!("paper-x{id}"), "ts": "2026-11-24T10:00:00Z"});
-                Json(json!([fill(2, "100.5"), fill(1, "100.25")])).into_response()
+                let page: Vec<Value> = (1..before.min(FILLS + 1)).rev().take(limit as usize).map(fill).collect();
+                Json(page).into_response()
             }),
         )
         .route(

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use dashboard::auth::Role;
 
-use crate::helpers::{TestApp, PASSWORD};
+use crate::helpers::{TestApp, FILLS, PASSWORD};
 
 async fn signed_in(app: &TestApp) -> crate::helpers::Browser {
     app.user("victor", Role::Viewer).await;
@@ -275,17 +275,79 @@ async fn fills_are_listed_and_exported_with_their_filters() {
     let mut b = signed_in(&app).await;
     let page = b.get("/fills?strategy=demo-sma").await;
     assert_eq!(page.status, 200);
-    assert!(
-        page.body.contains("id=\"fill-2\"")
-            && page.body.contains(">100.5<")
-            && page.body.contains("href=\"/orders/8\"")
-    );
+    let newest = format!("id=\"fill-{FILLS}\"");
+    assert!(page.body.contains(&newest) && page.body.contains(">100.5<") && page.body.contains("href=\"/orders/8\""));
     let asked = app.engine.lock().unwrap().fill_queries.last().cloned().unwrap();
     assert_eq!(asked.get("strategy").map(String::as_str), Some("demo-sma"));
     assert_eq!(asked.get("limit").map(String::as_str), Some("51"), "one page and one more fill");
+    assert_eq!(asked.get("before"), None, "the newest page has no cursor");
+    assert!(!page.body.contains("id=\"newest\""), "already the newest page");
+}
+
+#[tokio::test]
+async fn fills_are_paged_with_the_engines_cursor_past_its_newest_thousand() {
+    let app = TestApp::spawn().await;
+    let mut b = signed_in(&app).await;
+    // Follow "Older fills" from the newest page to the last: 1,100 fills, 50 a page.
+    let mut url = "/fills?account=demo".to_owned();
+    let mut pages = 0;
+    let mut shown = Vec::new();
+    loop {
+        let page = b.get(&url).await;
+        assert_eq!(page.status, 200, "{url}");
+        pages += 1;
+        shown.extend(
+            page.body
+                .match_indices("<tr id=\"fill-")
+                .map(|(i, _)| page.body[i + "<tr id=\"fill-".len()..].split('"').next().unwrap().to_owned()),
+        );
+        assert_eq!(page.body.contains("id=\"newest\""), pages > 1, "a link back to the newest page once paged");
+        match page.body.split("id=\"older\" href=\"").nth(1) {
+            Some(rest) => url = rest.split('"').next().unwrap().replace("&amp;", "&"),
+            None => break,
+        }
+        assert!(url.contains("account=demo"), "the filters are kept: {url}");
+    }
+    assert_eq!(pages, 22);
+    let expected: Vec<String> = (1..=FILLS).rev().map(|i| i.to_string()).collect();
+    assert_eq!(shown, expected, "every fill once, newest first");
+    let asked = app.engine.lock().unwrap().fill_queries.clone();
+    assert_eq!(asked[1].get("before").map(String::as_str), Some("1051"), "the last fill shown on the first page");
+    assert_eq!(asked[1].get("account").map(String::as_str), Some("demo"));
+}
+
+#[tokio::test]
+async fn a_bad_fills_cursor_is_explained_with_the_filters_kept_without_asking_the_engine() {
+    let app = TestApp::spawn().await;
+    let mut b = signed_in(&app).await;
+    let asked = app.engine.lock().unwrap().fill_queries.len();
+    for cursor in ["x", "0", "-5", "1.5"] {
+        let bad = b.get(&format!("/fills?symbol=btcusd&before={cursor}")).await;
+        assert_eq!(bad.status, 400, "before={cursor}");
+        assert!(
+            bad.body.contains("id=\"filter-error\"") && bad.body.contains("The page cursor must be a whole number")
+        );
+        assert!(bad.body.contains("value=\"BTCUSD\""), "the typed symbol stays in the form");
+    }
+    assert_eq!(app.engine.lock().unwrap().fill_queries.len(), asked, "a bad cursor never reaches the engine");
+}
+
+#[tokio::test]
+async fn the_fills_export_follows_the_cursor_over_every_engine_page() {
+    let app = TestApp::spawn().await;
+    let mut b = signed_in(&app).await;
     let csv = b.get("/fills/export.csv?strategy=demo-sma").await;
-    assert!(csv.body.starts_with("fill_id,ts,order_id,") && csv.body.contains(",paper-x2\r\n"), "{}", csv.body);
-    assert_eq!(b.get("/fills?page=21").await.status, 400, "beyond the engine's newest 1,000");
+    assert_eq!(csv.status, 200);
+    let lines: Vec<&str> = csv.body.split("\r\n").filter(|l| !l.is_empty()).collect();
+    assert!(lines[0].starts_with("fill_id,ts,order_id,"), "{}", lines[0]);
+    assert_eq!(lines.len() as i64, FILLS + 1, "a header and every fill");
+    assert!(lines[1].starts_with(&format!("{FILLS},")) && lines[1].ends_with(&format!(",paper-x{FILLS}")));
+    assert!(lines[FILLS as usize].starts_with("1,"));
+    let asked = app.engine.lock().unwrap().fill_queries.clone();
+    assert_eq!(asked.len(), 2, "two engine pages: 1,000 and the 100 left");
+    assert!(asked.iter().all(|q| q.get("limit").map(String::as_str) == Some("1000")));
+    assert_eq!(asked[1].get("before").map(String::as_str), Some("101"));
+    assert_eq!(asked[1].get("strategy").map(String::as_str), Some("demo-sma"));
 }
 
 #[tokio::test]
