@@ -1,7 +1,8 @@
 // Browser test of the dashboard against a running platform (started by run.sh): headless
 // Chromium (the system's /usr/bin/chromium, never a downloaded one) driven by playwright-core.
 //
-// A trader signs in, sees the overview, sees a position appear after a TradingView signal,
+// A trader signs in, sees the overview, sees the alert, account and position a TradingView
+// signal leads to appear on the open overview (with the wasm client, without a reload),
 // watches a live price change, halts all trading after confirming, sees the halted state and new
 // orders refused (the order a signal leads to, and one from the dashboard's order ticket after
 // its confirmation step), resumes and signs out;
@@ -13,7 +14,8 @@
 // recent alerts, Markets each symbol's day change, Orders filters and the fills;
 // a viewer sees no emergency controls and is refused (403); an admin stops and starts a strategy,
 // changes its parameters (a refusal by the engine shown on the form) and an account's risk limits, then sees the change in the audit log. Screenshots of each step go to
-// SCREENSHOT_DIR. Prints the measured live-update latency (tick time to on-screen) and a closing
+// SCREENSHOT_DIR. Prints the measured live-update latency (tick time to on-screen), the time
+// from posting a signal to its alert on the open overview, and a closing
 // "N passed, N failed" line.
 //
 // Environment: BASE_URL, TRADER_USER, VIEWER_USER, ADMIN_USER, USER_PASSWORD, ENGINE_URL, ENGINE_API_TOKEN,
@@ -135,20 +137,42 @@ try {
       symbols: ["ETHUSD"], bar_seconds: 60, passphrase: SIGNAL_PASSPHRASE, enabled: true,
     });
     expect(created.status === 201, `strategy created: ${created.status} ${JSON.stringify(created.body)}`);
-    expect(!(await page.textContent("main")).includes(SIGNAL_STRATEGY), "no position of the new strategy before the signal");
-    // The webhook answers once the signal is stored; the strategy's order and fill follow, so
-    // the overview is reloaded until the position is there.
+    expect(!(await page.textContent("main")).includes(SIGNAL_STRATEGY), "no alert or position of the new strategy before the signal");
+    // With the wasm client this overview, open since before the signal, shows its alert, account
+    // and position without a reload.
+    let navigations = 0;
+    const countNavigation = (frame) => { if (frame === page.mainFrame()) navigations += 1; };
+    if (!WITHOUT_WASM) {
+      await page.waitForSelector('#overview-live[data-client="wasm"]', { timeout: 20000 });
+      page.on("framenavigated", countNavigation);
+    }
     let accepted;
+    let posted;
     for (let i = 0; i < 50; i += 1) {
+      posted = Date.now();
       accepted = await signal("buy");
       if (accepted.status !== 409) break; // the strategy is still starting
       await new Promise((r) => setTimeout(r, 200));
     }
     expect(accepted.status === 202, `signal accepted: ${accepted.status} ${JSON.stringify(accepted.body)}`);
+    if (!WITHOUT_WASM) {
+      await signalRows(page, "#alerts").first().waitFor({ timeout: 10000 });
+      const shown = Date.now();
+      await page.locator(`#account-${SIGNAL_ACCOUNT}`).waitFor({ timeout: 15000 });
+      await signalRows(page, "#positions").first().waitFor({ timeout: 15000 });
+      page.off("framenavigated", countNavigation);
+      expect(navigations === 0, `the alert, account and position appeared in place (${navigations} navigations)`);
+      const cells = await signalRows(page, "#alerts").first().locator("td").allTextContents();
+      expect(cells[2] === "ETHUSD" && cells[3] === "buy", `live alert row: ${cells.join(" | ")}`);
+      console.log(`live alert latency (signal posted -> alert on the open overview): ${shown - posted} ms`);
+      await page.screenshot({ path: join(SHOTS, "04a-overview-live-alert.png"), fullPage: true });
+    }
+    // The webhook answers once the signal is stored; the strategy's order and fill follow, so
+    // without the wasm client the overview is reloaded until the position is there.
     const deadline = Date.now() + 15000;
     let row = "";
     while (Date.now() < deadline) {
-      await page.goto(`${BASE}/`);
+      if (WITHOUT_WASM) await page.goto(`${BASE}/`);
       const rows = signalRows(page, "#positions");
       if ((await rows.count()) > 0) {
         row = await rows.first().textContent();

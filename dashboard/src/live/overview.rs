@@ -1,17 +1,19 @@
-//! The live part of the overview: trading state, open positions and working orders.
+//! The live part of the overview: each account's P&L, the recent TradingView alerts, trading
+//! state, open positions and working orders.
 
 use leptos::prelude::*;
 
 use super::{
-    rows::{OverviewSnapshot, TradingState},
+    rows::{AccountRow, AlertRow, OverviewSnapshot, TradingState},
     tables::{OrdersTable, PositionsTable},
     unavailable,
 };
 
-/// The overview's trading state, positions and working orders. The server renders them as of
-/// the request; the wasm client marks the region `data-client="wasm"` once it has hydrated it
-/// and replaces them with each snapshot from `/overview/live` (server-sent events, sent when
-/// something changed), so a fill, a new order or a halt shows without reloading.
+/// The overview's accounts, recent alerts, trading state, positions and working orders. The
+/// server renders them as of the request; the wasm client marks the region
+/// `data-client="wasm"` once it has hydrated it and replaces them with each snapshot from
+/// `/overview/live` (server-sent events, sent when something changed), so an alert, a fill, a
+/// new order or a halt shows without reloading.
 #[island]
 pub fn LiveOverview(
     /// What to show first.
@@ -28,11 +30,23 @@ pub fn LiveOverview(
         };
         super::events::subscribe("/overview/live", &["snapshot"], on_event, || (), || ());
     });
+    let accounts = Memo::new(move |_| snapshot.with(|s| s.accounts.clone()));
+    let alerts = Memo::new(move |_| snapshot.with(|s| s.alerts.clone()));
     let trading = Memo::new(move |_| snapshot.with(|s| s.trading.clone()));
     let positions = Memo::new(move |_| snapshot.with(|s| s.positions.clone()));
     let working = Memo::new(move |_| snapshot.with(|s| s.working.clone()));
     view! {
         <div id="overview-live" data-client=move || hydrated.get().then_some("wasm")>
+            <section aria-labelledby="accounts-h">
+                <h2 id="accounts-h">"Accounts"</h2>
+                <p class="meta">"Equity is realized plus unrealized P&L at the last prices; P&L today is its change since \
+                    00:00 UTC; realized today counts fills since then."</p>
+                {move || accounts_view(accounts.get())}
+            </section>
+            <section aria-labelledby="alerts-h">
+                <h2 id="alerts-h">"Recent alerts"</h2>
+                {move || alerts_view(alerts.get())}
+            </section>
             <section aria-labelledby="trading-h">
                 <h2 id="trading-h">"Trading"</h2>
                 {move || trading_view(trading.get())}
@@ -73,5 +87,71 @@ fn trading_view(state: TradingState) -> AnyView {
             view! { <p class="trading unknown" id="overview-trading">{format!("Halt state unknown: {why}")}</p> }
                 .into_any()
         }
+    }
+}
+
+fn accounts_view(accounts: Result<Vec<AccountRow>, String>) -> AnyView {
+    match accounts {
+        Ok(a) if a.is_empty() => view! { <p class="empty" id="no-accounts">"No account has traded yet."</p> }.into_any(),
+        Ok(a) => view! {
+            <table id="accounts">
+                <thead>
+                    <tr>
+                        <th scope="col">"Account"</th><th scope="col" class="num">"Equity (P&L)"</th>
+                        <th scope="col" class="num">"P&L today"</th><th scope="col" class="num">"Realized today"</th>
+                        <th scope="col" class="num">"Realized"</th><th scope="col" class="num">"Unrealized"</th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {a.into_iter().map(|line| {
+                        let cells = match line.figures {
+                            Ok(f) => {
+                                let today = match f.today {
+                                    Some(t) => view! { <td class=t.class>{t.text}</td> }.into_any(),
+                                    None => view! {
+                                        <td class="num" title="the engine's equity history does not reach back to 00:00 UTC">"—"</td>
+                                    }.into_any(),
+                                };
+                                view! {
+                                    <td class=f.equity.class>{f.equity.text}</td>{today}
+                                    <td class=f.realized_today.class>{f.realized_today.text}</td>
+                                    <td class="num">{f.realized}</td><td class="num">{f.unrealized}</td>
+                                }.into_any()
+                            }
+                            Err(e) => view! { <td colspan="5" class="error" title=e>"P&L unavailable"</td> }.into_any(),
+                        };
+                        view! { <tr id=format!("account-{}", line.account)><td>{line.account.clone()}</td>{cells}</tr> }
+                    }).collect_view()}
+                </tbody>
+            </table>
+        }
+        .into_any(),
+        Err(e) => unavailable("Accounts", &e),
+    }
+}
+
+fn alerts_view(alerts: Result<Vec<AlertRow>, String>) -> AnyView {
+    match alerts {
+        Ok(a) if a.is_empty() => view! { <p class="empty" id="no-alerts">"No alerts received."</p> }.into_any(),
+        Ok(a) => view! {
+            <table id="alerts">
+                <thead>
+                    <tr>
+                        <th scope="col">"Received (UTC)"</th><th scope="col">"Strategy"</th><th scope="col">"Ticker"</th>
+                        <th scope="col">"Action"</th><th scope="col">"Status"</th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {a.into_iter().map(|s| view! {
+                        <tr id=format!("alert-{}", s.signal_id)>
+                            <td>{s.received}</td><td>{s.strategy}</td>
+                            <td>{s.ticker}</td><td class=s.action.clone()>{s.action.clone()}</td><td>{s.status}</td>
+                        </tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
+        }
+        .into_any(),
+        Err(e) => unavailable("Alerts", &e),
     }
 }

@@ -69,9 +69,64 @@ pub enum TradingState {
     Unknown(String),
 }
 
+/// An amount as text with the class of its sign: `num gain` above zero, `num loss` below,
+/// `num` at zero.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedAmount {
+    /// The CSS classes.
+    pub class: String,
+    /// The amount.
+    pub text: String,
+}
+
+/// One account's P&L figures.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountFigures {
+    /// Equity: realized plus unrealized P&L at the last prices.
+    pub equity: SignedAmount,
+    /// Equity now less equity at 00:00 UTC, when the engine's history reaches back that far.
+    pub today: Option<SignedAmount>,
+    /// Realized P&L of fills since 00:00 UTC.
+    pub realized_today: SignedAmount,
+    /// Realized P&L.
+    pub realized: String,
+    /// Unrealized P&L.
+    pub unrealized: String,
+}
+
+/// One account's line on the overview.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountRow {
+    /// The account.
+    pub account: String,
+    /// Its figures, or why they could not be read.
+    pub figures: Result<AccountFigures, String>,
+}
+
+/// One TradingView alert and what became of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlertRow {
+    /// The engine's id.
+    pub signal_id: i64,
+    /// When it arrived, UTC, `YYYY-MM-DD HH:MM:SS`.
+    pub received: String,
+    /// Strategy it was sent to.
+    pub strategy: String,
+    /// Symbol.
+    pub ticker: String,
+    /// Action (`buy`, `sell`, `exit`, ...).
+    pub action: String,
+    /// Status, with the engine's note when there is one.
+    pub status: String,
+}
+
 /// Everything the live part of the overview shows.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OverviewSnapshot {
+    /// Every account the engine has positions for with its P&L, or why they could not be read.
+    pub accounts: Result<Vec<AccountRow>, String>,
+    /// The latest TradingView alerts, newest first, or why they could not be read.
+    pub alerts: Result<Vec<AlertRow>, String>,
     /// Halt state.
     pub trading: TradingState,
     /// Open positions, or why they could not be read.
@@ -143,11 +198,58 @@ fn split_decimal(s: &str) -> Option<(bool, &str, &str)> {
 
 #[cfg(feature = "ssr")]
 mod from_engine {
-    use super::{OrderRow, PositionRow, TradingState};
+    use rust_decimal::Decimal;
+
+    use super::{AccountFigures, AccountRow, AlertRow, OrderRow, PositionRow, SignedAmount, TradingState};
     use crate::{
-        clients::{Halt, Order, Position},
+        clients::{Halt, Order, Pnl, Position, Signal},
         pages::{dec, halt_sentence},
     };
+
+    impl SignedAmount {
+        /// `d` with the class of its sign.
+        pub fn of(d: Decimal) -> Self {
+            let class = if d.is_zero() {
+                "num"
+            } else if d.is_sign_negative() {
+                "num loss"
+            } else {
+                "num gain"
+            };
+            Self { class: class.to_owned(), text: dec(Some(d)) }
+        }
+    }
+
+    impl AccountRow {
+        /// The line of `account` with its P&L (or why it could not be read) and its P&L today.
+        pub fn new(account: String, pnl: Result<Pnl, String>, today: Option<Decimal>) -> Self {
+            let figures = pnl.map(|p| AccountFigures {
+                equity: SignedAmount::of(p.total_pnl),
+                today: today.map(SignedAmount::of),
+                realized_today: SignedAmount::of(p.realized_today),
+                realized: dec(Some(p.realized_pnl)),
+                unrealized: dec(Some(p.unrealized_pnl)),
+            });
+            Self { account, figures }
+        }
+    }
+
+    impl From<Signal> for AlertRow {
+        fn from(s: Signal) -> Self {
+            let status = match &s.note {
+                Some(n) if !n.is_empty() => format!("{} ({n})", s.status),
+                _ => s.status.clone(),
+            };
+            Self {
+                signal_id: s.signal_id,
+                received: s.received_at.format("%Y-%m-%d %H:%M:%S").to_string(),
+                strategy: s.strategy,
+                ticker: s.ticker,
+                action: s.action,
+                status,
+            }
+        }
+    }
 
     impl From<Position> for PositionRow {
         fn from(p: Position) -> Self {

@@ -1,13 +1,15 @@
 //! The overview.
 //!
-//! - `GET /`: the page: services' health, per account its P&L equity and P&L today
-//!   (`GET /api/v1/pnl?account=A`, and `GET /api/v1/equity?account=A` for the equity at
-//!   00:00 UTC), the latest [`RECENT_ALERTS`] TradingView alerts (`GET /api/v1/signals`), and the
-//!   live part below.
+//! - `GET /`: the page: services' health, then the live part as of the request.
 //! - `GET /overview/live` (server-sent events, signed-in users only): a `snapshot` event with
-//!   the overview's live part (trading state, open positions, working orders; JSON of
-//!   [`OverviewSnapshot`]) at once, then again whenever it changes; the engine is asked every
-//!   [`super::LIVE_REFRESH`]. The wasm client's overview island listens to it.
+//!   the overview's live part (JSON of [`OverviewSnapshot`]) at once, then again whenever it
+//!   changes; the engine is asked every [`super::LIVE_REFRESH`]. The wasm client's overview
+//!   island listens to it.
+//!
+//! The live part: per account its P&L equity and P&L today (`GET /api/v1/pnl?account=A`, and
+//! `GET /api/v1/equity?account=A&until=…` for the equity at 00:00 UTC), the latest
+//! [`RECENT_ALERTS`] TradingView alerts (`GET /api/v1/signals`), the trading state, open
+//! positions and working orders.
 
 use axum::{extract::State, response::Response, routing::get, Router};
 use chrono::{DateTime, Utc};
@@ -17,9 +19,9 @@ use rust_decimal::Decimal;
 use crate::{
     auth::session::CurrentUser,
     clients::{EquityPoint, Health},
-    live::rows::{OverviewSnapshot, TradingState},
+    live::rows::{AccountRow, OverviewSnapshot, TradingState},
     pages::{
-        overview::{AccountLine, OverviewPage, ServiceHealth},
+        overview::{OverviewPage, ServiceHealth},
         Section,
     },
     startup::AppState,
@@ -35,7 +37,7 @@ pub fn pnl_today(equity_now: Decimal, samples: &[EquityPoint], midnight: DateTim
 }
 
 /// Every account the engine has positions for (flat ones too), with its P&L.
-async fn accounts(state: &AppState) -> Result<Vec<AccountLine>, String> {
+async fn accounts(state: &AppState) -> Result<Vec<AccountRow>, String> {
     let positions = state.engine.all_positions().await.map_err(|e| e.to_string())?;
     let mut names: Vec<String> = positions.into_iter().map(|p| p.account).collect();
     names.sort();
@@ -48,7 +50,7 @@ async fn accounts(state: &AppState) -> Result<Vec<AccountLine>, String> {
             (Ok(p), Ok(samples)) => pnl_today(p.total_pnl, samples, midnight),
             _ => None,
         };
-        AccountLine { account, pnl: pnl.map_err(|e| e.to_string()), today }
+        AccountRow::new(account, pnl.map_err(|e| e.to_string()), today)
     }))
     .await;
     Ok(lines)
@@ -71,9 +73,16 @@ async fn dashboard_health(state: &AppState) -> Health {
 
 /// The overview's live part as the engine reports it now.
 async fn snapshot(state: &AppState) -> OverviewSnapshot {
-    let (halts, positions, working) =
-        tokio::join!(state.engine.halts(), state.engine.positions(), state.engine.working_orders());
+    let (accounts, alerts, halts, positions, working) = tokio::join!(
+        accounts(state),
+        state.engine.signals(RECENT_ALERTS),
+        state.engine.halts(),
+        state.engine.positions(),
+        state.engine.working_orders()
+    );
     OverviewSnapshot {
+        accounts,
+        alerts: alerts.map(|a| a.into_iter().map(Into::into).collect()).map_err(|e| e.to_string()),
         trading: TradingState::from_halts(&halts.map_err(|e| e.to_string())),
         positions: positions.map(|p| p.into_iter().map(Into::into).collect()).map_err(|e| e.to_string()),
         working: working.map(|o| o.into_iter().map(Into::into).collect()).map_err(|e| e.to_string()),
@@ -81,21 +90,14 @@ async fn snapshot(state: &AppState) -> OverviewSnapshot {
 }
 
 async fn overview(State(state): State<AppState>, user: CurrentUser) -> Response {
-    let (engine, market, own, live, accounts, alerts) = tokio::join!(
-        state.engine.health(),
-        state.market.health(),
-        dashboard_health(&state),
-        snapshot(&state),
-        accounts(&state),
-        state.engine.signals(RECENT_ALERTS),
-    );
-    let alerts = alerts.map_err(|e| e.to_string());
+    let (engine, market, own, live) =
+        tokio::join!(state.engine.health(), state.market.health(), dashboard_health(&state), snapshot(&state));
     let services = vec![
         ServiceHealth { name: "engine", health: engine },
         ServiceHealth { name: "data-service", health: market },
         ServiceHealth { name: "dashboard", health: own },
     ];
-    let content = view! { <OverviewPage services=services accounts=accounts alerts=alerts live=live/> }.into_any();
+    let content = view! { <OverviewPage services=services live=live/> }.into_any();
     super::signed_in_page(&state, user, Section::Overview, "Overview", content).await
 }
 

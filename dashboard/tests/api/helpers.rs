@@ -54,6 +54,10 @@ pub struct EngineState {
     pub fill_queries: Vec<std::collections::HashMap<String, String>>,
     /// `(name, body)` of every strategy change (`PATCH /api/v1/strategies/{name}`) it accepted.
     pub strategy_patches: Vec<(String, Value)>,
+    /// TradingView alerts received after its signal 4, oldest first (served newest first).
+    pub signals: Vec<Value>,
+    /// The account demo's P&L when set (else realized 8, unrealized 2.25, total 10.25).
+    pub demo_pnl: Option<Value>,
 }
 
 /// How many fills the stand-in engine holds (ids 1 to this): more than one page of the engine's.
@@ -212,11 +216,14 @@ pub async fn spawn_engine() -> (String, Arc<Mutex<EngineState>>) {
         )
         .route(
             "/api/v1/pnl",
-            get(|h: HeaderMap, q: axum::extract::Query<std::collections::HashMap<String, String>>| async move {
+            get(|State(s): S, h: HeaderMap, q: axum::extract::Query<std::collections::HashMap<String, String>>| async move {
                 if !authorized(&h) {
                     return StatusCode::UNAUTHORIZED.into_response();
                 }
                 if q.get("account").map(String::as_str) == Some("demo") {
+                    if let Some(pnl) = s.lock().unwrap().demo_pnl.clone() {
+                        return Json(pnl).into_response();
+                    }
                     return Json(json!({"realized_pnl": "8", "unrealized_pnl": "2.25", "total_pnl": "10.25",
                         "realized_today": "1.5", "fees": "0.40"})).into_response();
                 }
@@ -301,14 +308,17 @@ pub async fn spawn_engine() -> (String, Arc<Mutex<EngineState>>) {
         )
         .route(
             "/api/v1/signals",
-            get(|h: HeaderMap| async move {
+            get(|State(s): S, h: HeaderMap, q: axum::extract::Query<std::collections::HashMap<String, String>>| async move {
                 if !authorized(&h) {
                     return StatusCode::UNAUTHORIZED.into_response();
                 }
-                Json(json!([{"signal_id": 4, "account": "demo", "strategy": "tv-follow", "dedupe_key": "a1", "ticker": "SOLUSD",
+                let limit: usize = q.get("limit").and_then(|l| l.parse().ok()).unwrap_or(100);
+                let first = json!({"signal_id": 4, "account": "demo", "strategy": "tv-follow", "dedupe_key": "a1", "ticker": "SOLUSD",
                     "action": "sell", "status": "processed", "note": "orders: 1 new", "received_at": "2026-11-24T09:59:58Z",
-                    "processed_at": "2026-11-24T09:59:58Z"}]))
-                .into_response()
+                    "processed_at": "2026-11-24T09:59:58Z"});
+                let later = s.lock().unwrap().signals.clone();
+                let newest_first: Vec<Value> = later.into_iter().rev().chain([first]).take(limit).collect();
+                Json(newest_first).into_response()
             }),
         )
         .route(

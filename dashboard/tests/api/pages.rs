@@ -71,6 +71,57 @@ async fn the_overview_stream_sends_a_snapshot_and_another_when_something_changes
 }
 
 #[tokio::test]
+async fn the_overview_stream_carries_the_accounts_and_alerts_and_follows_them() {
+    let app = TestApp::spawn().await;
+    let b = signed_in(&app).await;
+    let mut response = reqwest::Client::new()
+        .get(format!("{}/overview/live", app.base))
+        .header("cookie", b.cookie_header_for_tests())
+        .send()
+        .await
+        .unwrap();
+    let first = read_events(&mut response, "snapshot", 1).await;
+    // The demo account as the page shows it: equity 10.25, 2.5 today, 1.5 realized today.
+    assert!(first.contains("\"account\":\"demo\""), "{first}");
+    assert!(first.contains("{\"class\":\"num gain\",\"text\":\"10.25\"}"), "{first}");
+    assert!(first.contains("{\"class\":\"num gain\",\"text\":\"2.5\"}"), "{first}");
+    assert!(first.contains("\"signal_id\":4") && first.contains("\"status\":\"processed (orders: 1 new)\""), "{first}");
+    app.engine.lock().unwrap().signals.push(
+        serde_json::json!({"signal_id": 5, "account": "demo", "strategy": "tv-follow",
+        "dedupe_key": "a2", "ticker": "ETHUSD", "action": "buy", "status": "pending", "note": null,
+        "received_at": "2026-11-24T10:00:01Z", "processed_at": null}),
+    );
+    let alert = read_events(&mut response, "snapshot", 1).await;
+    let (five, four) = (alert.find("\"signal_id\":5").unwrap(), alert.find("\"signal_id\":4").unwrap());
+    assert!(five < four && alert.contains("\"received\":\"2026-11-24 10:00:01\""), "the new alert first: {alert}");
+    app.engine.lock().unwrap().demo_pnl = Some(serde_json::json!({"realized_pnl": "8", "unrealized_pnl": "-9.5",
+        "total_pnl": "-1.5", "realized_today": "0", "fees": "0.40"}));
+    let pnl = read_events(&mut response, "snapshot", 1).await;
+    // -1.5 now against 7.75 before midnight: -9.25 today.
+    assert!(pnl.contains("{\"class\":\"num loss\",\"text\":\"-1.5\"}"), "{pnl}");
+    assert!(pnl.contains("{\"class\":\"num loss\",\"text\":\"-9.25\"}"), "{pnl}");
+    assert!(pnl.contains("\"realized_today\":{\"class\":\"num\",\"text\":\"0\"}"), "{pnl}");
+}
+
+#[tokio::test]
+async fn the_overview_renders_its_accounts_and_alerts_inside_the_live_island() {
+    let app = TestApp::spawn().await;
+    let mut b = signed_in(&app).await;
+    let page = b.get("/").await;
+    let island = page.body.find("id=\"overview-live\"").expect("the live island");
+    for part in ["id=\"accounts\"", "id=\"account-demo\"", "id=\"alerts\"", "id=\"alert-4\""] {
+        assert!(page.body.find(part).is_some_and(|at| at > island), "{part} is inside the island");
+    }
+    app.engine.lock().unwrap().signals.push(
+        serde_json::json!({"signal_id": 5, "account": "demo", "strategy": "tv-follow",
+        "dedupe_key": "a2", "ticker": "ETHUSD", "action": "buy", "status": "failed", "note": "no position",
+        "received_at": "2026-11-24T10:00:01Z", "processed_at": "2026-11-24T10:00:01Z"}),
+    );
+    // Without the wasm client a reload shows it.
+    assert!(b.get("/").await.body.contains("failed (no position)"));
+}
+
+#[tokio::test]
 async fn the_halt_stream_sends_the_trading_state_and_again_when_it_changes() {
     let app = TestApp::spawn().await;
     let b = signed_in(&app).await;
