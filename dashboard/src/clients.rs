@@ -481,12 +481,6 @@ impl EngineClient {
         Self(Service { name: "engine", base: base.to_owned(), token: Some(token.to_owned()), http: http_client() })
     }
 
-    /// Open positions (flat ones are left out).
-    pub async fn positions(&self) -> Result<Vec<Position>, UpstreamError> {
-        let all: Vec<Position> = self.0.get("/api/v1/positions").await?;
-        Ok(all.into_iter().filter(|p| !p.qty.is_zero()).collect())
-    }
-
     /// Every position the engine keeps, flat ones included (their realized P&L stays).
     pub async fn all_positions(&self) -> Result<Vec<Position>, UpstreamError> {
         self.0.get("/api/v1/positions").await

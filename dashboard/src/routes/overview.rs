@@ -18,7 +18,7 @@ use rust_decimal::Decimal;
 
 use crate::{
     auth::session::CurrentUser,
-    clients::{EquityPoint, Health},
+    clients::{EquityPoint, Health, Position},
     live::rows::{AccountRow, OverviewSnapshot, TradingState},
     pages::{
         overview::{OverviewPage, ServiceHealth},
@@ -36,14 +36,13 @@ pub fn pnl_today(equity_now: Decimal, samples: &[EquityPoint], midnight: DateTim
     samples.iter().find(|p| p.ts < midnight).map(|p| (equity_now - p.equity).normalize())
 }
 
-/// Every account the engine has positions for (flat ones too), with its P&L.
-async fn accounts(state: &AppState) -> Result<Vec<AccountRow>, String> {
-    let positions = state.engine.all_positions().await.map_err(|e| e.to_string())?;
-    let mut names: Vec<String> = positions.into_iter().map(|p| p.account).collect();
+/// Every account of `positions` (every position the engine keeps, flat ones too), with its P&L.
+async fn accounts(state: &AppState, positions: &[Position]) -> Vec<AccountRow> {
+    let mut names: Vec<String> = positions.iter().map(|p| p.account.clone()).collect();
     names.sort();
     names.dedup();
     let midnight = Utc::now().date_naive().and_hms_opt(0, 0, 0).map_or_else(Utc::now, |t| t.and_utc());
-    let lines = futures_util::future::join_all(names.into_iter().map(|account| async move {
+    futures_util::future::join_all(names.into_iter().map(|account| async move {
         let (pnl, equity) =
             tokio::join!(state.engine.account_pnl(&account), state.engine.equity_before(&account, midnight));
         let today = match (&pnl, &equity) {
@@ -52,8 +51,7 @@ async fn accounts(state: &AppState) -> Result<Vec<AccountRow>, String> {
         };
         AccountRow::new(account, pnl.map_err(|e| e.to_string()), today)
     }))
-    .await;
-    Ok(lines)
+    .await
 }
 
 /// Routes of this feature.
@@ -73,18 +71,29 @@ async fn dashboard_health(state: &AppState) -> Health {
 
 /// The overview's live part as the engine reports it now.
 async fn snapshot(state: &AppState) -> OverviewSnapshot {
-    let (accounts, alerts, halts, positions, working) = tokio::join!(
-        accounts(state),
+    // One read of every position serves both the accounts and the open positions: the stream
+    // repeats this every second for each open overview.
+    let positions_and_accounts = async {
+        match state.engine.all_positions().await {
+            Ok(all) => {
+                let accounts = accounts(state, &all).await;
+                (Ok(all), Ok(accounts))
+            }
+            Err(e) => (Err(e.to_string()), Err(e.to_string())),
+        }
+    };
+    let ((positions, accounts), alerts, halts, working) = tokio::join!(
+        positions_and_accounts,
         state.engine.signals(RECENT_ALERTS),
         state.engine.halts(),
-        state.engine.positions(),
         state.engine.working_orders()
     );
     OverviewSnapshot {
         accounts,
         alerts: alerts.map(|a| a.into_iter().map(Into::into).collect()).map_err(|e| e.to_string()),
         trading: TradingState::from_halts(&halts.map_err(|e| e.to_string())),
-        positions: positions.map(|p| p.into_iter().map(Into::into).collect()).map_err(|e| e.to_string()),
+        positions: positions
+            .map(|p: Vec<Position>| p.into_iter().filter(|p| !p.qty.is_zero()).map(Into::into).collect()),
         working: working.map(|o| o.into_iter().map(Into::into).collect()).map_err(|e| e.to_string()),
     }
 }
