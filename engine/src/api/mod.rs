@@ -63,6 +63,23 @@ impl Modify for BearerAuth {
 )]
 pub struct ApiDoc;
 
+/// A `from`..`until` time range of a list query, each end optional.
+type TimeRange = (Option<chrono::DateTime<chrono::Utc>>, Option<chrono::DateTime<chrono::Utc>>);
+
+/// Checks a list query's `from`/`until`: `from` must come before `until` when both are given.
+fn time_range(
+    from: Option<chrono::DateTime<chrono::Utc>>,
+    until: Option<chrono::DateTime<chrono::Utc>>,
+) -> Result<TimeRange, platform::http::ApiError> {
+    match (from, until) {
+        (Some(from), Some(until)) if from >= until => Err(platform::http::ApiError::bad_request(
+            "invalid_range",
+            format!("from {from} must be before until {until}"),
+        )),
+        range => Ok(range),
+    }
+}
+
 /// Routes that need a bearer token.
 pub fn protected() -> Router<AppState> {
     Router::new()

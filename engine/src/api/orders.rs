@@ -43,6 +43,12 @@ pub struct OrderQuery {
     pub before: Option<i64>,
     /// Page size (default 100, at most 1000).
     pub limit: Option<i64>,
+    /// Orders created at or after this time (RFC 3339).
+    #[param(value_type = Option<String>)]
+    pub from: Option<DateTime<Utc>>,
+    /// Orders created before this time (RFC 3339).
+    #[param(value_type = Option<String>)]
+    pub until: Option<DateTime<Utc>>,
 }
 
 /// A page of orders.
@@ -65,11 +71,13 @@ pub async fn list(
     if !(1..=1000).contains(&limit) {
         return Err(ApiError::bad_request("invalid_limit", "limit must be between 1 and 1000"));
     }
+    let (from, until) = super::time_range(q.from, q.until)?;
     let orders: Vec<OrderRow> = sqlx::query_as(&format!(
         "select {} from \"order\"
           where ($1::text is null or account = $1) and ($2::text is null or strategy = $2)
             and ($3::text is null or symbol = $3) and ($4::text is null or status = $4)
             and ($5::bigint is null or order_id < $5)
+            and ($7::timestamptz is null or created_at >= $7) and ($8::timestamptz is null or created_at < $8)
           order by order_id desc limit $6",
         oms::order_columns()
     ))
@@ -79,6 +87,8 @@ pub async fn list(
     .bind(&q.status)
     .bind(q.before)
     .bind(limit)
+    .bind(from)
+    .bind(until)
     .fetch_all(&state.pool)
     .await?;
     let next_before = (orders.len() as i64 == limit).then(|| orders.last().map(|o| o.order_id)).flatten();

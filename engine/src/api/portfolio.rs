@@ -43,18 +43,6 @@ pub struct PortfolioQuery {
     pub until: Option<DateTime<Utc>>,
 }
 
-/// A `from`..`until` range, each end optional.
-type TimeRange = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
-
-fn time_range(q: &PortfolioQuery) -> Result<TimeRange, ApiError> {
-    match (q.from, q.until) {
-        (Some(from), Some(until)) if from >= until => {
-            Err(ApiError::bad_request("invalid_range", format!("from {from} must be before until {until}")))
-        }
-        range => Ok(range),
-    }
-}
-
 fn limit(q: &PortfolioQuery) -> Result<i64, ApiError> {
     let limit = q.limit.unwrap_or(100);
     if (1..=1000).contains(&limit) {
@@ -107,7 +95,7 @@ pub async fn fills(
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<PortfolioQuery>,
 ) -> Result<Json<Vec<FillRow>>, ApiError> {
-    let (from, until) = time_range(&q)?;
+    let (from, until) = super::time_range(q.from, q.until)?;
     let rows = sqlx::query_as(
         "select fill_id, order_id, account, strategy, symbol, side, qty, price, fee, realized_pnl, exec_id, ts from fill
           where ($1::text is null or account = $1) and ($2::text is null or strategy = $2) and ($3::text is null or symbol = $3)
@@ -274,7 +262,7 @@ pub async fn equity(
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<PortfolioQuery>,
 ) -> Result<Json<Vec<EquityPoint>>, ApiError> {
-    let (from, until) = time_range(&q)?;
+    let (from, until) = super::time_range(q.from, q.until)?;
     let rows = sqlx::query_as(
         "select account, ts, realized_pnl, unrealized_pnl, equity from equity_snapshot
           where ($1::text is null or account = $1) and ($3::timestamptz is null or ts >= $3)

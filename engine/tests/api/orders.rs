@@ -289,3 +289,26 @@ async fn fills_page_with_a_before_cursor_and_fills_and_equity_filter_by_time() {
     assert_eq!((today.as_array().unwrap().len(), &today[0]["equity"]), (1, &json!("4")), "{today}");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn orders_filter_by_the_time_they_were_created() {
+    let (app, feed, _db) = spawn_app().await;
+    feed.tick("ETHUSD", "2000");
+    let (_, early) = app.place_market("acct-t", "ETHUSD", "buy", "1", "t-early").await;
+    let (_, late) = app.place_market("acct-t", "ETHUSD", "buy", "1", "t-late").await;
+    sqlx::query("update \"order\" set created_at = '2020-06-01T12:00:00Z' where order_id = $1")
+        .bind(early["order_id"].as_i64().unwrap())
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let ids = |page: &serde_json::Value| -> Vec<i64> {
+        page["orders"].as_array().unwrap().iter().map(|o| o["order_id"].as_i64().unwrap()).collect()
+    };
+    let (_, today) = app.get("/api/v1/orders?account=acct-t&from=2021-01-01T00:00:00Z").await;
+    assert_eq!(ids(&today), [late["order_id"].as_i64().unwrap()], "{today}");
+    let (_, before) = app.get("/api/v1/orders?account=acct-t&until=2021-01-01T00:00:00Z").await;
+    assert_eq!(ids(&before), [early["order_id"].as_i64().unwrap()], "{before}");
+    let (status, bad) = app.get("/api/v1/orders?from=2026-11-24T00:00:00Z&until=2026-11-24T00:00:00Z").await;
+    assert_eq!((status, bad["error"]["code"].as_str()), (400, Some("invalid_range")), "{bad}");
+    app.stop().await;
+}
