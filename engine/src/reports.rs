@@ -139,16 +139,18 @@ type FillRecord = (i64, i64, String, String, String, String, Decimal, Decimal, D
 /// [`ReportError`].
 pub async fn build(pool: &PgPool, date: NaiveDate) -> Result<DailyReport, ReportError> {
     let (start, end) = day_bounds(date);
-    let fills: Vec<FillRecord> = sqlx::query_as(
+    // The end-of-day positions come from every fill up to the day's end, streamed so that the
+    // memory used does not grow with the history (only the time does).
+    let mut fills = sqlx::query_as::<_, FillRecord>(
         "select fill_id, order_id, account, strategy, symbol, side, qty, price, fee, realized_pnl, ts
          from fill where ts < $1 order by fill_id",
     )
     .bind(end)
-    .fetch_all(pool)
-    .await?;
+    .fetch(pool);
     let mut positions: BTreeMap<(String, String, String), Position> = BTreeMap::new();
     let mut accounts: BTreeMap<String, AccountReport> = BTreeMap::new();
-    for (fill_id, order_id, account, strategy, symbol, side, qty, price, fee, realized, ts) in fills {
+    while let Some(record) = futures_util::TryStreamExt::try_next(&mut fills).await? {
+        let (fill_id, order_id, account, strategy, symbol, side, qty, price, fee, realized, ts) = record;
         let accounting = |message: String| ReportError::Accounting { fill_id, message };
         let fill = domain::Fill {
             instrument: InstrumentId(0),
@@ -180,6 +182,7 @@ pub async fn build(pool: &PgPool, date: NaiveDate) -> Result<DailyReport, Report
             });
         }
     }
+    drop(fills);
     for ((account, strategy, symbol), position) in positions {
         if position.is_flat() {
             continue;
