@@ -114,41 +114,11 @@ fn decision_path() {
 async fn webhook(rates: &[u64], seconds: u64) -> anyhow::Result<()> {
     let db = test_support::TestDb::new().await;
     let url = db.url();
+    // No data-service: the webhook path needs none (the address refuses connections).
     let settings = engine::configuration::Settings {
-        listen_addr: "127.0.0.1:0".parse()?,
-        database: platform::config::DatabaseSettings {
-            source: platform::config::DatabaseSource::Url(url),
-            max_connections: 10,
-        },
-        migrate_on_start: false,
-        data_service_url: "http://127.0.0.1:9".into(),
-        venue: engine::configuration::VenueSettings::Paper,
-        paper: engine::configuration::PaperSettings {
-            fees: Default::default(),
-            slippage: Bps::ZERO,
-            liquidity: Default::default(),
-        },
-        signals: engine::configuration::SignalSettings {
-            max_age: Duration::from_secs(60),
-            hmac_secret: None,
-            body_limit: 16_384,
-        },
-        lease_ttl: Duration::from_secs(10),
-        lease_renew: Duration::from_secs(2),
-        halt_poll: Duration::from_millis(250),
-        equity_snapshot: Duration::from_secs(60),
-        instance_id: "bench".into(),
-        store: platform::store::StoreTarget::Local(
-            std::env::temp_dir().join(format!("halyard-results-{}", uuid::Uuid::new_v4().simple())),
-        ),
         backtest_workers: 0,
-        metrics: platform::metrics::MetricsSettings {
-            namespace: "Halyard".into(),
-            cloudwatch: false,
-            flush_interval: Duration::from_secs(3600),
-            environment: "test".into(),
-        },
-        secrets_refresh: Duration::from_secs(300),
+        instance_id: "bench".into(),
+        ..engine::configuration::Settings::local(&url, "http://127.0.0.1:9")
     };
     let market = engine::market::MarketData::new("http://127.0.0.1:9");
     let app = engine::startup::Application::build_with_market(

@@ -201,6 +201,47 @@ impl Settings {
     }
 }
 
+impl Settings {
+    /// One engine on this machine, built in code rather than read from the environment: paper
+    /// trading without fees, the database at `database_url` (not migrated on start), market
+    /// data from `data_service_url`, results in a fresh temporary folder, metrics kept in
+    /// memory, the production periods. What tests and benchmarks start from and adjust.
+    pub fn local(database_url: &str, data_service_url: &str) -> Self {
+        Self {
+            listen_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            database: DatabaseSettings {
+                source: platform::config::DatabaseSource::Url(database_url.to_owned()),
+                max_connections: 10,
+            },
+            migrate_on_start: false,
+            data_service_url: data_service_url.trim_end_matches('/').to_owned(),
+            venue: VenueSettings::Paper,
+            paper: PaperSettings {
+                fees: FeeSchedule::default(),
+                slippage: Bps::ZERO,
+                liquidity: PaperLiquidity::default(),
+            },
+            signals: SignalSettings { max_age: Duration::from_secs(60), hmac_secret: None, body_limit: 16_384 },
+            lease_ttl: Duration::from_secs(10),
+            lease_renew: Duration::from_secs(2),
+            halt_poll: Duration::from_millis(250),
+            equity_snapshot: Duration::from_secs(60),
+            instance_id: new_instance_id(),
+            store: StoreTarget::Local(
+                std::env::temp_dir().join(format!("halyard-results-{}", uuid::Uuid::new_v4().simple())),
+            ),
+            backtest_workers: 1,
+            metrics: MetricsSettings {
+                namespace: "Halyard".into(),
+                cloudwatch: false,
+                flush_interval: Duration::from_secs(3600),
+                environment: "local".into(),
+            },
+            secrets_refresh: Duration::from_secs(300),
+        }
+    }
+}
+
 /// A fresh random instance id.
 pub fn new_instance_id() -> String {
     format!("engine-{}", &uuid::Uuid::new_v4().simple().to_string()[..12])

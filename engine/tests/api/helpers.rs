@@ -15,7 +15,7 @@ use axum::{
     Json, Router,
 };
 use engine::{
-    configuration::{PaperSettings, Settings, SignalSettings},
+    configuration::{Settings, SignalSettings},
     startup::Application,
 };
 use platform::config::{DatabaseSettings, DatabaseSource};
@@ -155,30 +155,15 @@ pub struct TestApp {
 
 /// Settings for a test instance: loopback, any free port, quick leases and halt polling.
 pub fn test_settings(db_url: &str, feed: &FakeFeed) -> Settings {
+    // Short periods, so leases, halts and equity samples happen within a test's seconds.
     Settings {
-        listen_addr: "127.0.0.1:0".parse().unwrap(),
         database: DatabaseSettings { source: DatabaseSource::Url(db_url.to_owned()), max_connections: 8 },
-        migrate_on_start: false,
-        data_service_url: feed.url.clone(),
-        venue: engine::configuration::VenueSettings::Paper,
-        paper: PaperSettings { fees: Default::default(), slippage: domain::Bps::ZERO, liquidity: Default::default() },
         signals: SignalSettings { max_age: Duration::from_secs(60), hmac_secret: None, body_limit: 4096 },
         lease_ttl: Duration::from_secs(3),
         lease_renew: Duration::from_millis(200),
         halt_poll: Duration::from_millis(100),
         equity_snapshot: Duration::from_secs(1),
-        instance_id: engine::configuration::new_instance_id(),
-        store: platform::store::StoreTarget::Local(
-            std::env::temp_dir().join(format!("halyard-results-{}", uuid::Uuid::new_v4().simple())),
-        ),
-        backtest_workers: 1,
-        metrics: platform::metrics::MetricsSettings {
-            namespace: "Halyard".into(),
-            cloudwatch: false,
-            flush_interval: Duration::from_secs(3600),
-            environment: "test".into(),
-        },
-        secrets_refresh: Duration::from_secs(300),
+        ..Settings::local(db_url, &feed.url)
     }
 }
 
