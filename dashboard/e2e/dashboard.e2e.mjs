@@ -3,7 +3,7 @@
 //
 // A trader signs in, sees the overview, sees the alert, account and position a TradingView
 // signal leads to appear on the open overview (with the wasm client, without a reload),
-// watches a live price change, halts all trading after confirming, sees the halted state and new
+// watches a live price change and the candlestick chart follow the trades, halts all trading after confirming, sees the halted state and new
 // orders refused (the order a signal leads to, and one from the dashboard's order ticket after
 // its confirmation step), resumes and signs out;
 // the wasm client hydrates the Markets price, the Overview and the top bar, which then show a
@@ -241,6 +241,52 @@ try {
     const pct = (p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
     console.log(`live-update latency (tick ts -> on screen): n=${sorted.length} p50=${pct(50)} ms p95=${pct(95)} ms max=${sorted[sorted.length - 1]} ms`);
   }
+  await step("the candlestick chart follows the trades on the markets page", async () => {
+    // The synthetic feed's bars reach the data-service's store within seconds; until then the
+    // page says there are none.
+    await page.goto(`${BASE}/markets?symbol=BTCUSD`);
+    for (let i = 0; i < 20 && (await page.locator("#chart g.candle").count()) === 0; i += 1) {
+      await page.waitForTimeout(1000);
+      await page.reload();
+    }
+    const candles = page.locator("#chart g.candle");
+    const count = await candles.count();
+    expect(count > 0, "the chart has candles");
+    const lastTitle = () => page.locator("#chart g.candle").last().locator("title").textContent();
+    const before = await lastTitle();
+    expect(/^\d{4}-\d\d-\d\d \d\d:\d\d O [\d.]+ H [\d.]+ L [\d.]+ C [\d.]+ V [\d.]+$/.test(before), `last candle: ${before}`);
+    if (WITHOUT_WASM) {
+      // Server-rendered only: the chart stays as loaded.
+      expect((await page.getAttribute("#chart", "data-client")) === null, "the chart is not hydrated");
+      await page.screenshot({ path: join(SHOTS, "37-markets-live-chart.png"), fullPage: true });
+      return;
+    }
+    await page.waitForSelector('#chart[data-client="wasm"]', { timeout: 20000 });
+    let navigations = 0;
+    const countNavigation = (frame) => { if (frame === page.mainFrame()) navigations += 1; };
+    page.on("framenavigated", countNavigation);
+    const started = Date.now();
+    await page.waitForFunction(
+      (t) => {
+        const all = document.querySelectorAll("#chart g.candle title");
+        return all.length > 0 && all[all.length - 1].textContent !== t;
+      },
+      before,
+      { timeout: 15000 },
+    );
+    const after = await lastTitle();
+    page.off("framenavigated", countNavigation);
+    expect(navigations === 0, "no reload");
+    // The same candle changed, or a new one opened: the chart then keeps its number of candles
+    // once it holds 120 (or a day of them), and grows by one before that, like a reload.
+    const now = await candles.count();
+    const opened = after.slice(0, 16) !== before.slice(0, 16);
+    expect(after.slice(0, 16) >= before.slice(0, 16), `the last candle is not older: ${before} -> ${after}`);
+    expect(now === count || (opened && count < 120 && now === count + 1), `${count} candles, then ${now}`);
+    const close = / C ([\d.]+) /.exec(after)[1];
+    console.log(`chart: last candle ${before} -> ${after} after ${Date.now() - started} ms (live price ${await page.textContent("#live-price")}, close ${close})`);
+    await page.screenshot({ path: join(SHOTS, "37-markets-live-chart.png"), fullPage: true });
+  });
   // Exact decimal arithmetic for the checks (no floats): a decimal text as a BigInt of 10^-12.
   const SCALE = 12;
   const scaled = (text) => {

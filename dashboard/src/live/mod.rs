@@ -1,4 +1,5 @@
-//! The live parts of the pages, as leptos islands: the Markets price ([`price::LivePrice`]), the
+//! The live parts of the pages, as leptos islands: the Markets price ([`price::LivePrice`]) and
+//! candlestick chart ([`chart::LiveChart`], its candles in [`candles`]), the
 //! Overview's trading state, positions and working orders ([`overview::LiveOverview`]), the
 //! top bar of every page with its trading state and halt banner ([`topbar::LiveTopBar`]), and
 //! a running backtest's progress ([`backtest::LiveBacktestProgress`]).
@@ -12,6 +13,8 @@
 //! time as text ([`rows`]), so the client needs neither `rust_decimal` nor `chrono`.
 
 pub mod backtest;
+pub mod candles;
+pub mod chart;
 #[cfg(feature = "hydrate")]
 mod events;
 pub mod overview;

@@ -2,9 +2,10 @@
 //!
 //! - `GET /markets?symbol=S`: every symbol with its last price and its change over the UTC day
 //!   (from the data-service's daily bars of yesterday and today); with `symbol`, that symbol's
-//!   price updates live on the page.
+//!   price and candlestick chart (`interval`, the last 120 bars) update live on the page.
 //! - `GET /markets/live?symbol=S` (server-sent events, signed-in users only): one `tick` event
-//!   `{"symbol","price","ts"}` per trade, relayed from the data-service's WebSocket stream.
+//!   `{"symbol","price","size","ts","t"}` per trade (`t` is `ts` in milliseconds since the
+//!   epoch), relayed from the data-service's WebSocket stream.
 //!   When the upstream stream ends the event stream ends too, and the browser's `EventSource`
 //!   reconnects by itself (after the `retry` delay sent first).
 
@@ -174,8 +175,15 @@ fn relay(
                     if value.get("type").and_then(|t| t.as_str()) != Some("tick") {
                         continue;
                     }
+                    // The trade time in milliseconds too, so the wasm chart needs no date parser.
+                    let t = value
+                        .get("ts")
+                        .and_then(|t| t.as_str())
+                        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+                        .map(|t| t.timestamp_millis());
                     let data = serde_json::json!({
-                        "symbol": value.get("symbol"), "price": value.get("price"), "ts": value.get("ts"),
+                        "symbol": value.get("symbol"), "price": value.get("price"), "size": value.get("size"),
+                        "ts": value.get("ts"), "t": t,
                     });
                     return Some((Ok(Event::default().event("tick").data(data.to_string())), (Some(socket), stop)));
                 }

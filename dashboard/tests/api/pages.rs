@@ -222,6 +222,10 @@ async fn the_live_stream_relays_ticks_as_server_sent_events() {
     assert!(text.contains("event: status") && text.contains("data: live"));
     assert!(text.contains("\"symbol\":\"BTCUSD\""));
     assert!(text.contains("\"price\":\"200.5\""));
+    assert!(
+        text.contains("\"size\":\"1\"") && text.contains("\"t\":1795514401000"),
+        "size and time for the chart: {text}"
+    );
 }
 
 #[tokio::test]
@@ -258,6 +262,8 @@ async fn a_watched_symbol_gets_a_candlestick_chart_with_volume_at_the_chosen_int
     assert_eq!(page.body.matches("class=\"volume\"").count(), 3, "a volume bar per candle");
     assert!(page.body.contains("high 101.5") && page.body.contains("low 99"), "the range as exact decimals");
     assert!(page.body.contains("aria-current=\"page\">5m<"), "the interval is marked");
+    assert!(page.body.contains("<leptos-island data-component=\"LiveChart"), "the chart is an island");
+    assert!(page.body.contains("&quot;high&quot;:&quot;101.5&quot;"), "its props carry the bars as exact decimals");
     assert!(b.get("/markets?symbol=ETHUSD").await.body.contains("id=\"no-bars\""));
     assert_eq!(b.get("/markets?symbol=BTCUSD&interval=2m").await.status, 400);
 }
