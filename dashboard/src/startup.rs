@@ -30,6 +30,8 @@ pub struct AppState {
     pub market: DataServiceClient,
     /// Cancelled at shutdown: ends the live streams so graceful shutdown does not wait on them.
     pub stop: CancellationToken,
+    /// The overview's live part, read once for every open overview.
+    pub overview: crate::routes::overview::OverviewFeed,
 }
 
 impl FromRef<AppState> for PgPool {
@@ -100,6 +102,7 @@ impl Application {
             market: DataServiceClient::new(&settings.data_service_url),
             settings: Arc::new(settings),
             stop: CancellationToken::new(),
+            overview: Default::default(),
         };
         Ok(Self { listener, state })
     }

@@ -1,5 +1,5 @@
-//! The live part of the overview: each account's P&L, the recent TradingView alerts, trading
-//! state, open positions and working orders.
+//! The live part of the overview: the services' health, each account's P&L, the recent
+//! TradingView alerts, trading state, open positions and working orders.
 
 use leptos::prelude::*;
 
@@ -9,11 +9,12 @@ use super::{
     unavailable,
 };
 
-/// The overview's accounts, recent alerts, trading state, positions and working orders. The
+/// The overview's services' health, accounts, recent alerts, trading state, positions and
+/// working orders. The
 /// server renders them as of the request; the wasm client marks the region
 /// `data-client="wasm"` once it has hydrated it and replaces them with each snapshot from
 /// `/overview/live` (server-sent events, sent when something changed), so an alert, a fill, a
-/// new order or a halt shows without reloading.
+/// new order, a halt or a service going down shows without reloading.
 #[island]
 pub fn LiveOverview(
     /// What to show first.
@@ -30,6 +31,7 @@ pub fn LiveOverview(
         };
         super::events::subscribe("/overview/live", &["snapshot"], on_event, || (), || ());
     });
+    let services = Memo::new(move |_| snapshot.with(|s| s.services.clone()));
     let accounts = Memo::new(move |_| snapshot.with(|s| s.accounts.clone()));
     let alerts = Memo::new(move |_| snapshot.with(|s| s.alerts.clone()));
     let trading = Memo::new(move |_| snapshot.with(|s| s.trading.clone()));
@@ -37,6 +39,15 @@ pub fn LiveOverview(
     let working = Memo::new(move |_| snapshot.with(|s| s.working.clone()));
     view! {
         <div id="overview-live" data-client=move || hydrated.get().then_some("wasm")>
+            <section aria-labelledby="health-h">
+                <h2 id="health-h">"Services"</h2>
+                <ul class="health" id="health">
+                    {move || services.get().into_iter().map(|s| {
+                        let class = if s.ready { "ok" } else { "down" };
+                        view! { <li class=class><strong>{s.name}</strong>{format!(" {}", s.text)}</li> }
+                    }).collect_view()}
+                </ul>
+            </section>
             <section aria-labelledby="accounts-h">
                 <h2 id="accounts-h">"Accounts"</h2>
                 <p class="meta">"Equity is realized plus unrealized P&L at the last prices; P&L today is its change since \

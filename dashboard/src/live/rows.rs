@@ -120,9 +120,22 @@ pub struct AlertRow {
     pub status: String,
 }
 
+/// One service's readiness.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceRow {
+    /// Service name.
+    pub name: String,
+    /// Whether it is ready.
+    pub ready: bool,
+    /// `ready`, or `not ready: ` and why.
+    pub text: String,
+}
+
 /// Everything the live part of the overview shows.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OverviewSnapshot {
+    /// The engine's, the data-service's and the dashboard's own readiness.
+    pub services: Vec<ServiceRow>,
     /// Every account the engine has positions for with its P&L, or why they could not be read.
     pub accounts: Result<Vec<AccountRow>, String>,
     /// The latest TradingView alerts, newest first, or why they could not be read.
@@ -200,9 +213,9 @@ fn split_decimal(s: &str) -> Option<(bool, &str, &str)> {
 mod from_engine {
     use rust_decimal::Decimal;
 
-    use super::{AccountFigures, AccountRow, AlertRow, OrderRow, PositionRow, SignedAmount, TradingState};
+    use super::{AccountFigures, AccountRow, AlertRow, OrderRow, PositionRow, ServiceRow, SignedAmount, TradingState};
     use crate::{
-        clients::{Halt, Order, Pnl, Position, Signal},
+        clients::{Halt, Health, Order, Pnl, Position, Signal},
         pages::{dec, halt_sentence},
     };
 
@@ -231,6 +244,17 @@ mod from_engine {
                 unrealized: dec(Some(p.unrealized_pnl)),
             });
             Self { account, figures }
+        }
+    }
+
+    impl ServiceRow {
+        /// The line of service `name` with its `health`.
+        pub fn new(name: &str, health: Health) -> Self {
+            let (ready, text) = match health {
+                Health::Ready => (true, "ready".to_owned()),
+                Health::NotReady(why) => (false, format!("not ready: {why}")),
+            };
+            Self { name: name.to_owned(), ready, text }
         }
     }
 

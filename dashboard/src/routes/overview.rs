@@ -1,29 +1,43 @@
 //! The overview.
 //!
-//! - `GET /`: the page: services' health, then the live part as of the request.
+//! - `GET /`: the page: the live part as of the request.
 //! - `GET /overview/live` (server-sent events, signed-in users only): a `snapshot` event with
 //!   the overview's live part (JSON of [`OverviewSnapshot`]) at once, then again whenever it
-//!   changes; the engine is asked every [`super::LIVE_REFRESH`]. The wasm client's overview
-//!   island listens to it.
+//!   changes. One poller per dashboard process ([`OverviewFeed`]) asks the engine every
+//!   [`super::LIVE_REFRESH`] while at least one stream is open, for all of them. The wasm
+//!   client's overview island listens to it.
 //!
-//! The live part: per account its P&L equity and P&L today (`GET /api/v1/pnl?account=A`, and
+//! The live part: the engine's, the data-service's and the dashboard's readiness (their
+//! `/readyz`, the dashboard's its database schema), per account its P&L equity and P&L today (`GET /api/v1/pnl?account=A`, and
 //! `GET /api/v1/equity?account=A&until=…` for the equity at 00:00 UTC), the latest
 //! [`RECENT_ALERTS`] TradingView alerts (`GET /api/v1/signals`), the trading state, open
 //! positions and working orders.
 
-use axum::{extract::State, response::Response, routing::get, Router};
+use std::{
+    convert::Infallible,
+    sync::{Arc, Mutex, PoisonError},
+    time::Duration,
+};
+
+use axum::{
+    extract::State,
+    response::{
+        sse::{Event, KeepAlive, Sse},
+        IntoResponse, Response,
+    },
+    routing::get,
+    Router,
+};
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 use rust_decimal::Decimal;
+use tokio::sync::watch;
 
 use crate::{
     auth::session::CurrentUser,
     clients::{EquityPoint, Health, Position},
-    live::rows::{AccountRow, OverviewSnapshot, TradingState},
-    pages::{
-        overview::{OverviewPage, ServiceHealth},
-        Section,
-    },
+    live::rows::{AccountRow, OverviewSnapshot, ServiceRow, TradingState},
+    pages::{overview::OverviewPage, Section},
     startup::AppState,
 };
 
@@ -71,8 +85,8 @@ async fn dashboard_health(state: &AppState) -> Health {
 
 /// The overview's live part as the engine reports it now.
 async fn snapshot(state: &AppState) -> OverviewSnapshot {
-    // One read of every position serves both the accounts and the open positions: the stream
-    // repeats this every second for each open overview.
+    // One read of every position serves both the accounts and the open positions: the poller
+    // repeats this every second while an overview is open.
     let positions_and_accounts = async {
         match state.engine.all_positions().await {
             Ok(all) => {
@@ -82,13 +96,19 @@ async fn snapshot(state: &AppState) -> OverviewSnapshot {
             Err(e) => (Err(e.to_string()), Err(e.to_string())),
         }
     };
-    let ((positions, accounts), alerts, halts, working) = tokio::join!(
+    let ((positions, accounts), alerts, halts, working, (engine, market, own)) = tokio::join!(
         positions_and_accounts,
         state.engine.signals(RECENT_ALERTS),
         state.engine.halts(),
-        state.engine.working_orders()
+        state.engine.working_orders(),
+        async { tokio::join!(state.engine.health(), state.market.health(), dashboard_health(state)) }
     );
     OverviewSnapshot {
+        services: vec![
+            ServiceRow::new("engine", engine),
+            ServiceRow::new("data-service", market),
+            ServiceRow::new("dashboard", own),
+        ],
         accounts,
         alerts: alerts.map(|a| a.into_iter().map(Into::into).collect()).map_err(|e| e.to_string()),
         trading: TradingState::from_halts(&halts.map_err(|e| e.to_string())),
@@ -99,19 +119,95 @@ async fn snapshot(state: &AppState) -> OverviewSnapshot {
 }
 
 async fn overview(State(state): State<AppState>, user: CurrentUser) -> Response {
-    let (engine, market, own, live) =
-        tokio::join!(state.engine.health(), state.market.health(), dashboard_health(&state), snapshot(&state));
-    let services = vec![
-        ServiceHealth { name: "engine", health: engine },
-        ServiceHealth { name: "data-service", health: market },
-        ServiceHealth { name: "dashboard", health: own },
-    ];
-    let content = view! { <OverviewPage services=services live=live/> }.into_any();
+    let live = snapshot(&state).await;
+    let content = view! { <OverviewPage live=live/> }.into_any();
     super::signed_in_page(&state, user, Section::Overview, "Overview", content).await
 }
 
+/// The latest overview snapshot as JSON; `None` until the poller's first read.
+type Latest = Option<Arc<str>>;
+
+/// The overview's live part, read by one poller per dashboard process for every open overview
+/// stream: the engine is asked once a second however many pages are open, and not at all while
+/// none is. The poller starts with the first stream and stops within a second of the last one
+/// closing; every stream gets the latest snapshot at once, then each change.
+#[derive(Clone, Default)]
+pub struct OverviewFeed {
+    /// The running poller's channel, `None` while no poller runs.
+    running: Arc<Mutex<Option<Arc<watch::Sender<Latest>>>>>,
+}
+
+impl OverviewFeed {
+    /// A receiver of the snapshots, starting the poller when none runs.
+    fn subscribe(&self, state: &AppState) -> watch::Receiver<Latest> {
+        let mut running = self.running.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(sender) = running.as_ref() {
+            return sender.subscribe();
+        }
+        let (sender, receiver) = watch::channel(None);
+        let sender = Arc::new(sender);
+        *running = Some(sender.clone());
+        tokio::spawn(poll(state.clone(), sender));
+        receiver
+    }
+}
+
+/// Reads the snapshot every [`super::LIVE_REFRESH`] and publishes it when it changed, until no
+/// stream listens or the server stops.
+async fn poll(state: AppState, sender: Arc<watch::Sender<Latest>>) {
+    tracing::debug!("overview poller started");
+    loop {
+        match serde_json::to_string(&snapshot(&state).await) {
+            Ok(json) => {
+                sender.send_if_modified(|latest| {
+                    let changed = latest.as_deref() != Some(json.as_str());
+                    if changed {
+                        *latest = Some(json.into());
+                    }
+                    changed
+                });
+            }
+            Err(e) => tracing::error!(error = %e, "overview snapshot not serializable"),
+        }
+        let stopping = tokio::select! {
+            () = state.stop.cancelled() => true,
+            () = tokio::time::sleep(super::LIVE_REFRESH) => false,
+        };
+        // Decided under the lock `subscribe` takes: a stream opening now either is counted here
+        // or finds no poller and starts one.
+        let mut running = state.overview.running.lock().unwrap_or_else(PoisonError::into_inner);
+        if stopping || sender.receiver_count() == 0 {
+            *running = None;
+            break;
+        }
+    }
+    tracing::debug!("overview poller stopped");
+}
+
 async fn live(State(state): State<AppState>, _user: CurrentUser) -> Response {
-    super::changes(state, "snapshot", |state| async move { snapshot(&state).await })
+    let mut receiver = state.overview.subscribe(&state);
+    let first = receiver.borrow_and_update().clone();
+    let events = futures_util::stream::unfold(
+        (receiver, state.stop.clone(), first),
+        |(mut receiver, stop, pending)| async move {
+            let json = match pending {
+                Some(json) => json,
+                None => loop {
+                    // An error means the poller ended: the server is stopping.
+                    tokio::select! {
+                        () = stop.cancelled() => return None,
+                        changed = receiver.changed() => changed.ok()?,
+                    }
+                    if let Some(json) = receiver.borrow_and_update().clone() {
+                        break json;
+                    }
+                },
+            };
+            let event = Event::default().event("snapshot").retry(Duration::from_secs(2)).data(json.as_ref());
+            Some((Ok::<_, Infallible>(event), (receiver, stop, None)))
+        },
+    );
+    Sse::new(events).keep_alive(KeepAlive::default()).into_response()
 }
 
 #[cfg(test)]

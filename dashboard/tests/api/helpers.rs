@@ -58,6 +58,8 @@ pub struct EngineState {
     pub signals: Vec<Value>,
     /// The account demo's P&L when set (else realized 8, unrealized 2.25, total 10.25).
     pub demo_pnl: Option<Value>,
+    /// Number of alert list requests (`GET /api/v1/signals`), which only the overview makes.
+    pub signal_reads: usize,
 }
 
 /// How many fills the stand-in engine holds (ids 1 to this): more than one page of the engine's.
@@ -312,6 +314,7 @@ pub async fn spawn_engine() -> (String, Arc<Mutex<EngineState>>) {
                 if !authorized(&h) {
                     return StatusCode::UNAUTHORIZED.into_response();
                 }
+                s.lock().unwrap().signal_reads += 1;
                 let limit: usize = q.get("limit").and_then(|l| l.parse().ok()).unwrap_or(100);
                 let first = json!({"signal_id": 4, "account": "demo", "strategy": "tv-follow", "dedupe_key": "a1", "ticker": "SOLUSD",
                     "action": "sell", "status": "processed", "note": "orders: 1 new", "received_at": "2026-11-24T09:59:58Z",

@@ -71,6 +71,48 @@ async fn the_overview_stream_sends_a_snapshot_and_another_when_something_changes
 }
 
 #[tokio::test]
+async fn open_overview_streams_share_one_engine_poller_that_stops_when_they_close() {
+    let app = TestApp::spawn().await;
+    let b = signed_in(&app).await;
+    let open = || {
+        reqwest::Client::new()
+            .get(format!("{}/overview/live", app.base))
+            .header("cookie", b.cookie_header_for_tests())
+            .send()
+    };
+    let mut one = open().await.unwrap();
+    let mut two = open().await.unwrap();
+    let first = read_events(&mut one, "snapshot", 1).await;
+    read_events(&mut two, "snapshot", 1).await;
+    for service in ["engine", "data-service", "dashboard"] {
+        let ready = format!("{{\"name\":\"{service}\",\"ready\":true,\"text\":\"ready\"}}");
+        assert!(first.contains(&ready), "the services' health is in the snapshot: {first}");
+    }
+    let reads = || app.engine.lock().unwrap().signal_reads;
+    let before = reads();
+    tokio::time::sleep(Duration::from_millis(3_500)).await;
+    let during = reads() - before;
+    // One poller reads 3 or 4 times in 3.5 s; one per stream would read 6 to 8 times.
+    assert!((2..=4).contains(&during), "{during} engine reads in 3.5 s with two streams open");
+    app.engine.lock().unwrap().halts.push(serde_json::json!({
+        "halt_id": 1, "scope": "all", "account": null, "strategy": null, "reason": "fat finger", "flatten": false,
+        "created_by": "ops", "created_at": "2026-11-24T10:00:00Z"}));
+    assert!(read_events(&mut one, "snapshot", 1).await.contains("fat finger"), "the first stream follows");
+    assert!(read_events(&mut two, "snapshot", 1).await.contains("fat finger"), "the second stream follows");
+    // A stream opened later gets the latest snapshot at once.
+    let mut three = open().await.unwrap();
+    let latest = tokio::time::timeout(Duration::from_millis(500), read_events(&mut three, "snapshot", 1))
+        .await
+        .expect("the latest snapshot at once");
+    assert!(latest.contains("fat finger"), "{latest}");
+    drop((one, two, three));
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    let stopped = reads();
+    tokio::time::sleep(Duration::from_millis(2_000)).await;
+    assert_eq!(reads(), stopped, "no engine reads while no overview is open");
+}
+
+#[tokio::test]
 async fn the_overview_stream_carries_the_accounts_and_alerts_and_follows_them() {
     let app = TestApp::spawn().await;
     let b = signed_in(&app).await;
@@ -109,7 +151,7 @@ async fn the_overview_renders_its_accounts_and_alerts_inside_the_live_island() {
     let mut b = signed_in(&app).await;
     let page = b.get("/").await;
     let island = page.body.find("id=\"overview-live\"").expect("the live island");
-    for part in ["id=\"accounts\"", "id=\"account-demo\"", "id=\"alerts\"", "id=\"alert-4\""] {
+    for part in ["id=\"health\"", "id=\"accounts\"", "id=\"account-demo\"", "id=\"alerts\"", "id=\"alert-4\""] {
         assert!(page.body.find(part).is_some_and(|at| at > island), "{part} is inside the island");
     }
     app.engine.lock().unwrap().signals.push(
