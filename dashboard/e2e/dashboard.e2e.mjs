@@ -335,7 +335,7 @@ try {
     await page.screenshot({ path: join(SHOTS, "06-orders.png"), fullPage: true });
   });
 
-  await step("orders are filtered by status, symbol, strategy and account; a bad filter is explained; fills are listed and exported", async () => {
+  await step("orders are filtered by status, symbol, strategy and account; a bad filter is explained; fills are listed, filtered by date range and exported", async () => {
     await page.goto(`${BASE}/orders`);
     await page.selectOption("#f-status", "filled");
     await page.fill("#f-symbol", "ethusd");
@@ -384,6 +384,20 @@ try {
     const fillsCsv = await (await page.request.get(`${BASE}${await page.getAttribute("#export-fills-csv", "href")}`)).text();
     expect(fillsCsv.startsWith("fill_id,ts,order_id") && fillsCsv.includes(engineFills[0].exec_id), `fills CSV: ${fillsCsv.slice(0, 300)}`);
     await page.screenshot({ path: join(SHOTS, "31-fills.png"), fullPage: true });
+    // A date range of today (UTC, both days included) keeps the signal's fill; one that ends
+    // before it starts is explained with what was typed kept, the engine not asked.
+    const today = new Date().toISOString().slice(0, 10);
+    const tomorrow = new Date(Date.now() + 86400000).toISOString().slice(0, 10);
+    await page.fill("#f-from", today);
+    await page.fill("#f-until", today);
+    await Promise.all([page.waitForURL(/until=/), page.click("#apply-filters")]);
+    expect(await page.isVisible(`#fill-${engineFills[0].fill_id}`), `today's range keeps the fill: ${page.url()}`);
+    const badRange = await page.goto(`${BASE}/fills?strategy=${SIGNAL_STRATEGY}&from=${tomorrow}&until=${today}`);
+    expect(badRange.status() === 400, `a range ending before it starts answers 400, got ${badRange.status()}`);
+    const rangeError = await page.textContent("#filter-error");
+    expect(rangeError.includes(`From (${tomorrow}) must be on or before Until (${today})`), `the range is explained: ${rangeError}`);
+    expect((await page.inputValue("#f-from")) === tomorrow && (await page.inputValue("#f-until")) === today, "the typed days are kept");
+    await page.screenshot({ path: join(SHOTS, "38-fills-range-error.png"), fullPage: true });
   });
 
   await step("HALT ALL asks for confirmation, then halts", async () => {

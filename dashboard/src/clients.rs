@@ -221,10 +221,15 @@ pub struct ListFilter {
     pub strategy: Option<String>,
     /// Account.
     pub account: Option<String>,
+    /// First day, `YYYY-MM-DD` UTC, as typed (fills only).
+    pub from: Option<String>,
+    /// Last day, `YYYY-MM-DD` UTC, as typed (fills only).
+    pub until: Option<String>,
 }
 
 impl ListFilter {
-    /// The filters as query pairs (`status` left out when `with_status` is false).
+    /// The filters as typed, as query pairs for the dashboard's own links (`status` left out
+    /// when `with_status` is false).
     pub fn pairs(&self, with_status: bool) -> Vec<(&'static str, String)> {
         let status = if with_status { self.status.clone() } else { None };
         [
@@ -232,10 +237,29 @@ impl ListFilter {
             ("symbol", self.symbol.clone()),
             ("strategy", self.strategy.clone()),
             ("account", self.account.clone()),
+            ("from", self.from.clone()),
+            ("until", self.until.clone()),
         ]
         .into_iter()
         .filter_map(|(k, v)| v.map(|v| (k, v)))
         .collect()
+    }
+
+    /// The filters as the engine takes them: the days become RFC 3339 instants, `from` its
+    /// 00:00 UTC and `until` the 00:00 UTC after it (the engine's `until` is exclusive, the
+    /// form's last day inclusive). A day that is not a date is left out; the routes check them
+    /// first.
+    pub fn engine_pairs(&self, with_status: bool) -> Vec<(&'static str, String)> {
+        let midnight = |day: &Option<String>, days_after: u64| {
+            let day = chrono::NaiveDate::parse_from_str(day.as_deref()?, "%Y-%m-%d").ok()?;
+            let day = day.checked_add_days(chrono::Days::new(days_after))?;
+            Some(format!("{}T00:00:00Z", day.format("%Y-%m-%d")))
+        };
+        let mut pairs = self.pairs(with_status);
+        pairs.retain(|(k, _)| !matches!(*k, "from" | "until"));
+        pairs.extend(midnight(&self.from, 0).map(|t| ("from", t)));
+        pairs.extend(midnight(&self.until, 1).map(|t| ("until", t)));
+        pairs
     }
 }
 
@@ -505,7 +529,7 @@ impl EngineClient {
         limit: i64,
     ) -> Result<OrderPage, UpstreamError> {
         let mut query = vec![("limit", limit.to_string())];
-        query.extend(filter.pairs(true));
+        query.extend(filter.engine_pairs(true));
         if let Some(b) = before {
             query.push(("before", b.to_string()));
         }
@@ -572,7 +596,7 @@ impl EngineClient {
         limit: usize,
     ) -> Result<Vec<Fill>, UpstreamError> {
         let mut query = vec![("limit", limit.to_string())];
-        query.extend(filter.pairs(false));
+        query.extend(filter.engine_pairs(false));
         if let Some(b) = before {
             query.push(("before", b.to_string()));
         }

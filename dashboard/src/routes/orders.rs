@@ -5,8 +5,9 @@
 //!   (400) and never reach the engine.
 //! - `GET /orders/export.csv` (same filters): those orders (newest first, at most
 //!   [`EXPORT_MAX`]) as CSV.
-//! - `GET /fills?symbol=&strategy=&account=&before=N`: fills from the engine's `GET
-//!   /api/v1/fills`, newest first, 50 a page, paged like the orders by the last fill id shown;
+//! - `GET /fills?symbol=&strategy=&account=&from=&until=&before=N`: fills from the engine's
+//!   `GET /api/v1/fills` (`from` and `until` days, both included, sent as RFC 3339 instants),
+//!   newest first, 50 a page, paged like the orders by the last fill id shown;
 //!   `GET /fills/export.csv` (same filters): every page of them (at most [`FILLS_EXPORT_MAX`]) as
 //!   CSV.
 //! - `GET /orders/{id}`: one order with its event log.
@@ -65,17 +66,27 @@ pub struct ListQuery {
     account: String,
     #[serde(default)]
     before: String,
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    until: String,
 }
+
+/// A filter that cannot be right: what was typed (kept in the form) and why, naming the field.
+/// Boxed, since a filter is large beside the filter it refuses.
+pub type Refusal = Box<(ListFilter, String)>;
 
 /// The filters of `q` as the engine takes them, and what was typed (kept in the form) when one
 /// cannot be right, with the reason naming the field.
-pub fn parse_filter(q: &ListQuery) -> Result<ListFilter, (ListFilter, String)> {
+pub fn parse_filter(q: &ListQuery) -> Result<ListFilter, Refusal> {
     let typed = |v: &str| Some(v.trim().to_owned()).filter(|v| !v.is_empty());
     let filter = ListFilter {
         status: typed(&q.status),
         symbol: typed(&q.symbol).map(|s| s.to_ascii_uppercase()),
         strategy: typed(&q.strategy),
         account: typed(&q.account),
+        from: None,
+        until: None,
     };
     let problem = if filter.status.as_deref().is_some_and(|s| !ORDER_STATUSES.contains(&s)) {
         Some(format!("Status must be one of {}.", ORDER_STATUSES.join(", ")))
@@ -89,7 +100,39 @@ pub fn parse_filter(q: &ListQuery) -> Result<ListFilter, (ListFilter, String)> {
         None
     };
     match problem {
-        Some(p) => Err((filter, p)),
+        Some(p) => Err(Box::new((filter, p))),
+        None => Ok(filter),
+    }
+}
+
+/// The filters of `q` with the fills' date range (`from` and `until`, days `YYYY-MM-DD` UTC,
+/// both included), checked like the others: each a date, `from` not after `until`, since the
+/// engine refuses an empty range.
+pub fn parse_fill_filter(q: &ListQuery) -> Result<ListFilter, Refusal> {
+    let typed = |v: &str| Some(v.trim().to_owned()).filter(|v| !v.is_empty());
+    let (mut filter, mut problem) = match parse_filter(q) {
+        Ok(f) => (f, None),
+        Err(refused) => (refused.0, Some(refused.1)),
+    };
+    filter.from = typed(&q.from);
+    filter.until = typed(&q.until);
+    let day = |field: &str, text: &Option<String>| match text {
+        None => Ok(None),
+        Some(t) => chrono::NaiveDate::parse_from_str(t, "%Y-%m-%d")
+            .map(Some)
+            .map_err(|_| format!("{field} must be a date, YYYY-MM-DD (got {t:?}).")),
+    };
+    if problem.is_none() {
+        problem = match (day("From", &filter.from), day("Until", &filter.until)) {
+            (Err(e), _) | (_, Err(e)) => Some(e),
+            (Ok(Some(from)), Ok(Some(until))) if from > until => {
+                Some(format!("From ({from}) must be on or before Until ({until}); both days are included."))
+            }
+            _ => None,
+        };
+    }
+    match problem {
+        Some(p) => Err(Box::new((filter, p))),
         None => Ok(filter),
     }
 }
@@ -114,11 +157,12 @@ async fn orders(State(state): State<AppState>, user: CurrentUser, Query(q): Quer
     let can_trade = user.role.can_trade();
     let checked = parse_filter(&q).and_then(|f| match positive("The page cursor", &q.before) {
         Ok(before) => Ok((f, before)),
-        Err(e) => Err((f, e)),
+        Err(e) => Err(Box::new((f, e))),
     });
     let (filter, before) = match checked {
         Ok(ok) => ok,
-        Err((filter, error)) => {
+        Err(refused) => {
+            let (filter, error) = *refused;
             let page = Err(String::new());
             let content =
                 view! { <OrdersPage page=page filter=filter first=true can_trade=can_trade error=Some(error)/> }
@@ -142,13 +186,14 @@ pub const FILLS_EXPORT_PAGE: usize = 1000;
 pub const FILLS_EXPORT_MAX: usize = 100_000;
 
 async fn fills(State(state): State<AppState>, user: CurrentUser, Query(q): Query<ListQuery>) -> Response {
-    let checked = parse_filter(&q).and_then(|f| match positive("The page cursor", &q.before) {
+    let checked = parse_fill_filter(&q).and_then(|f| match positive("The page cursor", &q.before) {
         Ok(before) => Ok((f, before)),
-        Err(e) => Err((f, e)),
+        Err(e) => Err(Box::new((f, e))),
     });
     let (filter, before) = match checked {
         Ok(ok) => ok,
-        Err((filter, error)) => {
+        Err(refused) => {
+            let (filter, error) = *refused;
             let content = view! {
                 <FillsPage fills=Err(String::new()) filter=filter first=true older=None error=Some(error)/>
             }
@@ -237,7 +282,7 @@ async fn export(
     user: CurrentUser,
     Query(q): Query<ListQuery>,
 ) -> Result<Response, PageError> {
-    let filter = parse_filter(&q).map_err(|(_, e)| PageError::BadRequest(e))?;
+    let filter = parse_filter(&q).map_err(|refused| PageError::BadRequest(refused.1))?;
     let mut orders: Vec<Order> = Vec::new();
     let mut before = None;
     loop {
@@ -280,7 +325,7 @@ async fn export_fills(
     user: CurrentUser,
     Query(q): Query<ListQuery>,
 ) -> Result<Response, PageError> {
-    let filter = parse_filter(&q).map_err(|(_, e)| PageError::BadRequest(e))?;
+    let filter = parse_fill_filter(&q).map_err(|refused| PageError::BadRequest(refused.1))?;
     let mut fills: Vec<crate::clients::Fill> = Vec::new();
     let mut before = None;
     loop {
@@ -318,7 +363,7 @@ async fn export_fills(
 
 #[cfg(test)]
 mod tests {
-    use super::{csv_field, parse_filter, ListQuery};
+    use super::{csv_field, parse_fill_filter, parse_filter, ListQuery};
 
     #[test]
     fn filters_are_checked_before_they_reach_the_engine() {
@@ -333,11 +378,31 @@ mod tests {
         assert_eq!(f.symbol.as_deref(), Some("ETHUSD"));
         assert_eq!(f.pairs(true).len(), 4);
         assert_eq!(parse_filter(&q("", "", "", "")).unwrap().pairs(true), vec![]);
-        let (kept, why) = parse_filter(&q("done", "", "", "")).unwrap_err();
+        let (kept, why) = *parse_filter(&q("done", "", "", "")).unwrap_err();
         assert!(why.starts_with("Status") && kept.status.as_deref() == Some("done"), "{why}");
         assert!(parse_filter(&q("", "A&B", "", "")).unwrap_err().1.starts_with("Symbol"));
         assert!(parse_filter(&q("", "", "../halt", "")).unwrap_err().1.starts_with("Strategy"));
         assert!(parse_filter(&q("", "", "", "a/b")).unwrap_err().1.starts_with("Account"));
+    }
+
+    #[test]
+    fn a_fill_date_range_is_checked_and_reaches_the_engine_as_instants() {
+        let q = |from: &str, until: &str| ListQuery { from: from.into(), until: until.into(), ..ListQuery::default() };
+        let f = parse_fill_filter(&q("2026-11-20", " 2026-11-24 ")).unwrap();
+        assert_eq!(f.pairs(false), vec![("from", "2026-11-20".to_owned()), ("until", "2026-11-24".to_owned())]);
+        assert_eq!(
+            f.engine_pairs(false),
+            vec![("from", "2026-11-20T00:00:00Z".to_owned()), ("until", "2026-11-25T00:00:00Z".to_owned())],
+            "the last day is included"
+        );
+        assert!(parse_fill_filter(&q("2026-11-24", "2026-11-24")).is_ok(), "one day");
+        assert!(parse_fill_filter(&q("2026-11-24", "")).is_ok(), "open-ended");
+        let (kept, why) = *parse_fill_filter(&q("2026-11-25", "2026-11-24")).unwrap_err();
+        assert!(why.starts_with("From (2026-11-25) must be on or before Until"), "{why}");
+        assert_eq!((kept.from.as_deref(), kept.until.as_deref()), (Some("2026-11-25"), Some("2026-11-24")));
+        assert!(parse_fill_filter(&q("2026-02-30", "")).unwrap_err().1.starts_with("From must be a date"));
+        assert!(parse_fill_filter(&q("", "24.11.2026")).unwrap_err().1.starts_with("Until must be a date"));
+        assert!(parse_filter(&ListQuery { from: "x".into(), ..ListQuery::default() }).is_ok(), "orders have no dates");
     }
 
     #[test]

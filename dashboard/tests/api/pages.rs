@@ -432,6 +432,45 @@ async fn a_bad_fills_cursor_is_explained_with_the_filters_kept_without_asking_th
 }
 
 #[tokio::test]
+async fn a_fills_date_range_reaches_the_engine_and_a_bad_one_is_explained_with_what_was_typed() {
+    let app = TestApp::spawn().await;
+    let mut b = signed_in(&app).await;
+    let page = b.get("/fills?account=demo&from=2026-11-20&until=2026-11-24").await;
+    assert_eq!(page.status, 200);
+    let asked = app.engine.lock().unwrap().fill_queries.last().cloned().unwrap();
+    assert_eq!(asked.get("from").map(String::as_str), Some("2026-11-20T00:00:00Z"));
+    assert_eq!(asked.get("until").map(String::as_str), Some("2026-11-25T00:00:00Z"), "the last day is included");
+    assert!(
+        page.body.contains("value=\"2026-11-20\"") && page.body.contains("value=\"2026-11-24\""),
+        "kept in the form"
+    );
+    assert!(page.body.contains("from=2026-11-20&amp;until=2026-11-24"), "the older-page and CSV links carry the range");
+    let csv = b.get("/fills/export.csv?from=2026-11-20&until=2026-11-24").await;
+    assert_eq!(csv.status, 200);
+    assert_eq!(
+        app.engine.lock().unwrap().fill_queries.last().unwrap().get("until").map(String::as_str),
+        Some("2026-11-25T00:00:00Z")
+    );
+    let asked = app.engine.lock().unwrap().fill_queries.len();
+    for (from, until, why) in [
+        ("2026-11-25", "2026-11-24", "From (2026-11-25) must be on or before Until (2026-11-24)"),
+        ("2026-02-30", "", "From must be a date, YYYY-MM-DD"),
+        ("", "yesterday", "Until must be a date, YYYY-MM-DD"),
+    ] {
+        let bad = b.get(&format!("/fills?symbol=btcusd&from={from}&until={until}")).await;
+        assert_eq!(bad.status, 400, "{from} {until}");
+        assert!(bad.body.contains("id=\"filter-error\"") && bad.body.contains(why), "{why}");
+        for typed in [from, until].into_iter().filter(|t| !t.is_empty()) {
+            assert!(bad.body.contains(&format!("value=\"{typed}\"")), "{typed} stays in the form");
+        }
+        assert!(bad.body.contains("value=\"BTCUSD\""), "the other filters stay too");
+        let export = b.get(&format!("/fills/export.csv?from={from}&until={until}")).await;
+        assert_eq!(export.status, 400, "the export refuses it too");
+    }
+    assert_eq!(app.engine.lock().unwrap().fill_queries.len(), asked, "a bad range never reaches the engine");
+}
+
+#[tokio::test]
 async fn the_fills_export_follows_the_cursor_over_every_engine_page() {
     let app = TestApp::spawn().await;
     let mut b = signed_in(&app).await;
