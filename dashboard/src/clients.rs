@@ -221,9 +221,9 @@ pub struct ListFilter {
     pub strategy: Option<String>,
     /// Account.
     pub account: Option<String>,
-    /// First day, `YYYY-MM-DD` UTC, as typed (fills only).
+    /// First day, `YYYY-MM-DD` UTC, as typed (orders by creation, fills by execution).
     pub from: Option<String>,
-    /// Last day, `YYYY-MM-DD` UTC, as typed (fills only).
+    /// Last day (included), `YYYY-MM-DD` UTC, as typed.
     pub until: Option<String>,
 }
 

@@ -29,8 +29,8 @@ pub fn link(path: &str, filter: &ListFilter, extra: &[(&'static str, String)]) -
 }
 
 /// The filters as a GET form (it works without scripts and its values stay in the URL, so
-/// paging keeps them). `with_status` adds the status choice (orders); without it the form has
-/// the fills' date range instead.
+/// paging keeps them). `with_status` adds the status choice (orders). Both lists take a date
+/// range: orders by the day they were created, fills by the day they executed.
 #[component]
 pub fn FilterForm(action: &'static str, filter: ListFilter, with_status: bool) -> impl IntoView {
     let text = |v: &Option<String>| v.clone().unwrap_or_default();
@@ -44,16 +44,14 @@ pub fn FilterForm(action: &'static str, filter: ListFilter, with_status: bool) -
             </select>
         }
     });
-    // Only the fills take a date range (the engine's order list has none). A text field with a
-    // pattern hint rather than type="date", so what was typed comes back as typed when refused.
-    let range = (!with_status).then(|| {
-        view! {
-            <label for="f-from">"From (UTC day)"</label>
-            <input id="f-from" name="from" type="text" maxlength="10" placeholder="YYYY-MM-DD" value=text(&filter.from)/>
-            <label for="f-until">"Until (UTC day, included)"</label>
-            <input id="f-until" name="until" type="text" maxlength="10" placeholder="YYYY-MM-DD" value=text(&filter.until)/>
-        }
-    });
+    // A text field with a pattern hint rather than type="date", so what was typed comes back
+    // as typed when refused.
+    let range = view! {
+        <label for="f-from">"From (UTC day)"</label>
+        <input id="f-from" name="from" type="text" maxlength="10" placeholder="YYYY-MM-DD" value=text(&filter.from)/>
+        <label for="f-until">"Until (UTC day, included)"</label>
+        <input id="f-until" name="until" type="text" maxlength="10" placeholder="YYYY-MM-DD" value=text(&filter.until)/>
+    };
     view! {
         <form method="get" action=action class="filters" id="filters">
             {status}

@@ -1,6 +1,7 @@
 //! Orders and fills:
-//! - `GET /orders?status=&symbol=&strategy=&account=&before=N`: the orders matching the filters
-//!   (empty = any; passed to the engine's `GET /api/v1/orders`), newest first, 50 a page; the
+//! - `GET /orders?status=&symbol=&strategy=&account=&from=&until=&before=N`: the orders matching
+//!   the filters (empty = any; the days they were created from and until, both included, sent
+//!   like the fills' range; passed to the engine's `GET /api/v1/orders`), newest first, 50 a page; the
 //!   paging links keep the filters. Filters that cannot be right are explained on the page
 //!   (400) and never reach the engine.
 //! - `GET /orders/export.csv` (same filters): those orders (newest first, at most
@@ -105,10 +106,10 @@ pub fn parse_filter(q: &ListQuery) -> Result<ListFilter, Refusal> {
     }
 }
 
-/// The filters of `q` with the fills' date range (`from` and `until`, days `YYYY-MM-DD` UTC,
-/// both included), checked like the others: each a date, `from` not after `until`, since the
-/// engine refuses an empty range.
-pub fn parse_fill_filter(q: &ListQuery) -> Result<ListFilter, Refusal> {
+/// The filters of `q` with the date range (`from` and `until`, days `YYYY-MM-DD` UTC, both
+/// included; orders by creation, fills by execution), checked like the others: each a date,
+/// `from` not after `until`, since the engine refuses an empty range.
+pub fn parse_dated_filter(q: &ListQuery) -> Result<ListFilter, Refusal> {
     let typed = |v: &str| Some(v.trim().to_owned()).filter(|v| !v.is_empty());
     let (mut filter, mut problem) = match parse_filter(q) {
         Ok(f) => (f, None),
@@ -155,7 +156,7 @@ fn bad_request(page: Response) -> Response {
 
 async fn orders(State(state): State<AppState>, user: CurrentUser, Query(q): Query<ListQuery>) -> Response {
     let can_trade = user.role.can_trade();
-    let checked = parse_filter(&q).and_then(|f| match positive("The page cursor", &q.before) {
+    let checked = parse_dated_filter(&q).and_then(|f| match positive("The page cursor", &q.before) {
         Ok(before) => Ok((f, before)),
         Err(e) => Err(Box::new((f, e))),
     });
@@ -186,7 +187,7 @@ pub const FILLS_EXPORT_PAGE: usize = 1000;
 pub const FILLS_EXPORT_MAX: usize = 100_000;
 
 async fn fills(State(state): State<AppState>, user: CurrentUser, Query(q): Query<ListQuery>) -> Response {
-    let checked = parse_fill_filter(&q).and_then(|f| match positive("The page cursor", &q.before) {
+    let checked = parse_dated_filter(&q).and_then(|f| match positive("The page cursor", &q.before) {
         Ok(before) => Ok((f, before)),
         Err(e) => Err(Box::new((f, e))),
     });
@@ -282,7 +283,7 @@ async fn export(
     user: CurrentUser,
     Query(q): Query<ListQuery>,
 ) -> Result<Response, PageError> {
-    let filter = parse_filter(&q).map_err(|refused| PageError::BadRequest(refused.1))?;
+    let filter = parse_dated_filter(&q).map_err(|refused| PageError::BadRequest(refused.1))?;
     let mut orders: Vec<Order> = Vec::new();
     let mut before = None;
     loop {
@@ -325,7 +326,7 @@ async fn export_fills(
     user: CurrentUser,
     Query(q): Query<ListQuery>,
 ) -> Result<Response, PageError> {
-    let filter = parse_fill_filter(&q).map_err(|refused| PageError::BadRequest(refused.1))?;
+    let filter = parse_dated_filter(&q).map_err(|refused| PageError::BadRequest(refused.1))?;
     let mut fills: Vec<crate::clients::Fill> = Vec::new();
     let mut before = None;
     loop {
@@ -363,7 +364,7 @@ async fn export_fills(
 
 #[cfg(test)]
 mod tests {
-    use super::{csv_field, parse_fill_filter, parse_filter, ListQuery};
+    use super::{csv_field, parse_dated_filter, parse_filter, ListQuery};
 
     #[test]
     fn filters_are_checked_before_they_reach_the_engine() {
@@ -386,23 +387,22 @@ mod tests {
     }
 
     #[test]
-    fn a_fill_date_range_is_checked_and_reaches_the_engine_as_instants() {
+    fn a_date_range_is_checked_and_reaches_the_engine_as_instants() {
         let q = |from: &str, until: &str| ListQuery { from: from.into(), until: until.into(), ..ListQuery::default() };
-        let f = parse_fill_filter(&q("2026-11-20", " 2026-11-24 ")).unwrap();
+        let f = parse_dated_filter(&q("2026-11-20", " 2026-11-24 ")).unwrap();
         assert_eq!(f.pairs(false), vec![("from", "2026-11-20".to_owned()), ("until", "2026-11-24".to_owned())]);
         assert_eq!(
             f.engine_pairs(false),
             vec![("from", "2026-11-20T00:00:00Z".to_owned()), ("until", "2026-11-25T00:00:00Z".to_owned())],
             "the last day is included"
         );
-        assert!(parse_fill_filter(&q("2026-11-24", "2026-11-24")).is_ok(), "one day");
-        assert!(parse_fill_filter(&q("2026-11-24", "")).is_ok(), "open-ended");
-        let (kept, why) = *parse_fill_filter(&q("2026-11-25", "2026-11-24")).unwrap_err();
+        assert!(parse_dated_filter(&q("2026-11-24", "2026-11-24")).is_ok(), "one day");
+        assert!(parse_dated_filter(&q("2026-11-24", "")).is_ok(), "open-ended");
+        let (kept, why) = *parse_dated_filter(&q("2026-11-25", "2026-11-24")).unwrap_err();
         assert!(why.starts_with("From (2026-11-25) must be on or before Until"), "{why}");
         assert_eq!((kept.from.as_deref(), kept.until.as_deref()), (Some("2026-11-25"), Some("2026-11-24")));
-        assert!(parse_fill_filter(&q("2026-02-30", "")).unwrap_err().1.starts_with("From must be a date"));
-        assert!(parse_fill_filter(&q("", "24.11.2026")).unwrap_err().1.starts_with("Until must be a date"));
-        assert!(parse_filter(&ListQuery { from: "x".into(), ..ListQuery::default() }).is_ok(), "orders have no dates");
+        assert!(parse_dated_filter(&q("2026-02-30", "")).unwrap_err().1.starts_with("From must be a date"));
+        assert!(parse_dated_filter(&q("", "24.11.2026")).unwrap_err().1.starts_with("Until must be a date"));
     }
 
     #[test]

@@ -347,18 +347,27 @@ async fn the_overview_shows_each_accounts_equity_and_pnl_today_and_the_recent_al
 async fn orders_are_filtered_through_the_engine_and_a_bad_filter_is_explained_without_asking_it() {
     let app = TestApp::spawn().await;
     let mut b = signed_in(&app).await;
-    let page = b.get("/orders?status=new&symbol=btcusd&strategy=demo-sma&account=demo").await;
+    let page =
+        b.get("/orders?status=new&symbol=btcusd&strategy=demo-sma&account=demo&from=2026-11-20&until=2026-11-24").await;
     assert_eq!(page.status, 200);
     let asked = app.engine.lock().unwrap().order_queries.last().cloned().unwrap();
     assert_eq!(asked.get("status").map(String::as_str), Some("new"));
+    // The days the orders were created, both included: the engine's `until` is exclusive.
+    assert_eq!(asked.get("from").map(String::as_str), Some("2026-11-20T00:00:00Z"));
+    assert_eq!(asked.get("until").map(String::as_str), Some("2026-11-25T00:00:00Z"));
+    assert!(page.body.contains("value=\"2026-11-20\""), "the range stays in the form");
     assert_eq!(asked.get("symbol").map(String::as_str), Some("BTCUSD"));
     assert_eq!(asked.get("strategy").map(String::as_str), Some("demo-sma"));
     assert_eq!(asked.get("account").map(String::as_str), Some("demo"));
     assert!(page.body.contains("<option value=\"new\" selected"), "the status stays chosen");
     assert!(page
         .body
-        .contains("href=\"/orders/export.csv?status=new&amp;symbol=BTCUSD&amp;strategy=demo-sma&amp;account=demo\""));
+        .contains("href=\"/orders/export.csv?status=new&amp;symbol=BTCUSD&amp;strategy=demo-sma&amp;account=demo&amp;from=2026-11-20&amp;until=2026-11-24\""));
     let before = app.engine.lock().unwrap().order_queries.len();
+    let reversed = b.get("/orders?from=2026-11-25&until=2026-11-24").await;
+    assert_eq!(reversed.status, 400);
+    assert!(reversed.body.contains("From (2026-11-25) must be on or before Until"), "{}", reversed.body);
+    assert_eq!(b.get("/orders/export.csv?from=yesterday").await.status, 400);
     let bad = b.get("/orders?status=done").await;
     assert_eq!(bad.status, 400);
     assert!(bad.body.contains("id=\"filter-error\"") && bad.body.contains("Status must be one of"));
