@@ -149,6 +149,16 @@ fn positive(field: &str, text: &str) -> Result<Option<i64>, String> {
     }
 }
 
+/// The dated filters and the page cursor (`before`) of a list page, or why one cannot be right
+/// (with what was typed kept).
+fn filter_and_cursor(q: &ListQuery) -> Result<(ListFilter, Option<i64>), Refusal> {
+    let filter = parse_dated_filter(q)?;
+    match positive("The page cursor", &q.before) {
+        Ok(before) => Ok((filter, before)),
+        Err(e) => Err(Box::new((filter, e))),
+    }
+}
+
 /// Turns a page rendered for a bad request into a 400.
 fn bad_request(page: Response) -> Response {
     (axum::http::StatusCode::BAD_REQUEST, page).into_response()
@@ -156,10 +166,7 @@ fn bad_request(page: Response) -> Response {
 
 async fn orders(State(state): State<AppState>, user: CurrentUser, Query(q): Query<ListQuery>) -> Response {
     let can_trade = user.role.can_trade();
-    let checked = parse_dated_filter(&q).and_then(|f| match positive("The page cursor", &q.before) {
-        Ok(before) => Ok((f, before)),
-        Err(e) => Err(Box::new((f, e))),
-    });
+    let checked = filter_and_cursor(&q);
     let (filter, before) = match checked {
         Ok(ok) => ok,
         Err(refused) => {
@@ -187,10 +194,7 @@ pub const FILLS_EXPORT_PAGE: usize = 1000;
 pub const FILLS_EXPORT_MAX: usize = 100_000;
 
 async fn fills(State(state): State<AppState>, user: CurrentUser, Query(q): Query<ListQuery>) -> Response {
-    let checked = parse_dated_filter(&q).and_then(|f| match positive("The page cursor", &q.before) {
-        Ok(before) => Ok((f, before)),
-        Err(e) => Err(Box::new((f, e))),
-    });
+    let checked = filter_and_cursor(&q);
     let (filter, before) = match checked {
         Ok(ok) => ok,
         Err(refused) => {

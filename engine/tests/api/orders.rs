@@ -211,14 +211,22 @@ async fn requests_without_a_valid_token_get_401_but_health_and_openapi_are_open(
     app.stop().await;
 }
 
-#[tokio::test]
-async fn with_trade_size_liquidity_a_paper_order_fills_partially_over_several_trades() {
+/// An engine whose paper venue fills each trade's size at most (the stand-in feed's trades
+/// are 3 units), on a fresh database and feed.
+async fn spawn_with_trade_size_liquidity() -> (crate::helpers::TestApp, crate::helpers::FakeFeed, test_support::TestDb)
+{
     let db = test_support::TestDb::new().await;
     let feed = crate::helpers::FakeFeed::start().await;
     let mut settings = crate::helpers::test_settings(&db.url(), &feed);
     settings.paper.liquidity = engine::configuration::PaperLiquidity::TradeSize;
     let app = crate::helpers::spawn_with(settings).await;
     feed.wait_for_clients(1).await;
+    (app, feed, db)
+}
+
+#[tokio::test]
+async fn with_trade_size_liquidity_a_paper_order_fills_partially_over_several_trades() {
+    let (app, feed, _db) = spawn_with_trade_size_liquidity().await;
     feed.tick("BTCUSD", "100");
     let (status, placed) = app.place_market("acct-p", "BTCUSD", "buy", "5", "partial-1").await;
     assert_eq!(status, 201, "{placed}");
@@ -242,12 +250,7 @@ async fn with_trade_size_liquidity_a_paper_order_fills_partially_over_several_tr
 
 #[tokio::test]
 async fn fills_page_with_a_before_cursor_and_fills_and_equity_filter_by_time() {
-    let db = test_support::TestDb::new().await;
-    let feed = crate::helpers::FakeFeed::start().await;
-    let mut settings = crate::helpers::test_settings(&db.url(), &feed);
-    settings.paper.liquidity = engine::configuration::PaperLiquidity::TradeSize;
-    let app = crate::helpers::spawn_with(settings).await;
-    feed.wait_for_clients(1).await;
+    let (app, feed, _db) = spawn_with_trade_size_liquidity().await;
     feed.tick("BTCUSD", "100");
     let (_, placed) = app.place_market("acct-f", "BTCUSD", "buy", "5", "paged-1").await;
     let id = placed["order_id"].as_i64().unwrap();
