@@ -30,6 +30,9 @@ if [ "$status" -ne 0 ]; then
   exit "$status"
 fi
 
+step "fault test: OpenAPI fuzz (scripts/fuzz.sh)"; t=$SECONDS; bash scripts/fuzz.sh; echo "fuzz: $((SECONDS - t)) s"
+step "fault test: chaos (scripts/chaos.sh)"; t=$SECONDS; bash scripts/chaos.sh; echo "chaos: $((SECONDS - t)) s"
+
 step "dashboard browser test (headless Chromium; screenshots in .local/screenshots/)"
 bash dashboard/e2e/run.sh
 

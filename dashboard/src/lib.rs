@@ -13,6 +13,7 @@
 //! - [`pages`]: the leptos components.
 //! - [`live`]: the islands, compiled for both the server and the wasm client.
 //! - [`error`]: the error type at the HTTP edge.
+//! - [`openapi`]: the routes as an OpenAPI document (`GET /api/openapi.json`).
 
 #[cfg(feature = "ssr")]
 pub mod auth;
@@ -23,6 +24,8 @@ pub mod configuration;
 #[cfg(feature = "ssr")]
 pub mod error;
 pub mod live;
+#[cfg(feature = "ssr")]
+pub mod openapi;
 #[cfg(feature = "ssr")]
 pub mod pages;
 #[cfg(feature = "ssr")]

@@ -54,6 +54,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::routes::backtests::router())
         .merge(crate::routes::emergency::router())
         .merge(crate::routes::assets::router())
+        .merge(crate::openapi::router())
         .with_state(state);
     platform::http::with_standard_layers(routes).layer(middleware::map_response(security_headers))
 }
