@@ -1,11 +1,13 @@
 //! The strategy runner: leases decide which engine instance runs which strategy, and each
 //! running strategy turns live ticks, bars, its fills and timers into orders.
 //!
-//! Every `LEASE_RENEW_MILLIS` an instance (1) heart-beats in `engine_instance`, (2) renews the
-//! leases it holds, (3) releases the leases of strategies that were disabled, (4) claims enabled
-//! strategies whose lease is free or expired, incrementing the fencing token, and (5) adopts
-//! the open orders of instances that stopped heart-beating. A strategy task writes its orders
-//! with the fencing token it was given; once another instance has taken the lease over, the
+//! At start an instance registers under its `INSTANCE_ID` with a new epoch and resumes that
+//! id's open orders. Every `LEASE_RENEW_MILLIS` it (1) heart-beats in `engine_instance`, (2)
+//! renews the leases it holds, (3) releases the leases of strategies that were disabled, (4)
+//! claims enabled strategies whose lease is free or expired, incrementing the fencing token,
+//! and (5) adopts the open orders of instances that are provably gone (see
+//! [`Oms::adopt_orphans`]). A strategy task writes its orders with the fencing token it was
+//! given; once another instance has taken the lease over, the
 //! token is stale and the order write is refused, so two instances never trade one strategy.
 //! On shutdown the instance releases its leases at once and marks itself stopped. Before its
 //! first round an instance reconciles the open orders with a shared venue (Alpaca).
@@ -61,6 +63,26 @@ struct Running {
 /// Runs the lease loop until `stop`, then hands every lease back.
 pub async fn run(oms: Oms, ttl: Duration, renew: Duration, stop: CancellationToken) {
     let mut running: HashMap<i64, Running> = HashMap::new();
+    // Registration comes first: it supersedes an earlier process under this instance id (one
+    // killed and restarted within the TTL) and resumes that id's open orders at once.
+    let mut attempt = 0u32;
+    loop {
+        match oms.register().await {
+            Ok(0) => break,
+            Ok(n) => {
+                tracing::info!(orders = n, "open orders of this instance id resumed");
+                break;
+            }
+            Err(e) => {
+                attempt += 1;
+                tracing::warn!(error = %e, attempt, "could not register the engine instance; retrying");
+                tokio::select! {
+                    () = stop.cancelled() => return,
+                    () = tokio::time::sleep(renew.min(Duration::from_secs(1))) => {}
+                }
+            }
+        }
+    }
     // Start-up reconciliation runs before the first lease round, in this task, so it never
     // races this instance's adoption of the same orders.
     match oms.reconcile_all_open().await {
@@ -89,8 +111,10 @@ pub async fn run(oms: Oms, ttl: Duration, renew: Duration, stop: CancellationTok
         .bind(oms.instance_id())
         .execute(oms.pool())
         .await;
-    let stopped = sqlx::query("update engine_instance set stopped_at = now() where instance_id = $1")
+    // Only this process's epoch: a newer process under the same id is not marked stopped.
+    let stopped = sqlx::query("update engine_instance set stopped_at = now() where instance_id = $1 and epoch = $2")
         .bind(oms.instance_id())
+        .bind(oms.epoch())
         .execute(oms.pool())
         .await;
     match (released, stopped) {
@@ -102,13 +126,12 @@ pub async fn run(oms: Oms, ttl: Duration, renew: Duration, stop: CancellationTok
 async fn round(oms: &Oms, ttl: Duration, running: &mut HashMap<i64, Running>) -> anyhow::Result<()> {
     let me = oms.instance_id();
     let ttl_secs = ttl.as_secs_f64();
-    sqlx::query(
-        "insert into engine_instance (instance_id) values ($1)
-         on conflict (instance_id) do update set heartbeat_at = now(), stopped_at = null",
-    )
-    .bind(me)
-    .execute(oms.pool())
-    .await?;
+    if !oms.heartbeat(ttl).await? {
+        // Fenced: declared gone by another instance (which adopted our orders), or superseded
+        // by a newer process under our id. Orders we still own are resumed under a new epoch.
+        tracing::warn!(instance = me, epoch = oms.epoch(), "this engine instance was fenced; registering again");
+        oms.register().await?;
+    }
     sqlx::query(
         "update strategy_lease l set owner = null, expires_at = '-infinity' from strategy s
                   where s.strategy_id = l.strategy_id and l.owner = $1 and not s.enabled",

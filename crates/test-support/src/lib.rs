@@ -14,6 +14,9 @@
 //! Tests point their SDK configuration at it explicitly (`platform::aws::AwsSettings::emulator`)
 //! and use names of their own (a uuid) so they never see each other's buckets or secrets.
 
+pub mod proxy;
+pub use proxy::TcpProxy;
+
 use std::{
     path::{Path, PathBuf},
     process::Command,
@@ -245,6 +248,20 @@ impl TestDb {
     /// Connection options of the server's `postgres` database as the superuser.
     pub fn server_options(&self) -> PgConnectOptions {
         self.server.clone()
+    }
+
+    /// The server's address, for a [`TcpProxy`] in front of it.
+    pub fn server_addr(&self) -> std::net::SocketAddr {
+        let host = match self.server.get_host() {
+            "localhost" => "127.0.0.1",
+            other => other,
+        };
+        format!("{host}:{}", self.server.get_port()).parse().expect("the test PostgreSQL listens on an IP address")
+    }
+
+    /// The test database's URL through a proxy listening on `port` (see [`TcpProxy`]).
+    pub fn url_via(&self, port: u16) -> String {
+        format!("postgres://{}@127.0.0.1:{port}/{}", self.server.get_username(), self.name)
     }
 
     /// A `postgres://` URL of the test's database, for child processes.

@@ -7,7 +7,7 @@ use axum::{
     routing::get,
     Json, Router,
 };
-use platform::http::{ApiError, ApiJson, ApiPath, ApiQuery};
+use platform::http::{validate, ApiError, ApiJson, ApiPath, ApiQuery};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -60,6 +60,7 @@ pub async fn create(
     };
     request.validate().map_err(|e| ApiError::unprocessable("invalid_backtest", e.to_string()))?;
     let stored = serde_json::to_value(&request).map_err(|e| ApiError::Internal(e.into()))?;
+    validate::json("the backtest request", &stored)?;
     let job = match jobs::create(&state.pool, &stored, &caller.name, key.as_deref()).await? {
         Created::New(job) => {
             state.backtest_wake.notify_one();

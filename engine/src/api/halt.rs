@@ -6,7 +6,7 @@ use axum::{
     routing::{get, post},
     Json, Router,
 };
-use platform::http::{ApiError, ApiJson};
+use platform::http::{validate, ApiError, ApiJson};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -25,7 +25,8 @@ pub fn router() -> Router<AppState> {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HaltRequest {
-    /// Why (recorded).
+    /// Why (recorded; up to 500 characters, no control characters but line breaks and tabs).
+    #[schema(min_length = 1, max_length = 500)]
     pub reason: String,
     /// `all`, `account` or `strategy`.
     pub scope: Scope,
@@ -64,6 +65,12 @@ fn target(scope: Scope, account: &Option<String>, strategy: &Option<String>) -> 
         Scope::Strategy => strategy.as_deref().is_some_and(|s| !s.is_empty()) && account.is_none(),
     };
     if ok {
+        if let Some(account) = account {
+            validate::identifier("account", account, crate::api::ACCOUNT_MAX_CHARS)?;
+        }
+        if let Some(strategy) = strategy {
+            validate::identifier("strategy", strategy, crate::api::STRATEGY_NAME_MAX_CHARS)?;
+        }
         Ok(())
     } else {
         Err(ApiError::unprocessable(
@@ -86,6 +93,7 @@ pub async fn create(
     if req.reason.trim().is_empty() {
         return Err(ApiError::unprocessable("invalid_reason", "reason is required"));
     }
+    validate::text("reason", &req.reason, crate::api::REASON_MAX_CHARS)?;
     let halt = halt::halt(
         &state.pool,
         &caller.name,

@@ -19,6 +19,15 @@ use utoipa::{
 
 use crate::startup::AppState;
 
+/// Longest account name the API takes.
+pub const ACCOUNT_MAX_CHARS: usize = 64;
+/// Longest symbol the API takes.
+pub const SYMBOL_MAX_CHARS: usize = 32;
+/// Longest strategy name (the `strategy` table's check allows `[a-z0-9][a-z0-9_-]{0,63}`).
+pub const STRATEGY_NAME_MAX_CHARS: usize = 64;
+/// Longest free-text reason (halts) the API takes.
+pub const REASON_MAX_CHARS: usize = 500;
+
 struct BearerAuth;
 
 impl Modify for BearerAuth {

@@ -8,7 +8,7 @@ use axum::{
 };
 use chrono::{DateTime, Utc};
 use domain::{OrderType, Side, TimeInForce};
-use platform::http::{ApiError, ApiJson, ApiPath, ApiQuery};
+use platform::http::{validate, ApiError, ApiJson, ApiPath, ApiQuery};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -147,28 +147,36 @@ pub async fn get_one(
 #[serde(deny_unknown_fields)]
 pub struct PlaceOrder {
     /// Account.
+    #[schema(min_length = 1, max_length = 64, pattern = r"^[^\x00-\x1f\x7f\s]([^\x00-\x1f\x7f]*[^\x00-\x1f\x7f\s])?$")]
     pub account: String,
     /// Symbol.
+    #[schema(min_length = 1, max_length = 32, pattern = r"^[^\x00-\x1f\x7f\s]([^\x00-\x1f\x7f]*[^\x00-\x1f\x7f\s])?$")]
     pub symbol: String,
     /// `buy` or `sell`.
     #[schema(value_type = String)]
     pub side: Side,
-    /// Quantity (decimal string).
-    #[schema(value_type = String)]
+    /// Quantity (decimal string, at most 8 decimals).
+    #[schema(value_type = String, pattern = r"^[0-9]{1,11}(\.[0-9]{1,8})?$")]
     pub qty: Decimal,
     /// `market` (default) or `limit`.
     #[serde(default)]
     pub order_type: Option<String>,
     /// Limit price, for limit orders.
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, pattern = r"^[0-9]{1,11}(\.[0-9]{1,8})?$")]
     pub limit_price: Option<Decimal>,
     /// `gtc` (default), `ioc` or `day`.
     #[serde(default)]
     #[schema(value_type = Option<String>)]
     pub time_in_force: Option<TimeInForce>,
     /// Idempotency key, unique per account; a retry with the same key returns the same order.
+    #[schema(
+        min_length = 1,
+        max_length = 128,
+        pattern = r"^[^\x00-\x1f\x7f\s]([^\x00-\x1f\x7f]*[^\x00-\x1f\x7f\s])?$"
+    )]
     pub client_order_id: String,
     /// Strategy to book it under (default `manual`).
+    #[schema(max_length = 64)]
     pub strategy: Option<String>,
 }
 
@@ -202,6 +210,12 @@ pub async fn place(
     let symbol = req.symbol.trim().to_ascii_uppercase();
     if symbol.is_empty() || req.account.trim().is_empty() {
         return Err(invalid("account and symbol are required".into()));
+    }
+    validate::identifier("account", req.account.trim(), crate::api::ACCOUNT_MAX_CHARS)?;
+    validate::identifier("symbol", &symbol, crate::api::SYMBOL_MAX_CHARS)?;
+    validate::identifier("client_order_id", &req.client_order_id, 128)?;
+    if let Some(strategy) = &req.strategy {
+        validate::identifier("strategy", strategy, crate::api::STRATEGY_NAME_MAX_CHARS)?;
     }
     let order = NewOrder {
         account: req.account.trim().to_owned(),

@@ -1,7 +1,7 @@
 //! Risk limits per account: read and replace; every change is in the audit log.
 
 use axum::{extract::State, routing::get, Json, Router};
-use platform::http::{ApiError, ApiJson, ApiPath};
+use platform::http::{validate, ApiError, ApiJson, ApiPath};
 
 use crate::{auth::Caller, oms::risk::StoredLimits, startup::AppState};
 
@@ -30,6 +30,21 @@ pub async fn put_limits(
     ApiPath(account): ApiPath<String>,
     ApiJson(limits): ApiJson<StoredLimits>,
 ) -> Result<Json<StoredLimits>, ApiError> {
+    validate::identifier("account", &account, crate::api::ACCOUNT_MAX_CHARS)?;
+    for (field, value) in [
+        ("max_order_qty", limits.max_order_qty),
+        ("max_order_notional", limits.max_order_notional),
+        ("max_position", limits.max_position),
+        ("max_gross_exposure", limits.max_gross_exposure),
+        ("max_daily_loss", limits.max_daily_loss),
+    ] {
+        if let Some(value) = value {
+            validate::amount(field, value)?;
+        }
+    }
+    if let Some(bps) = limits.price_collar_bps {
+        validate::numeric("price_collar_bps", bps, 12, 2)?;
+    }
     limits.to_domain().map_err(|e| ApiError::unprocessable("invalid_limit", e.to_string()))?;
     let negative = [
         limits.max_order_qty,

@@ -7,7 +7,7 @@ use axum::{
     routing::{get, post},
     Json, Router,
 };
-use platform::http::{ApiError, ApiJson, ApiPath};
+use platform::http::{validate, ApiError, ApiJson, ApiPath};
 use serde::Deserialize;
 use sqlx::PgPool;
 use utoipa::ToSchema;
@@ -32,20 +32,26 @@ pub fn router() -> Router<AppState> {
 #[serde(deny_unknown_fields)]
 pub struct CreateStrategy {
     /// Unique name (`[a-z0-9_-]`, up to 64).
+    #[schema(min_length = 1, max_length = 64, pattern = "^[a-z0-9][a-z0-9_-]{0,63}$")]
     pub name: String,
     /// Registry kind: `sma_cross`, `rsi_reversion`, `bollinger_breakout`, `signal_follower`.
+    #[schema(min_length = 1, max_length = 64)]
     pub kind: String,
     /// Parameters, e.g. `{"fast": 3, "slow": 8, "quantity": "0.5"}`.
     #[serde(default)]
     #[schema(value_type = Object)]
     pub params: serde_json::Value,
-    /// Account.
+    /// Account (no control characters, up to 64).
+    #[schema(min_length = 1, max_length = 64, pattern = r"^[^\x00-\x1f\x7f\s]([^\x00-\x1f\x7f]*[^\x00-\x1f\x7f\s])?$")]
     pub account: String,
-    /// Symbols.
+    /// Symbols (each without control characters, up to 32).
+    #[schema(min_items = 1)]
     pub symbols: Vec<String>,
     /// Bar period in seconds (default 60).
+    #[schema(minimum = 1, maximum = 86400)]
     pub bar_seconds: Option<i32>,
     /// Webhook passphrase (stored hashed); without one the webhook refuses the strategy.
+    #[schema(max_length = 200)]
     pub passphrase: Option<String>,
     /// Start at once (default false).
     #[serde(default)]
@@ -62,10 +68,50 @@ pub struct ConfigureStrategy {
     /// New symbols.
     pub symbols: Option<Vec<String>>,
     /// New bar period.
+    #[schema(minimum = 1, maximum = 86400)]
     pub bar_seconds: Option<i32>,
     /// New passphrase.
+    #[schema(max_length = 200)]
     pub passphrase: Option<String>,
 }
+
+/// Whether `name` fits the `strategy` table's check: `[a-z0-9][a-z0-9_-]{0,63}`.
+fn valid_name(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    (1..=crate::api::STRATEGY_NAME_MAX_CHARS).contains(&bytes.len())
+        && (bytes[0].is_ascii_lowercase() || bytes[0].is_ascii_digit())
+        && bytes.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'_' || *b == b'-')
+}
+
+/// Refuses a strategy name the table cannot hold, before any query.
+fn check_name(name: &str) -> Result<(), ApiError> {
+    if valid_name(name) {
+        Ok(())
+    } else {
+        Err(ApiError::unprocessable(validate::INVALID_FIELD, "name must match [a-z0-9][a-z0-9_-]{0,63}"))
+    }
+}
+
+/// The fields both creating and configuring take: symbols, parameters and passphrase.
+fn check_fields(
+    params: Option<&serde_json::Value>,
+    symbols: Option<&[String]>,
+    passphrase: Option<&str>,
+) -> Result<(), ApiError> {
+    if let Some(params) = params {
+        validate::json("params", params)?;
+    }
+    for symbol in symbols.unwrap_or_default() {
+        validate::identifier("symbols", symbol.trim(), crate::api::SYMBOL_MAX_CHARS)?;
+    }
+    if let Some(passphrase) = passphrase {
+        validate::text("passphrase", passphrase, PASSPHRASE_MAX_CHARS)?;
+    }
+    Ok(())
+}
+
+/// Longest webhook passphrase.
+const PASSPHRASE_MAX_CHARS: usize = 200;
 
 fn validate(
     state: &AppState,
@@ -131,6 +177,10 @@ pub async fn create(
     caller: Caller,
     ApiJson(mut req): ApiJson<CreateStrategy>,
 ) -> Result<(StatusCode, Json<StrategyRow>), ApiError> {
+    check_name(&req.name)?;
+    validate::identifier("kind", &req.kind, 64)?;
+    validate::identifier("account", req.account.trim(), crate::api::ACCOUNT_MAX_CHARS)?;
+    check_fields(Some(&req.params), Some(&req.symbols), req.passphrase.as_deref())?;
     req.symbols = normalize_symbols(&req.symbols);
     if req.params.is_null() {
         req.params = serde_json::json!({});
@@ -151,6 +201,10 @@ pub async fn list(State(state): State<AppState>) -> Result<Json<Vec<StrategyRow>
 }
 
 async fn load(state: &AppState, name: &str) -> Result<StrategyRow, ApiError> {
+    if !valid_name(name) {
+        // No strategy can have this name; asking the database would only fail on NUL bytes.
+        return Err(ApiError::NotFound(format!("strategy {name:?} not found")));
+    }
     strategies::by_name(&state.pool, name)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("strategy {name:?} not found")))
@@ -176,6 +230,7 @@ pub async fn configure(
     ApiPath(name): ApiPath<String>,
     ApiJson(req): ApiJson<ConfigureStrategy>,
 ) -> Result<Json<StrategyRow>, ApiError> {
+    check_fields(req.params.as_ref(), req.symbols.as_deref(), req.passphrase.as_deref())?;
     let current = load(&state, &name).await?;
     let params = req.params.clone().unwrap_or_else(|| current.params.clone());
     let symbols = req.symbols.as_deref().map(normalize_symbols).unwrap_or_else(|| current.symbols.clone());
@@ -207,6 +262,9 @@ async fn set_enabled(
     name: &str,
     enabled: bool,
 ) -> Result<Json<StrategyRow>, ApiError> {
+    if !valid_name(name) {
+        return Err(ApiError::NotFound(format!("strategy {name:?} not found")));
+    }
     let mut tx = state.pool.begin().await?;
     let row: StrategyRow = sqlx::query_as(&format!(
         "update strategy set enabled = $2, updated_at = now() where name = $1 returning {STRATEGY_COLUMNS}"

@@ -10,7 +10,10 @@
 
 pub mod risk;
 
-use std::sync::Arc;
+use std::sync::{
+    atomic::{AtomicI64, Ordering},
+    Arc,
+};
 
 use chrono::{DateTime, Utc};
 use domain::{
@@ -63,6 +66,14 @@ pub struct NewOrder {
     pub lease: Option<LeaseClaim>,
     /// Orders that close positions for a halt (`flatten`) pass the kill switch.
     pub bypass_halt: bool,
+}
+
+/// An order row locked for an update, with the epoch of the owner that took it.
+#[derive(sqlx::FromRow)]
+struct LockedOrder {
+    #[sqlx(flatten)]
+    order: OrderRow,
+    owner_epoch: Option<i64>,
 }
 
 /// An order as stored.
@@ -162,6 +173,9 @@ impl WriteOutcome {
 /// Order-management failures.
 #[derive(Debug, thiserror::Error)]
 pub enum OmsError {
+    /// A venue event of this process's own book for an order another instance owns now.
+    #[error("order {0} belongs to another engine instance; its venue event is not booked here")]
+    NotOwner(i64),
     /// The strategy lease is no longer ours (another instance took over).
     #[error("strategy lease lost: fencing token is stale")]
     StaleLease,
@@ -210,6 +224,8 @@ impl From<OmsError> for platform::http::ApiError {
 pub struct Oms {
     pool: PgPool,
     instance_id: Arc<str>,
+    /// This process's fencing token for its instance id (see [`Oms::register`]); 0 until then.
+    epoch: Arc<AtomicI64>,
     venue: Venue,
     market: MarketData,
     fills: tokio::sync::broadcast::Sender<BookedFill>,
@@ -238,7 +254,7 @@ impl Oms {
     /// An order manager sending to `venue`.
     pub fn new(pool: PgPool, instance_id: &str, venue: Venue, market: MarketData) -> Self {
         let (fills, _) = tokio::sync::broadcast::channel(4096);
-        Self { pool, instance_id: Arc::from(instance_id), venue, market, fills }
+        Self { pool, instance_id: Arc::from(instance_id), epoch: Arc::new(AtomicI64::new(0)), venue, market, fills }
     }
 
     /// Fills booked from now on (strategies' `on_fill`).
@@ -259,6 +275,11 @@ impl Oms {
     /// This process's instance id.
     pub fn instance_id(&self) -> &str {
         &self.instance_id
+    }
+
+    /// This process's epoch (the fencing token of its instance id); 0 before [`Self::register`].
+    pub fn epoch(&self) -> i64 {
+        self.epoch.load(Ordering::Acquire)
     }
 
     /// Writes an order in its own transaction, then hands it to the venue. A repeated client
@@ -352,8 +373,8 @@ impl Oms {
         };
         let inserted: Option<OrderRow> = sqlx::query_as(&format!(
             "insert into \"order\" (account, strategy, client_order_id, symbol, side, order_type, limit_price,
-                time_in_force, qty, status, reject_reason, venue, instance_id, fencing_token, signal_id)
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+                time_in_force, qty, status, reject_reason, venue, instance_id, fencing_token, signal_id, owner_epoch)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
              on conflict (account, client_order_id) do nothing
              returning {ORDER_COLUMNS}"
         ))
@@ -372,6 +393,7 @@ impl Oms {
         .bind(&*self.instance_id)
         .bind(order.lease.map(|l| l.fencing_token))
         .bind(order.signal_id)
+        .bind(self.epoch())
         .fetch_optional(&mut *tx)
         .await?;
         let Some(row) = inserted else {
@@ -445,12 +467,20 @@ impl Oms {
     /// the fill row and the position.
     pub async fn apply(&self, event: &VenueEvent) -> Result<(), OmsError> {
         let mut tx = self.pool.begin().await?;
-        let row: OrderRow =
-            sqlx::query_as(&format!("select {ORDER_COLUMNS} from \"order\" where order_id = $1 for update"))
-                .bind(event.order_id)
-                .fetch_optional(&mut *tx)
-                .await?
-                .ok_or(OmsError::NotFound(event.order_id))?;
+        let LockedOrder { order: row, owner_epoch } = sqlx::query_as(&format!(
+            "select {ORDER_COLUMNS}, owner_epoch from \"order\" where order_id = $1 for update"
+        ))
+        .bind(event.order_id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(OmsError::NotFound(event.order_id))?;
+        if self.venue.is_per_process() && !self.owns(&row, owner_epoch) {
+            // This process's own book produced the event, but the order is no longer ours: it was
+            // adopted by another instance (which re-sent it to its book) or a newer process under
+            // our id resumed it. Booking it here would execute the order twice.
+            tx.rollback().await?;
+            return Err(OmsError::NotOwner(event.order_id));
+        }
         let mut state = row.state()?;
         // A fill or cancel can overtake the acknowledgement; the order was accepted then.
         if state.status == OrderStatus::PendingNew
@@ -532,6 +562,19 @@ impl Oms {
         ts: domain::Timestamp,
     ) -> Result<bool, OmsError> {
         let side = if order.side == "buy" { Side::Buy } else { Side::Sell };
+        // The row must exist before it is locked: `for update` on a missing row locks nothing,
+        // and two first fills of a new position would both start from flat, the second write
+        // overwriting the first. The insert makes a concurrent first fill wait on this
+        // transaction's row, then see it. (A replayed fill rolls the whole transaction back.)
+        sqlx::query(
+            "insert into position (account, strategy, symbol, qty, cost_basis, realized_pnl, fees)
+             values ($1, $2, $3, 0, 0, 0, 0) on conflict (account, strategy, symbol) do nothing",
+        )
+        .bind(&order.account)
+        .bind(&order.strategy)
+        .bind(&order.symbol)
+        .execute(&mut *tx)
+        .await?;
         let stored: Option<(Decimal, Decimal, Decimal, Decimal)> = sqlx::query_as(
             "select qty, cost_basis, realized_pnl, fees from position
               where account = $1 and strategy = $2 and symbol = $3 for update",
@@ -595,34 +638,126 @@ impl Oms {
         Ok(true)
     }
 
-    /// Takes over the open orders of engine instances that stopped or stopped heart-beating, and
-    /// re-sends them to this instance's venue (the paper venue keeps its book in memory).
+    /// Whether this process owns `order`: written, resumed or adopted under this instance id,
+    /// by this process or an earlier one (a later epoch means a newer process under our id).
+    fn owns(&self, order: &OrderRow, owner_epoch: Option<i64>) -> bool {
+        order.instance_id.as_deref() == Some(&*self.instance_id) && owner_epoch.is_none_or(|e| e <= self.epoch())
+    }
+
+    /// Registers this process under its instance id with a new epoch, superseding any earlier
+    /// process under the same id (a restart within the lease TTL included), and resumes that
+    /// id's open orders at once: they are re-sent to this process's book (paper) or reconciled
+    /// with the broker. Returns how many orders were resumed.
+    pub async fn register(&self) -> Result<usize, OmsError> {
+        let epoch: i64 = sqlx::query_scalar(
+            "insert into engine_instance (instance_id) values ($1)
+             on conflict (instance_id) do update
+               set epoch = engine_instance.epoch + 1, started_at = now(), heartbeat_at = now(),
+                   alive_since = now(), stopped_at = null
+             returning epoch",
+        )
+        .bind(&*self.instance_id)
+        .fetch_one(&self.pool)
+        .await?;
+        self.epoch.store(epoch, Ordering::Release);
+        tracing::info!(instance = %self.instance_id, epoch, "engine instance registered");
+        let resumed: Vec<OrderRow> = sqlx::query_as(&format!(
+            "update \"order\" set owner_epoch = $2, updated_at = now()
+              where instance_id = $1 and status = any($3) and venue = $4
+             returning {ORDER_COLUMNS}"
+        ))
+        .bind(&*self.instance_id)
+        .bind(epoch)
+        .bind(&OPEN_STATUSES[..])
+        .bind(self.venue.name())
+        .fetch_all(&self.pool)
+        .await?;
+        for order in &resumed {
+            tracing::info!(order_id = order.order_id, status = %order.status, "resumed an open order of this instance id");
+        }
+        self.take_over(&resumed).await?;
+        Ok(resumed.len())
+    }
+
+    /// Heart-beats under this process's epoch. `Ok(false)` means this process was fenced:
+    /// another instance declared it gone and adopted its orders, or a newer process registered
+    /// under the same id. `ttl` is the lease TTL: a heartbeat after a longer gap (an outage)
+    /// starts a new unbroken run, and with it a TTL before this instance may adopt anything.
+    pub async fn heartbeat(&self, ttl: std::time::Duration) -> Result<bool, OmsError> {
+        let beat = sqlx::query(
+            "update engine_instance
+                set alive_since = case when heartbeat_at < now() - make_interval(secs => $3)
+                                       then now() else alive_since end,
+                    heartbeat_at = now(), stopped_at = null
+              where instance_id = $1 and epoch = $2",
+        )
+        .bind(&*self.instance_id)
+        .bind(self.epoch())
+        .bind(ttl.as_secs_f64())
+        .execute(&self.pool)
+        .await?;
+        Ok(beat.rows_affected() == 1)
+    }
+
+    /// Takes over the open orders of instances that are provably gone, and re-sends them to
+    /// this instance's venue (the paper venue keeps its book in memory). An instance is gone
+    /// when it stopped cleanly, or when it missed every heartbeat for `stale_after` (the lease
+    /// TTL) inside this instance's own unbroken run of heartbeats: when the database was
+    /// unreachable for everyone, nobody's run covers the gap, so nobody adopts. Declaring an
+    /// instance gone increments its epoch, fencing it: should it come back, its heartbeat
+    /// reports it fenced and its book's late events for these orders are refused.
     /// Orders still `pending_new` are sent for the first time: the write-ahead guarantees they
     /// were never lost, and their client order id guarantees they are not duplicated.
     pub async fn adopt_orphans(&self, stale_after: std::time::Duration) -> Result<usize, OmsError> {
         let adopted: Vec<OrderRow> = sqlx::query_as(&format!(
-            "update \"order\" o set instance_id = $1, updated_at = now()
+            "with me as (
+                 select alive_since from engine_instance where instance_id = $1 and epoch = $5
+             ),
+             owners as (
+                 select distinct o.instance_id from \"order\" o
+                  where o.status = any($2) and o.venue = $3 and o.instance_id is distinct from $1
+             ),
+             gone as (
+                 update engine_instance i set epoch = i.epoch + 1
+                   from me, owners
+                  where i.instance_id = owners.instance_id
+                    and (i.stopped_at is not null
+                         or greatest(i.heartbeat_at, me.alive_since) < now() - make_interval(secs => $4))
+                 returning i.instance_id
+             )
+             update \"order\" o set instance_id = $1, owner_epoch = $5, updated_at = now()
+               from me
               where o.status = any($2) and o.venue = $3 and o.instance_id is distinct from $1
-                and not exists (select 1 from engine_instance i
-                                 where i.instance_id = o.instance_id and i.stopped_at is null
-                                   and i.heartbeat_at > now() - make_interval(secs => $4))
-             returning {ORDER_COLUMNS}"
+                and (o.instance_id in (select instance_id from gone)
+                     or o.instance_id is null
+                     or not exists (select 1 from engine_instance i where i.instance_id = o.instance_id))
+             returning {}",
+            ORDER_COLUMNS.split(", ").map(|c| format!("o.{c}")).collect::<Vec<_>>().join(", ")
         ))
         .bind(&*self.instance_id)
         .bind(&OPEN_STATUSES[..])
         .bind(self.venue.name())
         .bind(stale_after.as_secs_f64())
+        .bind(self.epoch())
         .fetch_all(&self.pool)
         .await?;
         for order in &adopted {
             tracing::info!(order_id = order.order_id, status = %order.status, "adopted an open order of a stopped instance");
-            if order.status == OrderStatus::PendingCancel.code() && self.venue.name() == "paper" {
+        }
+        self.take_over(&adopted).await?;
+        Ok(adopted.len())
+    }
+
+    /// Brings orders this process just took ownership of in line with its venue.
+    async fn take_over(&self, orders: &[OrderRow]) -> Result<(), OmsError> {
+        for order in orders {
+            if order.status == OrderStatus::PendingCancel.code() && self.venue.is_per_process() {
                 self.apply(&VenueEvent { order_id: order.order_id, kind: VenueEventKind::Cancelled }).await?;
             } else {
                 self.reconcile(order).await;
             }
         }
-        Ok(adopted.len())
+        Ok(())
     }
 
     /// Reconciles one open order with the venue (see [`Venue::reconcile`]).

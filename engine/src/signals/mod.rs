@@ -45,6 +45,8 @@ pub struct PendingSignal {
     pub price: Option<Decimal>,
     /// The alert as received (passphrase removed).
     pub payload: String,
+    /// After this the queued signal fails as `expired` instead of trading (none: never).
+    pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// What storing a signal did.
@@ -143,6 +145,7 @@ async fn insert_batch(pool: &PgPool, batch: &[Request]) -> Result<Vec<Stored>, s
     let mut quantities = Vec::with_capacity(n);
     let mut prices = Vec::with_capacity(n);
     let mut payloads = Vec::with_capacity(n);
+    let mut expiries = Vec::with_capacity(n);
     for (s, _) in batch {
         strategy_ids.push(s.strategy_id);
         accounts.push(s.account.as_str());
@@ -153,12 +156,15 @@ async fn insert_batch(pool: &PgPool, batch: &[Request]) -> Result<Vec<Stored>, s
         quantities.push(s.quantity);
         prices.push(s.price);
         payloads.push(s.payload.as_str());
+        expiries.push(s.expires_at);
     }
     let rows: Vec<(i64, i64, String)> = sqlx::query_as(
-        "insert into signal (strategy_id, account, strategy, dedupe_key, ticker, action, quantity, price, payload)
-         select t.sid, t.acc, t.strat, t.dk, t.tick, t.act, t.q, t.p, t.pl::jsonb
+        "insert into signal (strategy_id, account, strategy, dedupe_key, ticker, action, quantity, price, payload,
+                             expires_at)
+         select t.sid, t.acc, t.strat, t.dk, t.tick, t.act, t.q, t.p, t.pl::jsonb, t.exp
            from unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-                       $7::numeric[], $8::numeric[], $9::text[]) as t(sid, acc, strat, dk, tick, act, q, p, pl)
+                       $7::numeric[], $8::numeric[], $9::text[], $10::timestamptz[])
+                as t(sid, acc, strat, dk, tick, act, q, p, pl, exp)
          on conflict (strategy_id, dedupe_key) do nothing
          returning signal_id, strategy_id, dedupe_key",
     )
@@ -171,6 +177,7 @@ async fn insert_batch(pool: &PgPool, batch: &[Request]) -> Result<Vec<Stored>, s
     .bind(&quantities)
     .bind(&prices)
     .bind(&payloads)
+    .bind(&expiries)
     .fetch_all(pool)
     .await?;
     let mut inserted: HashMap<(i64, &str), i64> =

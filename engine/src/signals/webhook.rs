@@ -18,7 +18,7 @@ use axum::{
 };
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
-use platform::http::ApiError;
+use platform::http::{validate, ApiError};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -145,6 +145,7 @@ async fn receive(
     let alert: Alert = serde_json::from_slice(&body).map_err(|e| {
         ApiError::bad_request("invalid_json", format!("the alert is not valid JSON of the expected shape: {e}"))
     })?;
+    validate::identifier("strategy", &alert.strategy, crate::api::STRATEGY_NAME_MAX_CHARS)?;
     let strategy = state
         .strategies
         .get(&alert.strategy)
@@ -167,6 +168,7 @@ async fn receive(
             format!("action must be buy, sell or exit, got {:?}", alert.action),
         ));
     }
+    validate::identifier("ticker", alert.ticker.trim(), crate::api::SYMBOL_MAX_CHARS)?;
     let ticker = alert.ticker.trim().to_ascii_uppercase();
     if !strategy.symbols.contains(&ticker) {
         return Err(ApiError::unprocessable(
@@ -176,12 +178,13 @@ async fn receive(
     }
     let quantity = decimal_field("quantity", &alert.quantity)?;
     let price = decimal_field("price", &alert.price)?;
+    let max = chrono::Duration::from_std(state.settings.signals.max_age).unwrap_or(chrono::Duration::MAX);
+    let mut fired = Utc::now();
     if let Some(time) = &alert.time {
-        let fired = DateTime::parse_from_rfc3339(time.trim())
+        fired = DateTime::parse_from_rfc3339(time.trim())
             .map_err(|_| ApiError::unprocessable("invalid_time", format!("time {time:?} is not RFC 3339")))?
             .with_timezone(&Utc);
         let age = Utc::now().signed_duration_since(fired);
-        let max = chrono::Duration::from_std(state.settings.signals.max_age).unwrap_or(chrono::Duration::MAX);
         if age > max || -age > max {
             return Err(ApiError::unprocessable(
                 "stale_alert",
@@ -195,16 +198,21 @@ async fn receive(
     }
     let dedupe_key = match &alert.alert_id {
         None | Some(Value::Null) => format!("sha256:{}", hex::encode(crate::auth::hash(&body))),
-        Some(Value::String(s)) if !s.is_empty() && s.len() <= 200 => s.clone(),
+        Some(Value::String(s)) if !s.is_empty() && s.len() <= 200 && !s.chars().any(char::is_control) => s.clone(),
         Some(Value::Number(n)) => n.to_string(),
         Some(_) => {
-            return Err(ApiError::unprocessable("invalid_field", "alert_id must be a string of 1 to 200 characters"))
+            return Err(ApiError::unprocessable(
+                "invalid_field",
+                "alert_id must be a string of 1 to 200 characters without control characters",
+            ))
         }
     };
     let mut payload: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     if let Some(object) = payload.as_object_mut() {
         object.remove("passphrase");
     }
+    // The alert is stored as jsonb, which cannot hold `\u0000`.
+    validate::json("alert", &payload)?;
     let pending = PendingSignal {
         strategy_id: strategy.strategy_id,
         account: strategy.account.clone(),
@@ -215,6 +223,8 @@ async fn receive(
         quantity,
         price,
         payload: payload.to_string(),
+        // The alert's time-to-live runs from when it fired (or arrived, without a time).
+        expires_at: fired.checked_add_signed(max),
     };
     match state.signal_writer.store(pending).await {
         Ok(Stored::Accepted(id)) => {

@@ -72,7 +72,9 @@ pub async fn run(oms: Oms, stored: Arc<Notify>, poll: Duration, stop: Cancellati
     }
 }
 
-type Claimed = (i64, i64, String, String, String, String, Option<Decimal>, Option<Decimal>, DateTime<Utc>);
+/// A claimed signal: id, strategy id, account, strategy, ticker, action, quantity, price,
+/// received, and whether its time-to-live had run out when it was claimed.
+type Claimed = (i64, i64, String, String, String, String, Option<Decimal>, Option<Decimal>, DateTime<Utc>, bool);
 
 /// What processing one signal decided.
 struct Decision {
@@ -97,7 +99,8 @@ pub async fn process_batch(oms: &Oms, limit: i64) -> anyhow::Result<usize> {
     // grows. Custom plans are made with the table's size at the time.
     sqlx::query("set local plan_cache_mode = force_custom_plan").execute(&mut *tx).await?;
     let claimed: Vec<Claimed> = sqlx::query_as(
-        "select signal_id, strategy_id, account, strategy, ticker, action, quantity, price, received_at
+        "select signal_id, strategy_id, account, strategy, ticker, action, quantity, price, received_at,
+                coalesce(expires_at <= now(), false)
            from signal where status = 'pending' order by signal_id limit $1 for update skip locked",
     )
     .bind(limit)
@@ -113,6 +116,13 @@ pub async fn process_batch(oms: &Oms, limit: i64) -> anyhow::Result<usize> {
             break;
         }
         let (signal_id, strategy_id, ..) = signal;
+        if signal.9 {
+            // Queued past its time-to-live (e.g. every engine was down): the moment it was
+            // sent for is gone, so it must not trade now.
+            let note = format!("expired: received {}, queued past its time-to-live", signal.8.to_rfc3339());
+            decided.push((signal_id, Decision::failed(note)));
+            continue;
+        }
         if let std::collections::hash_map::Entry::Vacant(slot) = definitions.entry(strategy_id) {
             slot.insert(strategies::by_id(oms.pool(), strategy_id).await?);
         }
@@ -159,7 +169,7 @@ async fn decide(
     signal: &Claimed,
     exposures: &mut HashMap<(String, String, String), (Qty, Qty)>,
 ) -> anyhow::Result<Decision> {
-    let (signal_id, _, account, strategy_name, ticker, action, quantity, price, received_at) = signal;
+    let (signal_id, _, account, strategy_name, ticker, action, quantity, price, received_at, _) = signal;
     let mut strategy = match strategies::build(&definition.kind, &definition.params, &oms.market().instruments, ticker)
     {
         Ok(strategy) => strategy,

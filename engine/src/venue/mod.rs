@@ -78,6 +78,14 @@ impl Venue {
         }
     }
 
+    /// Whether each engine process has its own book at this venue (paper), rather than one
+    /// broker account shared by every instance (Alpaca). Only a per-process book's events are
+    /// fenced by order ownership: a shared venue's events are the broker's truth whoever
+    /// receives them.
+    pub fn is_per_process(&self) -> bool {
+        matches!(self, Self::Paper(_))
+    }
+
     /// Hands an order to the venue; the outcome arrives as events.
     pub async fn submit(&self, order: VenueOrder) {
         match self {

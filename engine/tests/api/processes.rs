@@ -226,6 +226,55 @@ async fn killing_the_engine_while_signals_flow_loses_no_accepted_signal_and_dupl
 }
 
 #[tokio::test]
+async fn an_engine_killed_and_restarted_under_its_instance_id_resumes_its_open_orders_at_once() {
+    let db = TestDb::new().await;
+    let feed = FakeFeed::start().await;
+    let token = engine::auth::create_token(&db.pool, "ops").await.unwrap();
+    let client = reqwest::Client::new();
+    // Production lease settings (10 s TTL): the restart comes well within the TTL, so no other
+    // instance could adopt the orders; only the restarted process itself can carry on.
+    let mut first = start_engine(&db, &feed, "restarted", &[]).await;
+    feed.wait_for_clients(1).await;
+    let order = json!({"account": "a", "symbol": "ETHUSD", "side": "buy", "qty": "1", "client_order_id": "r-1"});
+    let (status, placed) = post(&client, &token, format!("{}/api/v1/orders", first.url), order).await;
+    assert_eq!(status, 201, "{placed}");
+    let order_id = placed["order_id"].as_i64().unwrap();
+    let status_of = |order_id: i64| {
+        let pool = db.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, String>("select status from \"order\" where order_id = $1")
+                .bind(order_id)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+    };
+    eventually("the order works in the first process's book", || async { status_of(order_id).await == "new" }).await;
+    first.child.kill().await.unwrap(); // SIGKILL: its paper book is gone with it
+
+    let second = start_engine(&db, &feed, "restarted", &[]).await;
+    let restarted = Instant::now();
+    let mut filled = false;
+    while restarted.elapsed() < Duration::from_secs(5) {
+        feed.tick("ETHUSD", "2000"); // a trade the resumed order fills at
+        if status_of(order_id).await == "filled" {
+            filled = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(filled, "the restarted process did not resume its open order within 5 s");
+    eprintln!("open order resumed and filled {:?} after the restart", restarted.elapsed());
+    let fills: i64 = sqlx::query_scalar("select count(*) from fill where order_id = $1")
+        .bind(order_id)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(fills, 1);
+    drop(second);
+}
+
+#[tokio::test]
 async fn seed_demo_prints_only_a_working_token_and_can_run_twice() {
     let db = TestDb::new().await;
     let run = || async {

@@ -2,7 +2,9 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::helpers::{alert, error_message, eventually, spawn_app, spawn_with, test_settings, FakeFeed};
+use crate::helpers::{
+    alert, error_message, eventually, eventually_value, spawn_app, spawn_with, test_settings, FakeFeed,
+};
 
 #[tokio::test]
 async fn a_tradingview_signal_produces_an_order_a_fill_and_a_position() {
@@ -238,5 +240,56 @@ async fn a_signal_that_cannot_be_traded_fails_with_its_reason_and_the_rest_of_it
         page["orders"].as_array().unwrap().iter().map(|o| o["qty"].as_str().unwrap()).collect();
     quantities.sort_unstable();
     assert_eq!(quantities, ["1", "3"], "{page}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_signal_queued_past_its_time_to_live_fails_as_expired_instead_of_trading() {
+    let (app, feed, db) = spawn_app().await;
+    app.follower("ttl", "acct").await;
+    feed.tick("BTCUSD", "100");
+    // The time-to-live runs from when the alert fired: SIGNAL_MAX_AGE_SECS (60 s here) later.
+    let fired = chrono::Utc::now() - chrono::Duration::seconds(10);
+    let mut body = alert("ttl", "pass-ttl", "buy", "fresh");
+    body["time"] = json!(fired.to_rfc3339());
+    let (status, receipt) = app.webhook(body.to_string(), "application/json").await;
+    assert_eq!(status, 202, "{receipt}");
+    let expires_at: chrono::DateTime<chrono::Utc> =
+        sqlx::query_scalar("select expires_at from signal where signal_id = $1")
+            .bind(receipt["signal_id"].as_i64().unwrap())
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert!((expires_at - (fired + chrono::Duration::seconds(60))).num_milliseconds().abs() < 2, "{expires_at}");
+
+    // An alert accepted two minutes ago that no engine could process until now (all were down).
+    let late: i64 = sqlx::query_scalar(
+        "insert into signal (strategy_id, account, strategy, dedupe_key, ticker, action, quantity, payload,
+                             received_at, expires_at)
+         select strategy_id, account, name, 'late', 'BTCUSD', 'buy', 2, '{}', now() - interval '2 minutes',
+                now() - interval '1 minute'
+           from strategy where name = 'ttl'
+         returning signal_id",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    let (status, note) = eventually_value("the late signal decided", Duration::from_secs(10), || async {
+        let decided: (String, Option<String>) = sqlx::query_as("select status, note from signal where signal_id = $1")
+            .bind(late)
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+        (decided.0 != "pending").then_some(decided)
+    })
+    .await;
+    assert_eq!(status, "failed");
+    assert!(note.as_deref().is_some_and(|n| n.starts_with("expired")), "{note:?}");
+    let orders: i64 = sqlx::query_scalar("select count(*) from \"order\" where signal_id = $1")
+        .bind(late)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(orders, 0, "an expired signal does not trade");
     app.stop().await;
 }

@@ -99,6 +99,15 @@ impl From<sqlx::Error> for ApiError {
             // A rotated password: the credential refresh is under way; the caller may retry.
             return Self::Unavailable("the database is unavailable; retry shortly".to_owned());
         }
+        if let sqlx::Error::Database(db) = &e {
+            // Class 22, "data exception": a value the database cannot hold (NUL in text,
+            // `\u0000` in jsonb, a number beyond its column). Inputs are validated before any
+            // query (see `validate`); this keeps one that slipped through a client error.
+            if db.code().is_some_and(|code| code.starts_with("22")) {
+                tracing::warn!(error = %db, "a request value was refused by the database");
+                return Self::unprocessable("invalid_value", format!("a value does not fit: {}", db.message()));
+            }
+        }
         match e {
             sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
                 tracing::warn!(error = %e, "database unavailable");

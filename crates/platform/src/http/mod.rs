@@ -5,6 +5,7 @@ mod error;
 mod extract;
 pub mod health;
 mod middleware;
+pub mod validate;
 
 pub use error::ApiError;
 pub use extract::{ApiJson, ApiPath, ApiQuery};
