@@ -31,7 +31,8 @@ pub enum PageError {
     /// The request is malformed (400).
     #[error("{0}")]
     BadRequest(String),
-    /// The engine or data-service failed (502).
+    /// The engine or data-service failed (502), or refused the request: a refusal about the
+    /// request itself (400, 404, 409, 422) keeps its status, so the trader sees why.
     #[error(transparent)]
     Upstream(#[from] UpstreamError),
     /// Anything else (500, logged).
@@ -60,9 +61,23 @@ impl PageError {
             Self::Forbidden(_) | Self::Csrf => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
-            Self::Upstream(_) => StatusCode::BAD_GATEWAY,
+            Self::Upstream(e) => match refusal_status(e) {
+                Some(status) => status,
+                None => StatusCode::BAD_GATEWAY,
+            },
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
+    }
+}
+
+/// The status to answer with when the engine or data-service refused the request itself (bad
+/// input, no such thing, a conflict with its state): the refusal is the answer, not a failure of
+/// the service. Authentication (401/403) and rate limits (429) are about the dashboard's own
+/// credentials and load, so they stay a 502.
+fn refusal_status(e: &UpstreamError) -> Option<StatusCode> {
+    match e {
+        UpstreamError::Status { status: status @ (400 | 404 | 409 | 422), .. } => StatusCode::from_u16(*status).ok(),
+        _ => None,
     }
 }
 
@@ -74,6 +89,10 @@ impl IntoResponse for PageError {
             Self::Internal(cause) => {
                 tracing::error!(error = ?cause, "request failed");
                 ("Internal error", "Something went wrong; it has been logged.".to_owned())
+            }
+            Self::Upstream(e @ UpstreamError::Status { message, .. }) if refusal_status(e).is_some() => {
+                tracing::info!(error = %e, "upstream refused the request");
+                ("Request refused", message.clone())
             }
             Self::Upstream(e) => {
                 tracing::warn!(error = %e, "upstream call failed");

@@ -260,6 +260,17 @@ fn responses(o: &Operation) -> utoipa::openapi::Responses {
         builder = builder
             .response("502", ResponseBuilder::new().description("the engine or data-service did not answer").build());
     }
+    if o.access == Session && o.method == "post" {
+        builder = builder
+            .response(
+                "409",
+                ResponseBuilder::new().description("the engine refused: conflicts with the item's state").build(),
+            )
+            .response(
+                "422",
+                ResponseBuilder::new().description("the engine refused a value (its reason shown)").build(),
+            );
+    }
     if o.path.contains('{') || o.query.contains(&"account") {
         builder = builder.response("404", ResponseBuilder::new().description("no such item").build());
     }

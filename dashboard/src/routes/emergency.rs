@@ -85,6 +85,9 @@ async fn halt(
     if reason.is_empty() || reason.chars().count() > 200 {
         return Err(PageError::BadRequest("A reason of 1 to 200 characters is required.".to_owned()));
     }
+    if reason.chars().any(char::is_control) {
+        return Err(PageError::BadRequest("The reason may not contain control characters or line breaks.".to_owned()));
+    }
     let flatten = form.flatten.as_deref().is_some_and(|v| v == "true" || v == "on");
     let recorded = format!("{reason} [dashboard user {}]", user.username);
     let halt = state.engine.halt_all(&recorded, flatten).await?;

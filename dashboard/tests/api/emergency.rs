@@ -73,3 +73,16 @@ async fn a_halt_without_the_sessions_csrf_token_is_refused() {
     assert_eq!(b.post("/halt", &[("csrf", &bobs), ("reason", "forged")]).await.status, 403);
     assert!(app.engine.lock().unwrap().halt_requests.is_empty());
 }
+
+#[tokio::test]
+async fn a_halt_reason_with_control_characters_is_refused_before_the_engine() {
+    let app = TestApp::spawn().await;
+    app.user("alice", Role::Trader).await;
+    let mut b = app.browser();
+    b.sign_in("alice", PASSWORD).await;
+    let csrf = b.get("/").await.csrf();
+    let refused = b.post("/halt", &[("csrf", &csrf), ("reason", "fat\u{0}finger")]).await;
+    assert_eq!(refused.status, 400);
+    assert!(refused.body.contains("control characters"));
+    assert!(app.engine.lock().unwrap().halt_requests.is_empty());
+}

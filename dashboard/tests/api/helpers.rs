@@ -192,6 +192,15 @@ pub async fn spawn_engine() -> (String, Arc<Mutex<EngineState>>) {
                 if !authorized(&h) {
                     return StatusCode::UNAUTHORIZED.into_response();
                 }
+                // As the engine answers: order 8 is filled (409), only 7 and 8 exist (404).
+                if id == 8 {
+                    let body = json!({"error": {"code": "conflict", "message": "order 8 is filled: nothing to cancel"}});
+                    return (StatusCode::CONFLICT, Json(body)).into_response();
+                }
+                if id != 7 {
+                    let body = json!({"error": {"code": "not_found", "message": format!("order {id} not found")}});
+                    return (StatusCode::NOT_FOUND, Json(body)).into_response();
+                }
                 s.lock().unwrap().cancels.push(id);
                 (StatusCode::ACCEPTED, Json(json!({"order_id": id, "account": "demo", "strategy": "demo-sma",
                     "client_order_id": format!("c{id}"), "symbol": "BTCUSD", "side": "buy", "order_type": "limit",

@@ -35,6 +35,20 @@ async fn a_trader_cancels_a_working_order_and_the_engine_receives_the_cancel() {
 }
 
 #[tokio::test]
+async fn a_cancel_the_engine_refuses_answers_with_its_status_and_reason_not_a_gateway_error() {
+    let app = TestApp::spawn().await;
+    app.user("alice", Role::Trader).await;
+    let mut b = app.browser();
+    b.sign_in("alice", PASSWORD).await;
+    let csrf = b.get("/orders/7").await.csrf();
+    let filled = b.post("/orders/8/cancel", &[("csrf", &csrf)]).await;
+    assert_eq!(filled.status, 409);
+    assert!(filled.body.contains("order 8 is filled: nothing to cancel"), "the engine's reason is shown");
+    assert_eq!(b.post("/orders/12345/cancel", &[("csrf", &csrf)]).await.status, 404);
+    assert!(app.engine.lock().unwrap().cancels.is_empty());
+}
+
+#[tokio::test]
 async fn a_cancel_from_a_viewer_or_without_the_csrf_token_is_refused_and_nothing_reaches_the_engine() {
     let app = TestApp::spawn().await;
     app.user("victor", Role::Viewer).await;
