@@ -64,7 +64,8 @@ async fn main() -> anyhow::Result<()> {
 /// Feeds ticks as fast as the writer takes them while a probe measures how long a submitted tick
 /// takes to be committed (= queryable).
 async fn bench_ingest(db: &TestDb) -> anyhow::Result<()> {
-    let (ingest, writer) = Ingest::start(db.pool.clone(), Symbols::default());
+    let (ingest, writer) =
+        Ingest::start(db.pool.clone(), Symbols::default(), tokio_util::sync::CancellationToken::new());
     let symbols: Vec<String> = (0..SYMBOLS).map(|i| format!("BENCH{i:02}")).collect();
     // Warm-up: create the symbols and partitions outside the timed run.
     ingest.submit(symbols.iter().map(|s| tick(s, 1_767_225_600_000, 0)).collect()).await?;
@@ -132,7 +133,8 @@ async fn time_get(client: &reqwest::Client, url: &str, runs: usize) -> anyhow::R
 
 /// One day of one symbol at one tick per second, read back through `prices`.
 async fn bench_prices(db: &TestDb, base: &str) -> anyhow::Result<()> {
-    let (ingest, writer) = Ingest::start(db.pool.clone(), Symbols::default());
+    let (ingest, writer) =
+        Ingest::start(db.pool.clone(), Symbols::default(), tokio_util::sync::CancellationToken::new());
     let day_start = 1_767_312_000_000i64; // 2026-01-02
     for hour in 0..24 {
         let ticks: Vec<Tick> =

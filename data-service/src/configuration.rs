@@ -49,6 +49,23 @@ pub struct Settings {
     pub metrics: MetricsSettings,
     /// `SECRETS_REFRESH_SECONDS`: database credential refresh period.
     pub secrets_refresh: Duration,
+    /// How the feeds' leases are held (fixed defaults; tests shorten them).
+    pub feed_lease: FeedLeaseSettings,
+}
+
+/// A feed runs on the one task holding its lease ([`crate::ingest::lease`]).
+#[derive(Debug, Clone, Copy)]
+pub struct FeedLeaseSettings {
+    /// A lease not renewed for this long may be taken over by another task.
+    pub ttl: Duration,
+    /// How often the holder renews it, and how often the others try to take it.
+    pub renew: Duration,
+}
+
+impl Default for FeedLeaseSettings {
+    fn default() -> Self {
+        Self { ttl: Duration::from_secs(10), renew: Duration::from_secs(2) }
+    }
 }
 
 /// Where the archive goes: `ARCHIVE_BUCKET`, else the local folder `ARCHIVE_DIR`.
@@ -129,6 +146,7 @@ impl Settings {
                 environment: "local".to_owned(),
             },
             secrets_refresh: Duration::from_secs(300),
+            feed_lease: FeedLeaseSettings::default(),
         }
     }
 
@@ -181,6 +199,7 @@ impl Settings {
             aws: AwsSettings::default(),
             metrics: MetricsSettings::from_env()?,
             secrets_refresh: platform::aws::secrets_refresh_from_env()?,
+            feed_lease: FeedLeaseSettings::default(),
         })
     }
 }

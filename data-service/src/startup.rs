@@ -14,7 +14,7 @@ use crate::{
         Archiver, RetryPolicy,
     },
     configuration::{ArchiveTarget, Settings},
-    ingest::Ingest,
+    ingest::{lease, Ingest},
     symbols::Symbols,
 };
 
@@ -107,17 +107,30 @@ impl Application {
             tasks.push(tokio::spawn(migrate_until_done(pool.clone(), shutdown.clone())));
         }
         let symbols = Symbols::default();
-        let (ingest, writer) = Ingest::start(pool.clone(), symbols.clone());
+        let (ingest, writer) = Ingest::start(pool.clone(), symbols.clone(), shutdown.clone());
+        // Each feed runs on the one task of the deployment holding its lease.
+        let holder = lease::holder_id();
         if let Some(s) = settings.synthetic {
-            tasks.push(tokio::spawn(crate::ingest::synthetic::run(
+            tasks.push(tokio::spawn(lease::run_leased(
+                pool.clone(),
                 ingest.clone(),
-                s.symbols,
-                s.ticks_per_second,
+                "synthetic",
+                holder.clone(),
+                settings.feed_lease,
                 shutdown.clone(),
+                move |ingest, stop| crate::ingest::synthetic::run(ingest, s.symbols.clone(), s.ticks_per_second, stop),
             )));
         }
         if let Some(b) = settings.binance {
-            tasks.push(tokio::spawn(crate::ingest::binance::run(ingest.clone(), b.url, b.symbols, shutdown.clone())));
+            tasks.push(tokio::spawn(lease::run_leased(
+                pool.clone(),
+                ingest.clone(),
+                "binance",
+                holder.clone(),
+                settings.feed_lease,
+                shutdown.clone(),
+                move |ingest, stop| crate::ingest::binance::run(ingest, b.url.clone(), b.symbols.clone(), stop),
+            )));
         }
         let listener = TcpListener::bind(settings.listen_addr).await?;
         Ok(Self {

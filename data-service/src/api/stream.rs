@@ -3,6 +3,12 @@
 //! Messages: `{"type":"tick","symbol","ts","price","size"}` for each tick of the requested
 //! symbols (all symbols when `symbols` is absent), and `{"type":"lagged","skipped":N}`.
 //!
+//! Every task of the deployment streams every committed tick, whichever task ingested it, each
+//! symbol's in the order stored (the ingest relay, [`crate::ingest`]). When the relay's database
+//! connection was re-established, ticks committed meanwhile were not relayed: the client gets
+//! `{"type":"lagged","skipped":null,"reason":…}` and can read the gap from the history API. While
+//! the relay cannot listen (database unreachable), a new client is refused with 503.
+//!
 //! Slow-client policy: ingest never waits for a subscriber. Each subscriber has a buffer of
 //! [`crate::ingest::STREAM_BUFFER_BATCHES`] committed batches; a client that falls further behind
 //! skips ahead to the newest data and is told how many batches it missed (`lagged`). A client
@@ -26,10 +32,13 @@ use serde_json::json;
 use tokio::sync::broadcast::error::RecvError;
 use utoipa::IntoParams;
 
-use crate::{market::canonical_symbol, startup::AppState};
+use crate::{ingest::StreamEvent, market::canonical_symbol, startup::AppState};
 
 /// A client whose socket takes longer than this to accept a message is dropped.
 pub const SEND_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long a new client waits for the relay to listen before it is refused.
+const RELAY_WAIT: Duration = Duration::from_secs(5);
 
 /// Routes of this feature.
 pub fn router() -> Router<AppState> {
@@ -45,7 +54,7 @@ pub struct StreamQuery {
 
 /// Live ticks over WebSocket.
 #[utoipa::path(get, path = "/api/v1/market/stream", tag = "market", params(StreamQuery),
-    responses((status = 101, description = "WebSocket of JSON tick messages"), (status = 400, description = "invalid symbol list")))]
+    responses((status = 101, description = "WebSocket of JSON tick messages"), (status = 400, description = "invalid symbol list"), (status = 503, description = "the stream cannot reach the database")))]
 pub async fn stream(
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<StreamQuery>,
@@ -68,14 +77,16 @@ pub async fn stream(
             Some(symbols)
         }
     };
-    let feed = state.ingest.subscribe();
+    let feed = state.ingest.subscribe(RELAY_WAIT).await.ok_or_else(|| {
+        ApiError::Unavailable("the live stream is unavailable: the database cannot be reached".to_owned())
+    })?;
     let stop = state.shutdown.clone();
     Ok(ws.on_upgrade(move |socket| serve_client(socket, feed, filter, stop)))
 }
 
 async fn serve_client(
     mut socket: WebSocket,
-    mut feed: tokio::sync::broadcast::Receiver<std::sync::Arc<Vec<crate::market::Tick>>>,
+    mut feed: tokio::sync::broadcast::Receiver<StreamEvent>,
     filter: Option<HashSet<String>>,
     stop: tokio_util::sync::CancellationToken,
 ) {
@@ -93,7 +104,7 @@ async fn serve_client(
             b = feed.recv() => b,
         };
         let messages: Vec<String> = match batch {
-            Ok(ticks) => ticks
+            Ok(StreamEvent::Ticks(ticks)) => ticks
                 .iter()
                 .filter(|t| filter.as_ref().is_none_or(|f| f.contains(&t.symbol)))
                 .map(|t| {
@@ -101,6 +112,9 @@ async fn serve_client(
                         .to_string()
                 })
                 .collect(),
+            Ok(StreamEvent::Gap) => vec![json!({"type": "lagged", "skipped": null,
+                "reason": "the stream reconnected to the database; ticks stored meanwhile are in the history API"})
+            .to_string()],
             Err(RecvError::Lagged(skipped)) => vec![json!({"type": "lagged", "skipped": skipped}).to_string()],
             Err(RecvError::Closed) => return,
         };

@@ -1,5 +1,8 @@
 //! Ingest: every feed hands ticks to one writer task per process, which commits them to
-//! Postgres in batches and only then publishes them to live-stream subscribers.
+//! Postgres in batches and publishes them on a `LISTEN`/`NOTIFY` channel in the same transaction.
+//! Every data-service task relays that channel to its live-stream subscribers ([`relay`]), so a
+//! client connected to any task gets every committed tick, whichever task ingested it, in commit
+//! order. Feeds run on the one task holding their lease ([`lease`]).
 //!
 //! Batching is natural group commit: the writer takes everything queued while the previous
 //! batch was being written (up to [`MAX_BATCH_TICKS`]), so under load batches grow and the cost
@@ -8,14 +11,17 @@
 //! [`Ingest::feed`], which only waits for room in the queue (backpressure, never unbounded memory).
 
 pub mod binance;
+pub mod lease;
+mod relay;
 pub mod store;
 pub mod synthetic;
 
 use std::{collections::HashSet, sync::Arc, time::Duration};
 
 use sqlx::PgPool;
-use tokio::sync::{broadcast, mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{broadcast, mpsc, oneshot, watch, OwnedSemaphorePermit, Semaphore};
 
+use self::lease::Fence;
 use crate::{
     market::{Bar, Tick},
     symbols::Symbols,
@@ -29,8 +35,19 @@ pub const MAX_BATCH_TICKS: usize = 50_000;
 /// keeping every tick queryable within a second of arrival. Producers wait when it is full.
 pub const MAX_QUEUED_TICKS: usize = 100_000;
 
-/// Batches published per subscriber buffer before a slow subscriber starts skipping.
+/// Batches (one per notification, at most ~100 ticks each) buffered per subscriber before a
+/// slow subscriber starts skipping.
 pub const STREAM_BUFFER_BATCHES: usize = 1024;
+
+/// What live-stream subscribers receive.
+#[derive(Debug, Clone)]
+pub enum StreamEvent {
+    /// Committed ticks, in commit order.
+    Ticks(Arc<Vec<Tick>>),
+    /// The relay's database connection was lost and re-established: ticks committed in between
+    /// were not relayed (the history API has them).
+    Gap,
+}
 
 /// Why ticks were not stored.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -49,6 +66,8 @@ struct Batch {
     ticks: Vec<Tick>,
     /// Authoritative 1-minute bars (a venue's closed candles), written after the ticks.
     bars: Vec<(String, Bar)>,
+    /// The feed lease the data was received under (none for the tick endpoint).
+    fence: Option<Fence>,
     ack: Option<oneshot::Sender<Result<usize, IngestError>>>,
 }
 
@@ -58,18 +77,36 @@ struct Batch {
 pub struct Ingest {
     queue: mpsc::UnboundedSender<Batch>,
     room: Arc<Semaphore>,
-    stream: broadcast::Sender<Arc<Vec<Tick>>>,
+    stream: broadcast::Sender<StreamEvent>,
+    /// Whether the relay is listening (subscribers wait for it).
+    listening: watch::Receiver<bool>,
+    fence: Option<Fence>,
 }
 
 impl Ingest {
     /// Starts the writer task. Await the returned handle after dropping every [`Ingest`] to be
     /// sure queued ticks are written.
-    pub fn start(pool: PgPool, symbols: Symbols) -> (Self, tokio::task::JoinHandle<()>) {
+    ///
+    /// Also starts the stream relay, which listens until `stop` fires.
+    pub fn start(
+        pool: PgPool,
+        symbols: Symbols,
+        stop: tokio_util::sync::CancellationToken,
+    ) -> (Self, tokio::task::JoinHandle<()>) {
         let (queue, rx) = mpsc::unbounded_channel();
         let (stream, _) = broadcast::channel(STREAM_BUFFER_BATCHES);
-        let writer = Writer { pool, symbols, partitions: HashSet::new(), stream: stream.clone() };
+        let (listening_tx, listening) = watch::channel(false);
+        tokio::spawn(relay::run(pool.clone(), stream.clone(), listening_tx, stop));
+        let tag = format!("{}:{:08x}", std::process::id(), rand::random::<u32>());
+        let writer = Writer { pool, symbols, partitions: HashSet::new(), tag, batches_written: 0 };
         let handle = tokio::spawn(writer.run(rx));
-        (Self { queue, room: Arc::new(Semaphore::new(MAX_QUEUED_TICKS)), stream }, handle)
+        let room = Arc::new(Semaphore::new(MAX_QUEUED_TICKS));
+        (Self { queue, room, stream, listening, fence: None }, handle)
+    }
+
+    /// A handle whose feed data carries `fence`: the writer stores it only while that lease holds.
+    pub fn fenced(&self, fence: Fence) -> Self {
+        Self { fence: Some(fence), ..self.clone() }
     }
 
     /// Stores `ticks` and returns once they are committed (durable before acknowledged).
@@ -78,7 +115,7 @@ impl Ingest {
             return Ok(0);
         }
         let (ack, done) = oneshot::channel();
-        self.enqueue(ticks, Vec::new(), Some(ack)).await?;
+        self.enqueue(ticks, Vec::new(), None, Some(ack)).await?;
         done.await.map_err(|_| IngestError::Closed)?
     }
 
@@ -88,7 +125,7 @@ impl Ingest {
         if ticks.is_empty() {
             return Ok(());
         }
-        self.enqueue(ticks, Vec::new(), None).await
+        self.enqueue(ticks, Vec::new(), self.fence.clone(), None).await
     }
 
     /// Queues closed candles from a venue; they replace the minute's bar built from ticks, in
@@ -97,24 +134,28 @@ impl Ingest {
         if bars.is_empty() {
             return Ok(());
         }
-        self.enqueue(Vec::new(), bars, None).await
+        self.enqueue(Vec::new(), bars, self.fence.clone(), None).await
     }
 
     async fn enqueue(
         &self,
         ticks: Vec<Tick>,
         bars: Vec<(String, Bar)>,
+        fence: Option<Fence>,
         ack: Option<oneshot::Sender<Result<usize, IngestError>>>,
     ) -> Result<(), IngestError> {
         // A request larger than the whole queue waits for an empty queue instead of forever.
         let wanted = (ticks.len() + bars.len()).clamp(1, MAX_QUEUED_TICKS) as u32;
         let room = self.room.clone().acquire_many_owned(wanted).await.map_err(|_| IngestError::Closed)?;
-        self.queue.send(Batch { _room: room, ticks, bars, ack }).map_err(|_| IngestError::Closed)
+        self.queue.send(Batch { _room: room, ticks, bars, fence, ack }).map_err(|_| IngestError::Closed)
     }
 
-    /// Committed ticks, batch by batch, for the live stream.
-    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Vec<Tick>>> {
-        self.stream.subscribe()
+    /// Committed ticks of every task, for the live stream, once the relay listens; `None` when it
+    /// does not within `wait` (the database is unreachable): a subscriber would see nothing.
+    pub async fn subscribe(&self, wait: Duration) -> Option<broadcast::Receiver<StreamEvent>> {
+        let mut listening = self.listening.clone();
+        let ready = matches!(tokio::time::timeout(wait, listening.wait_for(|l| *l)).await, Ok(Ok(_)));
+        ready.then(|| self.stream.subscribe())
     }
 }
 
@@ -123,7 +164,9 @@ struct Writer {
     symbols: Symbols,
     /// Partitions known to exist, so each is ensured once per process.
     partitions: HashSet<String>,
-    stream: broadcast::Sender<Arc<Vec<Tick>>>,
+    /// This process's part of every notification's tag.
+    tag: String,
+    batches_written: u64,
 }
 
 impl Writer {
@@ -151,8 +194,15 @@ impl Writer {
         loop {
             let ticks: Vec<&Tick> = batches.iter().flat_map(|b| b.ticks.iter()).collect();
             let bars: Vec<&(String, Bar)> = batches.iter().flat_map(|b| b.bars.iter()).collect();
+            let mut fences: Vec<&Fence> = batches.iter().filter_map(|b| b.fence.as_ref()).collect();
+            fences.sort_by(|a, b| (&a.feed, a.epoch).cmp(&(&b.feed, b.epoch)));
+            fences.dedup();
+            self.batches_written += 1;
+            let tag = format!("{}:{}", self.tag, self.batches_written);
             let started = std::time::Instant::now();
-            match store::write_batch(&self.pool, &self.symbols, &mut self.partitions, &ticks, &bars).await {
+            let written =
+                store::write_batch(&self.pool, &self.symbols, &mut self.partitions, &ticks, &bars, &fences, &tag).await;
+            match written {
                 Ok(()) => {
                     platform::metrics::global().count("TicksIngested", ticks.len() as f64, &[]);
                     tracing::debug!(
@@ -160,26 +210,33 @@ impl Writer {
                         elapsed_ms = started.elapsed().as_millis() as u64,
                         "ticks committed"
                     );
-                    let mut published = Vec::with_capacity(ticks.len());
                     for b in batches {
-                        let n = b.ticks.len();
-                        published.extend(b.ticks);
                         if let Some(ack) = b.ack {
-                            let _ = ack.send(Ok(n));
+                            let _ = ack.send(Ok(b.ticks.len()));
                         }
                     }
-                    // No subscribers is not an error.
-                    let _ = self.stream.send(Arc::new(published));
                     return;
                 }
-                Err(e) if !partitions_rechecked && is_missing_partition(&e) => {
+                Err(store::WriteError::Fenced(stale)) => {
+                    let dropped: usize = batches
+                        .iter()
+                        .filter(|b| b.fence.as_ref().is_some_and(|f| stale.contains(f)))
+                        .map(|b| b.ticks.len())
+                        .sum();
+                    tracing::warn!(?stale, dropped, "feed data received under a superseded lease dropped");
+                    batches.retain(|b| !b.fence.as_ref().is_some_and(|f| stale.contains(f)));
+                    if batches.is_empty() {
+                        return;
+                    }
+                }
+                Err(store::WriteError::Database(e)) if !partitions_rechecked && is_missing_partition(&e) => {
                     // A partition this writer created was dropped since (the archive pruned an
                     // old day): forget what is known to exist and write again at once.
                     tracing::warn!("a tick partition disappeared (archived and pruned day); re-creating");
                     self.partitions.clear();
                     partitions_rechecked = true;
                 }
-                Err(e) => {
+                Err(store::WriteError::Database(e)) => {
                     attempt += 1;
                     platform::db::report_error(&e);
                     tracing::warn!(error = %e, attempt, ticks = ticks.len(), "writing ticks failed; will retry");

@@ -9,6 +9,7 @@ use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Timelike, Utc};
 use rust_decimal::Decimal;
 use sqlx::{PgConnection, PgPool};
 
+use super::lease::Fence;
 use crate::{
     market::{Bar, Tick},
     symbols::Symbols,
@@ -65,15 +66,33 @@ async fn ensure_one(
     Ok(())
 }
 
+/// Why a batch was not written.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    /// The database refused or is unreachable.
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+    /// These feeds' leases changed hands since their ticks were received: those ticks must not
+    /// be stored (the new holder stores its own). Nothing was written.
+    #[error("feed leases superseded: {0:?}")]
+    Fenced(Vec<Fence>),
+}
+
 /// Writes ticks, folds them into 1-minute bars, then replaces the bars given as authoritative,
-/// all in one transaction.
+/// and publishes the ticks on [`STREAM_CHANNEL`], all in one transaction: every data-service task
+/// listening sees exactly the committed ticks, in commit order. `fences` are the feed leases the
+/// ticks were received under; all must still hold (checked under a share lock in the same
+/// transaction), else nothing is written and the stale ones are returned. `tag` makes this
+/// batch's notifications unique (Postgres folds identical ones within a transaction).
 pub async fn write_batch(
     pool: &PgPool,
     symbols: &Symbols,
     partitions: &mut HashSet<String>,
     ticks: &[&Tick],
     closed_bars: &[&(String, Bar)],
-) -> Result<(), sqlx::Error> {
+    fences: &[&Fence],
+    tag: &str,
+) -> Result<(), WriteError> {
     let mut ids: HashMap<&str, i32> = HashMap::new();
     for name in ticks.iter().map(|t| t.symbol.as_str()).chain(closed_bars.iter().map(|(s, _)| s.as_str())) {
         if !ids.contains_key(name) {
@@ -97,17 +116,94 @@ pub async fn write_batch(
     }
 
     let mut tx = pool.begin().await?;
+    if !fences.is_empty() {
+        let stale = stale_fences(&mut tx, fences).await?;
+        if !stale.is_empty() {
+            tx.rollback().await?;
+            return Err(WriteError::Fenced(stale));
+        }
+    }
     if !ticks.is_empty() {
         let mut sink = tx.copy_in_raw("copy tick (symbol_id, ts, price, size) from stdin").await?;
         sink.send(copy.into_bytes()).await?;
         sink.finish().await?;
         merge_tick_bars(&mut tx, &bars).await?;
+        sqlx::query("select pg_notify($1, payload) from unnest($2::text[]) as payload")
+            .bind(STREAM_CHANNEL)
+            .bind(stream_payloads(tag, ticks))
+            .execute(&mut *tx)
+            .await?;
     }
     for (symbol, bar) in closed_bars {
         replace_bars(&mut tx, ids[symbol.as_str()], std::slice::from_ref(bar)).await?;
     }
     tx.commit().await?;
     Ok(())
+}
+
+/// The fences whose lease no longer has their holder and epoch. Locks the others' rows `for
+/// share` until the transaction ends, so no take-over can slip in before the ticks commit.
+async fn stale_fences(conn: &mut PgConnection, fences: &[&Fence]) -> Result<Vec<Fence>, sqlx::Error> {
+    let feeds: Vec<&str> = fences.iter().map(|f| f.feed.as_str()).collect();
+    let current: Vec<(String, String, i64)> =
+        sqlx::query_as("select feed, holder, epoch from feed_lease where feed = any($1) for share")
+            .bind(&feeds)
+            .fetch_all(conn)
+            .await?;
+    Ok(fences
+        .iter()
+        .filter(|f| {
+            !current.iter().any(|(feed, holder, epoch)| *feed == f.feed && *holder == f.holder && *epoch == f.epoch)
+        })
+        .map(|f| (*f).clone())
+        .collect())
+}
+
+/// The `LISTEN`/`NOTIFY` channel committed ticks are published on.
+pub const STREAM_CHANNEL: &str = "halyard_ticks";
+
+/// Largest notification payload written: Postgres allows just under 8,000 bytes.
+const MAX_PAYLOAD_BYTES: usize = 7_900;
+
+/// Encodes `ticks` as notification payloads: a first line `tag:chunk`, then one line per tick,
+/// `symbol TAB unix-microseconds TAB price TAB size`, at most [`MAX_PAYLOAD_BYTES`] each.
+pub fn stream_payloads(tag: &str, ticks: &[&Tick]) -> Vec<String> {
+    let mut payloads = Vec::new();
+    let mut current = String::new();
+    let mut line = String::new();
+    for t in ticks {
+        line.clear();
+        let _ = write!(line, "\n{}\t{}\t{}\t{}", t.symbol, t.ts.timestamp_micros(), t.price, t.size);
+        if !current.is_empty() && current.len() + line.len() > MAX_PAYLOAD_BYTES {
+            payloads.push(std::mem::take(&mut current));
+        }
+        if current.is_empty() {
+            let _ = write!(current, "{tag}:{}", payloads.len());
+        }
+        current.push_str(&line);
+    }
+    if !current.is_empty() {
+        payloads.push(current);
+    }
+    payloads
+}
+
+/// Decodes one payload of [`stream_payloads`] back into ticks.
+pub fn decode_stream_payload(payload: &str) -> Result<Vec<Tick>, String> {
+    let mut lines = payload.split('\n');
+    lines.next().ok_or("empty payload")?;
+    lines
+        .map(|line| {
+            let mut fields = line.split('\t');
+            let mut next = |what: &str| fields.next().ok_or_else(|| format!("no {what} in {line:?}"));
+            let symbol = next("symbol")?.to_owned();
+            let micros: i64 = next("time")?.parse().map_err(|e| format!("time in {line:?}: {e}"))?;
+            let ts = DateTime::from_timestamp_micros(micros).ok_or_else(|| format!("time out of range in {line:?}"))?;
+            let price: Decimal = next("price")?.parse().map_err(|e| format!("price in {line:?}: {e}"))?;
+            let size: Decimal = next("size")?.parse().map_err(|e| format!("size in {line:?}: {e}"))?;
+            Ok(Tick { symbol, ts, price, size })
+        })
+        .collect()
 }
 
 /// Postgres text form of a UTC timestamp with microseconds; hand-written because it runs for
@@ -301,6 +397,26 @@ impl BarColumns {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stream_payloads_stay_under_the_notify_limit_and_decode_to_the_same_ticks_in_order() {
+        let ticks: Vec<Tick> = (0..1_000)
+            .map(|i| Tick {
+                symbol: if i % 2 == 0 { "BTCUSDT".into() } else { "ETHUSDT".into() },
+                ts: Utc.timestamp_micros(1_767_225_600_000_000 + i).unwrap(),
+                price: Decimal::new(8_700_001_000 + i, 5),
+                size: Decimal::new(12_345, 8),
+            })
+            .collect();
+        let refs: Vec<&Tick> = ticks.iter().collect();
+        let payloads = stream_payloads("task-1:7", &refs);
+        assert!(payloads.len() > 1, "1,000 ticks need several notifications");
+        assert!(payloads.iter().all(|p| p.len() < 8_000));
+        let unique: HashSet<&String> = payloads.iter().collect();
+        assert_eq!(unique.len(), payloads.len(), "no two payloads alike, or Postgres would fold them");
+        let decoded: Vec<Tick> = payloads.iter().flat_map(|p| decode_stream_payload(p).unwrap()).collect();
+        assert_eq!(decoded, ticks);
+    }
 
     #[test]
     fn timestamps_are_written_with_microseconds_in_utc() {

@@ -10,7 +10,8 @@ use tokio::sync::oneshot;
 pub struct TestApp {
     pub address: String,
     pub port: u16,
-    pub db: TestDb,
+    /// The database, shared with any peer task started with [`spawn_peer`].
+    pub db: std::sync::Arc<TestDb>,
     pub client: reqwest::Client,
     stop: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
@@ -31,6 +32,15 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_with(db: TestDb, settings: Settings) -> TestApp {
+    spawn_on(std::sync::Arc::new(db), settings).await
+}
+
+/// A second data-service task of the same deployment: the same database, its own port.
+pub async fn spawn_peer(of: &TestApp, settings: Settings) -> TestApp {
+    spawn_on(of.db.clone(), settings).await
+}
+
+async fn spawn_on(db: std::sync::Arc<TestDb>, settings: Settings) -> TestApp {
     let app = Application::build(settings, std::sync::Arc::new(platform::db::NoSecretSource)).await.expect("build app");
     let port = app.port();
     let (stop, stopped) = oneshot::channel::<()>();

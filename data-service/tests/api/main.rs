@@ -3,6 +3,7 @@
 
 mod archive;
 mod binance;
+mod deployment;
 mod health;
 mod helpers;
 mod history;

@@ -57,7 +57,7 @@ async fn the_service_uses_a_rotated_database_password_within_one_refresh_period(
     assert!(ok, "the service's pool still uses the old password after {:?}", rotated.elapsed());
     // The pool opens new connections with it (3 at once: at least two are new).
     let conns: Vec<_> = futures_util::future::join_all((0..3).map(|_| pool.acquire())).await;
-    assert!(conns.iter().all(Result::is_ok));
+    assert!(conns.iter().all(Result::is_ok), "{:?}", conns.iter().filter_map(|c| c.as_ref().err()).collect::<Vec<_>>());
     drop(conns);
     assert_eq!(http.get(format!("{base}/readyz")).send().await.unwrap().status(), 200);
 

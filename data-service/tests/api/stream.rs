@@ -6,7 +6,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 use crate::helpers::{error_message, spawn_app, TestApp};
 
-async fn connect(
+pub async fn connect(
     app: &TestApp,
     query: &str,
 ) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
@@ -16,7 +16,7 @@ async fn connect(
     ws
 }
 
-async fn next_json(
+pub async fn next_json(
     ws: &mut (impl StreamExt<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin),
 ) -> Value {
     loop {
