@@ -5,7 +5,7 @@
 //!      │  │  │                │  ╲            │     ▲   │
 //!      │  │  └─expired        │   cancel_requested   │   └─cancel_requested─▶ pending_cancel
 //!      │  └─cancelled         │        ▼              │                         │  │  │
-//!      └─rejected             │   pending_cancel ─────┘(cancel_rejected)       │  │  └─expired
+//!      └─rejected ◀─(late)────┤   pending_cancel ─────┘(cancel_rejected)       │  │  └─expired
 //!                             └─cancelled / expired                 cancelled ◀┘  └─fill (complete) ▶ filled
 //! ```
 //!
@@ -182,7 +182,9 @@ impl OrderState {
         let illegal = Err(TransitionError::Illegal { from: self.status, event });
         let next = match (self.status, event) {
             (S::PendingNew, E::Accepted) => S::New,
-            (S::PendingNew, E::Rejected) => S::Rejected,
+            // A venue may refuse an order after acknowledging it (Alpaca's asynchronous
+            // `rejected`), as long as nothing of it filled.
+            (S::PendingNew | S::New, E::Rejected) => S::Rejected,
             (S::PendingNew | S::New | S::PartiallyFilled | S::PendingCancel, E::Cancelled) => S::Cancelled,
             (S::PendingNew | S::New | S::PartiallyFilled | S::PendingCancel, E::Expired) => S::Expired,
             (S::New | S::PartiallyFilled, E::CancelRequested) => S::PendingCancel,
@@ -236,7 +238,7 @@ mod tests {
         let completes = filled == 6;
         match (status, event) {
             (S::PendingNew, E::Accepted) => Some(S::New),
-            (S::PendingNew, E::Rejected) => Some(S::Rejected),
+            (S::PendingNew | S::New, E::Rejected) => Some(S::Rejected),
             (S::PendingNew | S::New | S::PartiallyFilled | S::PendingCancel, E::Cancelled) => Some(S::Cancelled),
             (S::PendingNew | S::New | S::PartiallyFilled | S::PendingCancel, E::Expired) => Some(S::Expired),
             (S::New | S::PartiallyFilled, E::CancelRequested) => Some(S::PendingCancel),

@@ -95,6 +95,42 @@ struct AlpacaOrderState {
     filled_avg_price: Option<Decimal>,
 }
 
+/// What a submission told the engine.
+enum Submitted {
+    /// Alpaca's answer settles it.
+    Known(VenueEventKind),
+    /// The order may or may not be at Alpaca; ask again after `wait` (Alpaca's `Retry-After`).
+    Unknown { wait: Option<Duration>, why: String },
+}
+
+/// What a lookup by client order id found.
+enum Lookup {
+    /// Alpaca has the order.
+    Found(AlpacaOrderState),
+    /// Alpaca has no order with that client order id.
+    Missing,
+    /// No usable answer (rate limit, 5xx, transport error).
+    Unanswered { wait: Option<Duration> },
+}
+
+/// Lookups (and resends) of an order whose submission had no clear answer before it is left to
+/// the next reconciliation: about two minutes with [`unknown_backoff`].
+pub const UNKNOWN_ATTEMPTS: u32 = 12;
+
+/// The longest `Retry-After` honoured; a longer one is waited in several steps.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
+
+/// 200 ms, doubling, capped at 20 s.
+fn unknown_backoff(attempt: u32) -> Duration {
+    Duration::from_millis(200u64.saturating_mul(1 << attempt.saturating_sub(1).min(7)).min(20_000))
+}
+
+/// A `Retry-After` header in seconds (Alpaca sends seconds; an HTTP date is not used).
+fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let seconds: f64 = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim().parse().ok()?;
+    (seconds.is_finite() && seconds >= 0.0).then(|| Duration::from_secs_f64(seconds))
+}
+
 #[derive(Debug, Deserialize)]
 struct AlpacaError {
     message: Option<String>,
@@ -176,8 +212,22 @@ impl AlpacaVenue {
         let _ = self.events.send(VenueEvent { order_id, kind }).await;
     }
 
-    /// `POST /v2/orders`.
+    /// `POST /v2/orders`. Alpaca's answer decides: 2xx is an acknowledgement, a 4xx other than
+    /// 429 a rejection (a duplicate client order id means it is there already). Anything else
+    /// (429, 5xx, a timeout or a broken connection) leaves the outcome unknown: the order may
+    /// have reached Alpaca. It then stays `pending_new` while a background task finds out
+    /// ([`Self::resolve_unknown`]); it is never rejected locally on a guess.
     pub async fn submit(&self, order: VenueOrder) {
+        match self.send_order(&order).await {
+            Submitted::Known(kind) => self.emit(order.order_id, kind).await,
+            Submitted::Unknown { wait, why } => {
+                tracing::warn!(order_id = order.order_id, %why, "Alpaca's answer leaves the order's fate unknown; resolving");
+                tokio::spawn(self.clone().resolve_unknown(order, wait));
+            }
+        }
+    }
+
+    async fn send_order(&self, order: &VenueOrder) -> Submitted {
         let intent = order.intent;
         let mut body = json!({
             "symbol": &*order.symbol,
@@ -190,34 +240,86 @@ impl AlpacaVenue {
         if let OrderType::Limit(price) = intent.order_type {
             body["limit_price"] = json!(price.dec().to_string());
         }
-        let kind = match self.call(reqwest::Method::POST, "/v2/orders", |r| r.json(&body)).await {
+        match self.call(reqwest::Method::POST, "/v2/orders", |r| r.json(&body)).await {
             Ok(res) if res.status().is_success() => match res.json::<AlpacaOrder>().await {
                 Ok(placed) => {
                     tracing::info!(order_id = order.order_id, alpaca_id = %placed.id, "order accepted by Alpaca");
-                    VenueEventKind::Accepted
+                    Submitted::Known(VenueEventKind::Accepted)
                 }
-                Err(e) => {
-                    tracing::warn!(order_id = order.order_id, error = %e, "unreadable Alpaca order; waiting for the stream");
-                    return;
-                }
+                Err(e) => Submitted::Unknown { wait: None, why: format!("unreadable acknowledgement: {e}") },
             },
+            Ok(res) if res.status() == reqwest::StatusCode::TOO_MANY_REQUESTS => {
+                let wait = retry_after(res.headers());
+                Submitted::Unknown { wait, why: "429 Too Many Requests".into() }
+            }
+            Ok(res) if res.status().is_server_error() => {
+                Submitted::Unknown { wait: retry_after(res.headers()), why: format!("{}", res.status()) }
+            }
             Ok(res) => {
                 let status = res.status().as_u16();
                 let message = res.json::<AlpacaError>().await.ok().and_then(|e| e.message).unwrap_or_default();
                 if status == 422 && message.contains("client_order_id") {
-                    VenueEventKind::Accepted
+                    Submitted::Known(VenueEventKind::Accepted)
                 } else {
-                    VenueEventKind::Rejected { reason: format!("alpaca {status}: {message}") }
+                    Submitted::Known(VenueEventKind::Rejected { reason: format!("alpaca {status}: {message}") })
                 }
             }
-            Err(e) => {
-                // Unknown outcome: the order may have arrived. Keep it open; a restart re-sends
-                // it under the same client order id, which Alpaca refuses as a duplicate.
-                tracing::error!(order_id = order.order_id, error = %e, "sending to Alpaca failed");
-                return;
+            Err(e) => Submitted::Unknown { wait: None, why: e.to_string() },
+        }
+    }
+
+    /// Finds out what became of an order whose submission had no clear answer: asks Alpaca by
+    /// client order id (after `wait`, Alpaca's `Retry-After`, or a backoff) and reconciles what
+    /// it holds; if Alpaca never got it, sends it again under the same client order id (Alpaca
+    /// refuses a duplicate, so it can never be placed twice). Gives up after
+    /// [`UNKNOWN_ATTEMPTS`], leaving the order open for the start-up and adoption reconciliation.
+    async fn resolve_unknown(self, order: VenueOrder, mut wait: Option<Duration>) {
+        for attempt in 1..=UNKNOWN_ATTEMPTS {
+            let pause = wait.take().unwrap_or_else(|| unknown_backoff(attempt)).min(MAX_RETRY_AFTER);
+            tokio::time::sleep(pause).await;
+            match self.lookup(order.order_id).await {
+                Lookup::Found(state) => return self.reconcile_state(&order, domain::Qty::ZERO, state).await,
+                Lookup::Missing => match self.send_order(&order).await {
+                    Submitted::Known(kind) => return self.emit(order.order_id, kind).await,
+                    Submitted::Unknown { wait: next, why } => {
+                        tracing::warn!(order_id = order.order_id, attempt, %why, "resending to Alpaca gave no clear answer");
+                        wait = next;
+                    }
+                },
+                Lookup::Unanswered { wait: next } => wait = next,
             }
-        };
-        self.emit(order.order_id, kind).await;
+        }
+        tracing::error!(
+            order_id = order.order_id,
+            "the order's fate at Alpaca is still unknown; it stays pending_new until the next reconciliation"
+        );
+    }
+
+    /// `GET /v2/orders:by_client_order_id`.
+    async fn lookup(&self, order_id: i64) -> Lookup {
+        let answer = self
+            .call(reqwest::Method::GET, "/v2/orders:by_client_order_id", |r| {
+                r.query(&[("client_order_id", client_order_id(order_id))])
+            })
+            .await;
+        match answer {
+            Ok(res) if res.status() == reqwest::StatusCode::NOT_FOUND => Lookup::Missing,
+            Ok(res) if res.status().is_success() => match res.json::<AlpacaOrderState>().await {
+                Ok(state) => Lookup::Found(state),
+                Err(e) => {
+                    tracing::warn!(order_id, error = %e, "unreadable Alpaca order");
+                    Lookup::Unanswered { wait: None }
+                }
+            },
+            Ok(res) => {
+                tracing::warn!(order_id, status = res.status().as_u16(), "order lookup at Alpaca refused");
+                Lookup::Unanswered { wait: retry_after(res.headers()) }
+            }
+            Err(e) => {
+                tracing::warn!(order_id, error = %e, "order lookup at Alpaca failed");
+                Lookup::Unanswered { wait: None }
+            }
+        }
     }
 
     /// Brings an open order in line with Alpaca (`GET /v2/orders:by_client_order_id`): sends it
@@ -226,26 +328,15 @@ impl AlpacaVenue {
     /// `reconcile-<alpaca id>-<filled qty>`, so several instances book it once) and a final
     /// status.
     pub async fn reconcile(&self, order: VenueOrder, filled: domain::Qty) {
-        let lookup = self
-            .call(reqwest::Method::GET, "/v2/orders:by_client_order_id", |r| {
-                r.query(&[("client_order_id", client_order_id(order.order_id))])
-            })
-            .await;
-        let state = match lookup {
-            Ok(res) if res.status().as_u16() == 404 => return self.submit(order).await,
-            Ok(res) if res.status().is_success() => match res.json::<AlpacaOrderState>().await {
-                Ok(state) => state,
-                Err(e) => return tracing::warn!(order_id = order.order_id, error = %e, "unreadable Alpaca order"),
-            },
-            Ok(res) => {
-                return tracing::warn!(
-                    order_id = order.order_id,
-                    status = res.status().as_u16(),
-                    "reconcile lookup refused"
-                )
-            }
-            Err(e) => return tracing::warn!(order_id = order.order_id, error = %e, "reconcile lookup failed"),
-        };
+        match self.lookup(order.order_id).await {
+            Lookup::Missing => self.submit(order).await,
+            Lookup::Found(state) => self.reconcile_state(&order, filled, state).await,
+            Lookup::Unanswered { .. } => {}
+        }
+    }
+
+    /// Reports what Alpaca holds of `order` beyond what the engine booked (`filled`).
+    async fn reconcile_state(&self, order: &VenueOrder, filled: domain::Qty, state: AlpacaOrderState) {
         if state.status != "pending_new" {
             self.emit(order.order_id, VenueEventKind::Accepted).await;
         }
@@ -390,9 +481,20 @@ impl AlpacaVenue {
             }
             "canceled" => VenueEventKind::Cancelled,
             "expired" => VenueEventKind::Expired,
+            // Also after `new`: the state machine takes a late rejection of an unfilled order.
             "rejected" => VenueEventKind::Rejected { reason: "rejected by Alpaca".into() },
+            "order_cancel_rejected" => VenueEventKind::CancelRejected,
+            // Nothing to book: the cancel request is already recorded as pending_cancel, and a
+            // day order's `done_for_day` is followed by `expired` or `canceled`.
+            "pending_cancel" | "done_for_day" | "calculated" | "pending_replace" | "order_replace_rejected" => {
+                tracing::debug!(order_id, event = %update.event, "trade update needs no booking");
+                return;
+            }
             other => {
-                tracing::debug!(order_id, event = other, "trade update ignored");
+                // `replaced`, `trade_bust`, `trade_correct`, `suspended`, `stopped`, `restated`:
+                // not handled yet (no amend, no bust/correction booking); reconciliation is the
+                // remedy. Loud, since each may mean the engine's books differ from Alpaca's.
+                tracing::warn!(order_id, event = other, "Alpaca trade update not handled; reconcile this order");
                 return;
             }
         };

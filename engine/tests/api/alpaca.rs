@@ -3,13 +3,18 @@
 //! `trade_updates` stream (authenticate, listen, binary JSON frames).
 
 use std::{
-    collections::HashMap,
-    sync::{Arc, Mutex},
+    collections::{HashMap, VecDeque},
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc, Mutex,
+    },
+    time::{Duration, Instant},
 };
 
 use axum::{
     extract::{ws::Message, Path, Query, State, WebSocketUpgrade},
     http::{HeaderMap, StatusCode},
+    response::{IntoResponse, Response},
     routing::{delete, get, post},
     Json, Router,
 };
@@ -27,6 +32,19 @@ pub struct StandIn {
     pub listening: Arc<Mutex<bool>>,
     /// The key id and secret key Alpaca accepts now (tests rotate them).
     pub keys: Arc<Mutex<(String, String)>>,
+    /// How the next `POST /v2/orders` misbehave, one fault per request.
+    pub create_faults: Arc<Mutex<VecDeque<CreateFault>>>,
+    /// Cancels are refused on the stream (`order_cancel_rejected`), as when the order filled.
+    pub reject_cancels: Arc<AtomicBool>,
+}
+
+/// A misbehaviour of `POST /v2/orders`.
+#[derive(Debug, Clone, Copy)]
+pub enum CreateFault {
+    /// The order is placed, then the answer is a 500 (a gateway failing after the broker).
+    AcceptThenFail,
+    /// Rate-limited: 429 with `Retry-After` (seconds); nothing placed.
+    TooManyRequests { retry_after: u64 },
 }
 
 impl StandIn {
@@ -41,7 +59,24 @@ fn unauthorized() -> (StatusCode, Json<Value>) {
     (StatusCode::UNAUTHORIZED, Json(json!({"code": 40110000, "message": "request is not authorized"})))
 }
 
-async fn create_order(
+async fn create_order(State(s): State<StandIn>, headers: HeaderMap, Json(body): Json<Value>) -> Response {
+    let fault = s.create_faults.lock().unwrap().pop_front();
+    match fault {
+        Some(CreateFault::TooManyRequests { retry_after }) => {
+            s.requests.lock().unwrap().push(body);
+            let body = json!({"code": 42910000, "message": "rate limit exceeded"});
+            (StatusCode::TOO_MANY_REQUESTS, [("retry-after", retry_after.to_string())], Json(body)).into_response()
+        }
+        Some(CreateFault::AcceptThenFail) => {
+            let _ = place_order(State(s), headers, Json(body)).await;
+            let body = json!({"code": 50010000, "message": "internal server error"});
+            (StatusCode::INTERNAL_SERVER_ERROR, Json(body)).into_response()
+        }
+        None => place_order(State(s), headers, Json(body)).await.into_response(),
+    }
+}
+
+async fn place_order(
     State(s): State<StandIn>,
     headers: HeaderMap,
     Json(body): Json<Value>,
@@ -101,6 +136,10 @@ async fn cancel_order(State(s): State<StandIn>, headers: HeaderMap, Path(id): Pa
     }
     let order = s.orders.lock().unwrap().values().find(|o| o["id"] == id.as_str()).cloned();
     match order {
+        Some(order) if s.reject_cancels.load(Ordering::SeqCst) => {
+            s.push("order_cancel_rejected", &order, None);
+            StatusCode::NO_CONTENT
+        }
         Some(mut order) => {
             order["status"] = json!("canceled");
             order["canceled_at"] = json!("2026-11-24T10:00:05.000000Z");
@@ -150,6 +189,8 @@ impl StandIn {
             stream: broadcast::channel(100).0,
             listening: Arc::default(),
             keys: Arc::new(Mutex::new(("key".into(), "secret".into()))),
+            create_faults: Arc::default(),
+            reject_cancels: Arc::default(),
         };
         let app = Router::new()
             .route("/v2/orders", post(create_order))
@@ -292,4 +333,69 @@ async fn at_start_up_open_orders_are_reconciled_with_alpaca() {
     let sent: Vec<Value> = alpaca.requests.lock().unwrap().clone();
     assert_eq!(sent.iter().filter(|r| r["client_order_id"] == format!("hly-{unsent}").as_str()).count(), 1);
     second.stop().await;
+}
+
+#[tokio::test]
+async fn an_order_alpaca_placed_but_answered_500_for_is_found_by_client_order_id_not_rejected_or_sent_twice() {
+    let (app, alpaca, _db) = spawn_alpaca_engine().await;
+    alpaca.create_faults.lock().unwrap().push_back(CreateFault::AcceptThenFail);
+    let (_, placed) = app.place_market("live", "AAPL", "buy", "3", "unknown-1").await;
+    let id = placed["order_id"].as_i64().unwrap();
+    app.order_reaches(id, "new").await;
+    assert_eq!(alpaca.requests.lock().unwrap().len(), 1, "found at Alpaca, so not sent again");
+    assert_eq!(alpaca.orders.lock().unwrap().len(), 1);
+    let order = alpaca.order(&format!("hly-{id}"));
+    alpaca.push("fill", &order, Some(("3", "187.5")));
+    app.order_reaches(id, "filled").await;
+    assert_eq!(app.get("/api/v1/positions?account=live").await.1[0]["qty"], "3");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_429_is_waited_out_for_its_retry_after_and_the_order_sent_again_not_rejected() {
+    let (app, alpaca, _db) = spawn_alpaca_engine().await;
+    alpaca.create_faults.lock().unwrap().push_back(CreateFault::TooManyRequests { retry_after: 1 });
+    let started = Instant::now();
+    let (_, placed) = app.place_market("live", "AAPL", "sell", "1", "limited-1").await;
+    let id = placed["order_id"].as_i64().unwrap();
+    let order = app.order_reaches(id, "new").await;
+    assert!(started.elapsed() >= Duration::from_secs(1), "Retry-After honoured");
+    assert_eq!(alpaca.requests.lock().unwrap().len(), 2, "refused once, then sent again");
+    assert_eq!(alpaca.orders.lock().unwrap().len(), 1, "placed once");
+    assert!(order["reject_reason"].is_null(), "{order}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_rejection_alpaca_sends_after_acknowledging_the_order_rejects_it() {
+    let (app, alpaca, _db) = spawn_alpaca_engine().await;
+    let (_, placed) = app.place_market("live", "AAPL", "buy", "1", "late-1").await;
+    let id = placed["order_id"].as_i64().unwrap();
+    app.order_reaches(id, "new").await;
+    let mut order = alpaca.order(&format!("hly-{id}"));
+    order["status"] = json!("rejected");
+    alpaca.push("rejected", &order, None);
+    let rejected = app.order_reaches(id, "rejected").await;
+    assert_eq!(rejected["reject_reason"], "rejected by Alpaca");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_cancel_alpaca_rejects_puts_the_order_back_to_working() {
+    let (app, alpaca, _db) = spawn_alpaca_engine().await;
+    alpaca.reject_cancels.store(true, Ordering::SeqCst);
+    let (_, placed) = app
+        .post("/api/v1/orders", json!({"account": "live", "symbol": "AAPL", "side": "buy", "qty": "1", "limit_price": "100", "client_order_id": "cr-1"}))
+        .await;
+    let id = placed["order_id"].as_i64().unwrap();
+    app.order_reaches(id, "new").await;
+    assert_eq!(app.post(&format!("/api/v1/orders/{id}/cancel"), json!({})).await.0, 202);
+    eventually("the cancel rejection is booked", || async {
+        let (_, order) = app.get(&format!("/api/v1/orders/{id}")).await;
+        let events: Vec<String> =
+            order["events"].as_array().unwrap().iter().map(|e| e["event"].as_str().unwrap().to_owned()).collect();
+        order["status"] == "new" && events.ends_with(&["cancel_requested".to_owned(), "cancel_rejected".to_owned()])
+    })
+    .await;
+    app.stop().await;
 }
