@@ -15,6 +15,10 @@ test: ## Run every test: unit, integration against a real PostgreSQL, infrastruc
 bench: ## Run the benchmarks and print their figures (see docs/benchmarks.md)
 	@bash scripts/bench.sh
 
+.PHONY: images
+images: ## Build the three service images with buildah and check them (size, no shell, uid, healthcheck)
+	@bash scripts/images.sh
+
 build: ## Build every binary (debug)
 	cargo build --workspace
 
