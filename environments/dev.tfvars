@@ -36,6 +36,17 @@ database = {
 broker_accounts = ["paper"]
 webhook_sources = ["tradingview"]
 
+# The engine's venue as engine/src/configuration.rs reads it today: one venue per deployment
+# (per-account venues are issue 16). Alpaca: { kind = "alpaca", broker_account = "paper",
+# alpaca_trading = "paper" } (ALPACA_BASE_URL and ALPACA_STREAM_URL follow alpaca_trading).
+engine_venue = { kind = "paper" }
+
+# Data-service feeds (FEEDS). Synthetic prices keep paper trading alive without a venue feed.
+market_data = {
+  feeds             = ["synthetic"]
+  synthetic_symbols = ["BTCUSD", "ETHUSD", "AAPL"]
+}
+
 alarm_emails = {
   critical = ["halyard-oncall@example.com"]
   warning  = ["halyard-dev@example.com"]

@@ -35,6 +35,18 @@ database = {
 broker_accounts = ["live"]
 webhook_sources = ["tradingview"]
 
+# The engine's venue as engine/src/configuration.rs reads it today: one venue per deployment
+# (per-account venues are issue 16). Live trading, once the "live" secret holds the keys:
+# { kind = "alpaca", broker_account = "live", alpaca_trading = "live" }.
+engine_venue = { kind = "paper" }
+
+# Data-service feeds (FEEDS): Binance's public trade streams. Each feed runs on the one
+# data-service task holding its lease (feed_lease); the others take over if that task dies.
+market_data = {
+  feeds           = ["binance"]
+  binance_symbols = ["BTCUSDT", "ETHUSDT"]
+}
+
 alarm_emails = {
   critical = ["halyard-oncall@example.com"]
   warning  = ["halyard-team@example.com"]

@@ -34,6 +34,18 @@ database = {
 broker_accounts = ["paper"]
 webhook_sources = ["tradingview"]
 
+# The engine's venue as engine/src/configuration.rs reads it today: one venue per deployment
+# (per-account venues are issue 16). Alpaca's paper environment with the "paper" keys:
+# { kind = "alpaca", broker_account = "paper", alpaca_trading = "paper" }.
+engine_venue = { kind = "paper" }
+
+# Data-service feeds (FEEDS): Binance's public trade streams. Each feed runs on the one
+# data-service task holding its lease (feed_lease); the others take over if that task dies.
+market_data = {
+  feeds           = ["binance"]
+  binance_symbols = ["BTCUSDT", "ETHUSDT"]
+}
+
 alarm_emails = {
   critical = ["halyard-oncall@example.com"]
   warning  = ["halyard-dev@example.com"]

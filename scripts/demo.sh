@@ -58,16 +58,36 @@ if [ -f "$demo_bars" ]; then
   ARCHIVE_DIR=${ARCHIVE_DIR:-$root/.local/archive} target/debug/data-service archive --date 2020-01-01
 fi
 
-export MIGRATE_ON_START=false
-FEEDS=${FEEDS:-synthetic} LISTEN_ADDR=${DATA_SERVICE_ADDR:-0.0.0.0:8081} target/debug/data-service serve &
-pids+=($!)
-LISTEN_ADDR=${ENGINE_ADDR:-0.0.0.0:8080} target/debug/engine serve &
-pids+=($!)
 engine_addr=${ENGINE_ADDR:-0.0.0.0:8080}
 data_addr=${DATA_SERVICE_ADDR:-0.0.0.0:8081}
-ENGINE_URL="http://localhost:${engine_addr##*:}" ENGINE_API_TOKEN="$engine_token" \
-  DATA_SERVICE_URL="http://localhost:${data_addr##*:}" LISTEN_ADDR=${DASHBOARD_ADDR:-0.0.0.0:3000} \
-  target/debug/dashboard serve &
+# Each service's settings, exactly the `demo` targets of deploy/settings.json (checked by
+# scripts/infra/check_settings.py); anything else the binary reads keeps its default or comes
+# from the caller's environment (e.g. ARCHIVE_BUCKET, AWS_ENDPOINT_URL).
+data_service_env=(
+  DATABASE_URL="$DATABASE_URL"
+  MIGRATE_ON_START=false
+  FEEDS="${FEEDS:-synthetic}"
+  LISTEN_ADDR="$data_addr"
+)
+engine_env=(
+  DATABASE_URL="$DATABASE_URL"
+  MIGRATE_ON_START=false
+  LISTEN_ADDR="$engine_addr"
+  DATA_SERVICE_URL="http://localhost:${data_addr##*:}"
+)
+dashboard_env=(
+  DATABASE_URL="$DATABASE_URL"
+  MIGRATE_ON_START=false
+  LISTEN_ADDR="${DASHBOARD_ADDR:-0.0.0.0:3000}"
+  ENGINE_URL="http://localhost:${engine_addr##*:}"
+  ENGINE_API_TOKEN="$engine_token"
+  DATA_SERVICE_URL="http://localhost:${data_addr##*:}"
+)
+env "${data_service_env[@]}" target/debug/data-service serve &
+pids+=($!)
+env "${engine_env[@]}" target/debug/engine serve &
+pids+=($!)
+env "${dashboard_env[@]}" target/debug/dashboard serve &
 pids+=($!)
 
 for _ in $(seq 1 50); do

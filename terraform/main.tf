@@ -18,9 +18,10 @@ locals {
 
   # Services, their ports and how the ALB routes to them (lowest priority number wins).
   service_defaults = {
-    engine         = { port = 8080, path_patterns = ["/api/v1/*"], priority = 20, default = false }
-    "data-service" = { port = 8081, path_patterns = ["/api/v1/market/*"], priority = 10, default = false }
-    dashboard      = { port = 3000, path_patterns = [], priority = null, default = true }
+    # Ports are deploy/settings.json's (terraform/settings.tf), the same the services' LISTEN_ADDR uses.
+    engine         = { port = local.service_ports.engine, path_patterns = ["/api/v1/*"], priority = 20, default = false }
+    "data-service" = { port = local.service_ports["data-service"], path_patterns = ["/api/v1/market/*"], priority = 10, default = false }
+    dashboard      = { port = local.service_ports.dashboard, path_patterns = [], priority = null, default = true }
   }
 
   service_sizes = {
@@ -32,19 +33,7 @@ locals {
 
   db_secret_arn = module.rds.master_user_secret_arn
 
-  common_environment = {
-    HALYARD_ENVIRONMENT = var.environment
-    AWS_REGION          = local.region
-    LOG_FORMAT          = "json"
-    RUST_LOG            = var.rust_log
-    METRICS_NAMESPACE   = local.metrics_namespace
-    SECRETS_PREFIX      = local.secrets_prefix
-    # The RDS-managed secret holds only username/password; host, port and name come from here.
-    DATABASE_SECRET_ID = local.db_secret_arn
-    DATABASE_HOST      = module.rds.address
-    DATABASE_PORT      = tostring(module.rds.port)
-    DATABASE_NAME      = module.rds.database_name
-  }
+  # The services' environment and secrets: terraform/settings.tf, from deploy/settings.json.
 
   # IAM statements shared by every service: read the database secret, publish metrics.
   read_db_secret = {
@@ -178,9 +167,13 @@ module "rds" {
 module "alb" {
   source = "./modules/alb"
 
-  name                = local.name
-  vpc_id              = module.network.vpc_id
-  vpc_cidr_block      = module.network.vpc_cidr_block
+  name   = local.name
+  vpc_id = module.network.vpc_id
+  target_security_group_ids = {
+    engine         = module.engine.security_group_id
+    "data-service" = module.data_service.security_group_id
+    dashboard      = module.dashboard.security_group_id
+  }
   public_subnet_ids   = module.network.public_subnet_ids
   ingress_cidrs       = var.alb_ingress_cidrs
   domain_name         = var.domain_name
@@ -221,21 +214,8 @@ module "engine" {
   healthcheck_command = ["/usr/local/bin/engine", "healthcheck"]
   # Named secrets are read by the engine itself (ids in the environment, values fetched with the
   # task role, re-read on rotation), not injected at task start, so a rotation needs no restart.
-  environment = merge(
-    local.common_environment,
-    {
-      LISTEN_ADDR    = "0.0.0.0:${local.service_defaults.engine.port}"
-      ARCHIVE_BUCKET = module.s3_archive.bucket_id
-    },
-    var.engine_broker_account == null ? {} : {
-      VENUE            = "alpaca"
-      ALPACA_BASE_URL  = var.engine_alpaca_base_url
-      ALPACA_SECRET_ID = module.secrets.broker_secret_arns[var.engine_broker_account]
-    },
-    var.engine_webhook_hmac_source == null ? {} : {
-      SIGNAL_HMAC_SECRET_ID = module.secrets.webhook_secret_arns[var.engine_webhook_hmac_source]
-    },
-  )
+  environment = local.service_environment.engine
+  secrets     = local.service_secrets.engine
   task_policy_statements = concat(
     [
       merge(local.read_db_secret, {
@@ -252,9 +232,10 @@ module "engine" {
     migrate  = { command = ["migrate"] }
     backtest = { command = ["backtest"], cpu = 2048, memory = 4096 }
   }
-  vpc_id              = module.network.vpc_id
-  subnet_ids          = module.network.private_subnet_ids
-  database_cidr_block = module.network.vpc_cidr_block
+  vpc_id                     = module.network.vpc_id
+  subnet_ids                 = module.network.private_subnet_ids
+  database_security_group_id = module.rds.security_group_id
+  service_connect            = { namespace_arn = module.service_connect.namespace_arn, dns_name = local.settings.services.engine.service_connect_dns_name }
   load_balancer = {
     security_group_id = module.alb.security_group_id
     target_group_arn  = module.alb.target_group_arns["engine"]
@@ -277,17 +258,16 @@ module "data_service" {
   cpu                 = local.service_sizes["data-service"].cpu
   memory              = local.service_sizes["data-service"].memory
   healthcheck_command = ["/usr/local/bin/data-service", "healthcheck"]
-  environment = merge(local.common_environment, {
-    LISTEN_ADDR    = "0.0.0.0:${local.service_defaults["data-service"].port}"
-    ARCHIVE_BUCKET = module.s3_archive.bucket_id
-  })
+  environment         = local.service_environment["data-service"]
+  secrets             = local.service_secrets["data-service"]
   task_policy_statements = concat(
     [local.read_db_secret, local.decrypt_via, local.put_metrics],
     local.archive_statements["data-service"],
   )
-  vpc_id              = module.network.vpc_id
-  subnet_ids          = module.network.private_subnet_ids
-  database_cidr_block = module.network.vpc_cidr_block
+  vpc_id                     = module.network.vpc_id
+  subnet_ids                 = module.network.private_subnet_ids
+  database_security_group_id = module.rds.security_group_id
+  service_connect            = { namespace_arn = module.service_connect.namespace_arn, dns_name = local.settings.services["data-service"].service_connect_dns_name }
   load_balancer = {
     security_group_id = module.alb.security_group_id
     target_group_arn  = module.alb.target_group_arns["data-service"]
@@ -310,16 +290,15 @@ module "dashboard" {
   cpu                 = local.service_sizes.dashboard.cpu
   memory              = local.service_sizes.dashboard.memory
   healthcheck_command = ["/usr/local/bin/dashboard", "healthcheck"]
-  environment = merge(local.common_environment, {
-    LISTEN_ADDR = "0.0.0.0:${local.service_defaults.dashboard.port}"
-    # The dashboard calls the engine and the data-service through the ALB.
-    ENGINE_URL       = "https://${var.domain_name}"
-    DATA_SERVICE_URL = "https://${var.domain_name}"
-  })
-  task_policy_statements = [local.read_db_secret, local.decrypt_via, local.put_metrics]
-  vpc_id                 = module.network.vpc_id
-  subnet_ids             = module.network.private_subnet_ids
-  database_cidr_block    = module.network.vpc_cidr_block
+  # ENGINE_URL and DATA_SERVICE_URL are the Service Connect names inside the VPC; ENGINE_API_TOKEN
+  # is injected by ECS from Secrets Manager (the execution role may read exactly that secret).
+  environment                = local.service_environment.dashboard
+  secrets                    = local.service_secrets.dashboard
+  task_policy_statements     = [local.read_db_secret, local.decrypt_via, local.put_metrics]
+  vpc_id                     = module.network.vpc_id
+  subnet_ids                 = module.network.private_subnet_ids
+  database_security_group_id = module.rds.security_group_id
+  service_connect            = { namespace_arn = module.service_connect.namespace_arn, dns_name = local.settings.services.dashboard.service_connect_dns_name }
   load_balancer = {
     security_group_id = module.alb.security_group_id
     target_group_arn  = module.alb.target_group_arns["dashboard"]
@@ -329,6 +308,30 @@ module "dashboard" {
   kms_key_arn        = aws_kms_key.this.arn
   log_retention_days = var.log_retention_days
   tags               = local.tags
+}
+
+################################################################################
+# Service-to-service wiring inside the VPC (ECS Service Connect + exact security-group paths)
+################################################################################
+
+module "service_connect" {
+  source = "./modules/service-connect"
+
+  namespace_name = local.name
+  security_group_ids = {
+    engine         = module.engine.security_group_id
+    "data-service" = module.data_service.security_group_id
+    dashboard      = module.dashboard.security_group_id
+  }
+  # Who calls whom: the dashboard reads the engine's API and the data-service's quotes and
+  # stream; the engine reads the data-service's ticks and prices. Nothing calls the dashboard
+  # except the ALB.
+  paths = [
+    { from = "dashboard", to = "engine", port = local.service_ports.engine },
+    { from = "dashboard", to = "data-service", port = local.service_ports["data-service"] },
+    { from = "engine", to = "data-service", port = local.service_ports["data-service"] },
+  ]
+  tags = local.tags
 }
 
 ################################################################################

@@ -42,6 +42,26 @@ output "service_names" {
   }
 }
 
+output "task_definitions" {
+  description = "Task definition ARNs (with revision) by service, and of the one-off engine tasks (read back by scripts/infra/check_task_definitions.py)"
+  value = {
+    engine         = module.engine.task_definition_arn
+    "data-service" = module.data_service.task_definition_arn
+    dashboard      = module.dashboard.task_definition_arn
+    migrate        = module.engine.one_off_task_definitions["migrate"].arn
+    backtest       = module.engine.one_off_task_definitions["backtest"].arn
+  }
+}
+
+output "service_connect" {
+  description = "Service Connect namespace and the service-to-service paths its security-group rules allow"
+  value = {
+    namespace = module.service_connect.namespace_name
+    urls      = local.service_urls
+    paths     = module.service_connect.paths
+  }
+}
+
 output "migration_task" {
   description = "What a deploy needs to run the one-shot migration: `aws ecs run-task` with this family, subnets and security group (scripts/infra/run-migration.sh)"
   value = {

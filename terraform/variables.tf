@@ -172,26 +172,69 @@ variable "webhook_sources" {
   nullable    = false
 }
 
-variable "engine_broker_account" {
-  description = "Broker account (one of broker_accounts) whose Alpaca keys the engine trades with: sets VENUE=alpaca and ALPACA_SECRET_ID (the secret holds {\"key_id\", \"secret_key\"}, put by an operator before the apply). null keeps the paper venue"
-  type        = string
-  default     = null
+variable "engine_venue" {
+  description = "Where the engine sends orders, as engine/src/configuration.rs reads it today (one venue per deployment; per-account venues are issue 16): kind \"paper\" (VENUE=paper, fills against live ticks) or \"alpaca\" with broker_account (one of broker_accounts: ALPACA_SECRET_ID, the secret holds {\"key_id\", \"secret_key\"}, put by an operator before the apply) and alpaca_trading \"paper\" or \"live\", which sets ALPACA_BASE_URL and ALPACA_STREAM_URL together so keys and stream always point at the same Alpaca environment"
+  type = object({
+    kind           = optional(string, "paper")
+    broker_account = optional(string)
+    alpaca_trading = optional(string, "paper")
+  })
+  default  = {}
+  nullable = false
 
   validation {
-    condition     = var.engine_broker_account == null || can(regex("^[a-z0-9-]+$", var.engine_broker_account))
-    error_message = "engine_broker_account must be null or a broker account name (lower-case letters, digits, dashes) listed in broker_accounts."
+    condition     = contains(["paper", "alpaca"], var.engine_venue.kind)
+    error_message = "engine_venue.kind must be paper or alpaca."
+  }
+
+  validation {
+    condition     = contains(["paper", "live"], var.engine_venue.alpaca_trading)
+    error_message = "engine_venue.alpaca_trading must be paper (paper-api.alpaca.markets) or live (api.alpaca.markets)."
+  }
+
+  validation {
+    condition     = var.engine_venue.kind != "alpaca" || contains(var.broker_accounts, coalesce(var.engine_venue.broker_account, "-"))
+    error_message = "engine_venue.kind = alpaca needs broker_account, one of broker_accounts (its secret holds the Alpaca keys)."
+  }
+
+  validation {
+    condition     = var.engine_venue.kind == "alpaca" || var.engine_venue.broker_account == null
+    error_message = "engine_venue.broker_account is only used with kind = alpaca."
   }
 }
 
-variable "engine_alpaca_base_url" {
-  description = "Alpaca REST endpoint used with engine_broker_account: the paper endpoint by default, https://api.alpaca.markets for live trading"
-  type        = string
-  default     = "https://paper-api.alpaca.markets"
-  nullable    = false
+variable "market_data" {
+  description = "The data-service's feeds (FEEDS: synthetic, binance, or none) and their symbols (SYNTHETIC_SYMBOLS, SYNTHETIC_TICKS_PER_SECOND, BINANCE_SYMBOLS; null keeps the binary's default)"
+  type = object({
+    feeds                      = list(string)
+    synthetic_symbols          = optional(list(string))
+    synthetic_ticks_per_second = optional(number)
+    binance_symbols            = optional(list(string))
+  })
+  default  = { feeds = ["none"] }
+  nullable = false
 
   validation {
-    condition     = can(regex("^https://", var.engine_alpaca_base_url))
-    error_message = "engine_alpaca_base_url must be an https:// URL."
+    condition     = length(var.market_data.feeds) > 0 && alltrue([for f in var.market_data.feeds : contains(["synthetic", "binance", "none"], f)])
+    error_message = "market_data.feeds must list synthetic, binance, or just none."
+  }
+
+  validation {
+    condition     = !contains(var.market_data.feeds, "none") || length(var.market_data.feeds) == 1
+    error_message = "market_data.feeds: none cannot be combined with a feed."
+  }
+
+  validation {
+    condition = alltrue([
+      for list in [var.market_data.synthetic_symbols, var.market_data.binance_symbols] :
+      list == null ? true : length(list) > 0 && alltrue([for s in list : can(regex("^[A-Za-z0-9._/:-]{1,32}$", s))])
+    ])
+    error_message = "market_data symbols must be non-empty lists of symbols (letters, digits, . _ / : -)."
+  }
+
+  validation {
+    condition     = var.market_data.synthetic_ticks_per_second == null ? true : var.market_data.synthetic_ticks_per_second >= 1 && var.market_data.synthetic_ticks_per_second <= 1000000
+    error_message = "market_data.synthetic_ticks_per_second must be between 1 and 1000000."
   }
 }
 

@@ -27,6 +27,7 @@ SERVICES = [
     "route53",
     "s3",
     "secretsmanager",
+    "servicediscovery",
     "sns",
     "sts",
     "wafv2",

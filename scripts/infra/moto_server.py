@@ -1,6 +1,6 @@
 """Start moto's HTTP server with the gaps Halyard's Terraform needs bridged.
 
-moto 5.2 answers almost every call the Halyard stack makes. Two gaps are patched
+moto 5.2 answers almost every call the Halyard stack makes. Three gaps are patched
 here, before handing over to moto's own server entry point (everything else is
 stock moto):
 
@@ -15,6 +15,10 @@ stock moto):
    it times out) on any statement whose Principal is the string "*", such as the
    usual deny-insecure-transport statement. The check is replaced by one that
    skips such statements and otherwise applies moto's own rule.
+3. ECS CreateService drops `serviceConnectConfiguration`, so DescribeServices
+   never shows the Service Connect wiring Terraform asked for and
+   scripts/infra/check_task_definitions.py could not read it back. As in AWS, the
+   created service's deployment now carries it (deployments[].serviceConnectConfiguration).
 
 AWS-managed IAM policies (AmazonECSTaskExecutionRolePolicy, ...) are the other
 gap; they are bridged by starting moto with MOTO_IAM_LOAD_MANAGED_POLICIES=true
@@ -30,6 +34,7 @@ import sys
 from collections import defaultdict
 
 from moto.applicationautoscaling import responses as aas_responses
+from moto.ecs import responses as ecs_responses
 from moto.s3 import models as s3_models
 from moto.server import main as moto_main
 
@@ -113,6 +118,26 @@ def _log_permissions_enabled_policy(target_bucket, target_prefix):  # type: igno
 
 
 s3_models.FakeBucket._log_permissions_enabled_policy = staticmethod(_log_permissions_enabled_policy)
+
+
+################################################################################
+# 3. ECS CreateService keeps serviceConnectConfiguration
+################################################################################
+
+_original_create_service = ecs_responses.EC2ContainerServiceResponse.create_service
+
+
+def create_service(self):  # type: ignore[no-untyped-def]
+    result = _original_create_service(self)
+    config = self._get_param("serviceConnectConfiguration")
+    if config is not None:
+        # AWS returns it per deployment (the Service shape has no such member).
+        for deployment in result.result["service"].deployments:
+            deployment["serviceConnectConfiguration"] = config
+    return result
+
+
+ecs_responses.EC2ContainerServiceResponse.create_service = create_service
 
 
 if __name__ == "__main__":

@@ -2,7 +2,6 @@
 locals {
   default_service = one([for k, s in var.services : k if s.default])
   routed_services = { for k, s in var.services : k => s if !s.default }
-  target_ports    = distinct([for s in values(var.services) : s.port])
 
   create_certificate = var.certificate_arn == null
   validate_by_dns    = local.create_certificate && var.route53_zone_id != null
@@ -48,15 +47,16 @@ resource "aws_vpc_security_group_ingress_rule" "http" {
   cidr_ipv4         = each.value
 }
 
+# Out only to each service's task group on that service's port.
 resource "aws_vpc_security_group_egress_rule" "targets" {
-  for_each = toset([for p in local.target_ports : tostring(p)])
+  for_each = var.services
 
-  security_group_id = aws_security_group.this.id
-  description       = "To the service tasks on port ${each.value}"
-  ip_protocol       = "tcp"
-  from_port         = tonumber(each.value)
-  to_port           = tonumber(each.value)
-  cidr_ipv4         = var.vpc_cidr_block
+  security_group_id            = aws_security_group.this.id
+  description                  = "To the ${each.key} tasks on port ${each.value.port}"
+  ip_protocol                  = "tcp"
+  from_port                    = each.value.port
+  to_port                      = each.value.port
+  referenced_security_group_id = var.target_security_group_ids[each.key]
 }
 
 ################################################################################

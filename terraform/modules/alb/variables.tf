@@ -15,9 +15,9 @@ variable "vpc_id" {
   nullable    = false
 }
 
-variable "vpc_cidr_block" {
-  description = "CIDR of the VPC; the ALB may only send traffic to targets inside it"
-  type        = string
+variable "target_security_group_ids" {
+  description = "Task security group of every service in services, by service name; the ALB may only send to these groups, each on its service's port"
+  type        = map(string)
   nullable    = false
 }
 

@@ -190,12 +190,12 @@ resource "aws_vpc_security_group_egress_rule" "https" {
 }
 
 resource "aws_vpc_security_group_egress_rule" "postgres" {
-  security_group_id = aws_security_group.this.id
-  description       = "PostgreSQL inside the VPC"
-  ip_protocol       = "tcp"
-  from_port         = 5432
-  to_port           = 5432
-  cidr_ipv4         = var.database_cidr_block
+  security_group_id            = aws_security_group.this.id
+  description                  = "PostgreSQL on the database's security group only"
+  ip_protocol                  = "tcp"
+  from_port                    = 5432
+  to_port                      = 5432
+  referenced_security_group_id = var.database_security_group_id
 }
 
 ################################################################################
@@ -283,6 +283,42 @@ resource "aws_ecs_service" "this" {
     subnets          = var.subnet_ids
     security_groups  = [aws_security_group.this.id]
     assign_public_ip = false
+  }
+
+  # Service Connect: every service joins the namespace as a client; a service with a dns_name
+  # also serves at http://<dns_name>:<container_port> to the others (modules/service-connect).
+  # No appProtocol: TCP proxying keeps the data-service's long-lived WebSocket streams intact
+  # (the HTTP mode's 15 s per-request timeout would cut them).
+  dynamic "service_connect_configuration" {
+    for_each = var.service_connect == null ? [] : [var.service_connect]
+
+    content {
+      enabled   = true
+      namespace = service_connect_configuration.value.namespace_arn
+
+      dynamic "service" {
+        for_each = service_connect_configuration.value.dns_name == null ? [] : [service_connect_configuration.value.dns_name]
+
+        content {
+          port_name      = var.service
+          discovery_name = var.service
+
+          client_alias {
+            dns_name = service.value
+            port     = var.container_port
+          }
+        }
+      }
+
+      log_configuration {
+        log_driver = "awslogs"
+        options = {
+          awslogs-group         = aws_cloudwatch_log_group.this.name
+          awslogs-region        = data.aws_region.current.name
+          awslogs-stream-prefix = "service-connect"
+        }
+      }
+    }
   }
 
   dynamic "load_balancer" {

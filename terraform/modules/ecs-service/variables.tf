@@ -161,10 +161,24 @@ variable "subnet_ids" {
   nullable    = false
 }
 
-variable "database_cidr_block" {
-  description = "CIDR the tasks may reach PostgreSQL (5432) in, usually the VPC CIDR"
+variable "database_security_group_id" {
+  description = "Security group of the database; the tasks may open PostgreSQL (5432) connections to it and nowhere else"
   type        = string
   nullable    = false
+}
+
+variable "service_connect" {
+  description = "ECS Service Connect: the Cloud Map namespace ARN the service joins as a client, and dns_name to also serve at http://<dns_name>:<container_port> to the namespace (null: a client only); null leaves Service Connect off"
+  type = object({
+    namespace_arn = string
+    dns_name      = optional(string)
+  })
+  default = null
+
+  validation {
+    condition     = var.service_connect == null ? true : var.service_connect.dns_name == null ? true : can(regex("^[a-z0-9][a-z0-9.-]{0,126}$", var.service_connect.dns_name))
+    error_message = "service_connect.dns_name must be a DNS name (lower-case letters, digits, dots, dashes)."
+  }
 }
 
 variable "load_balancer" {

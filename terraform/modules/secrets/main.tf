@@ -23,6 +23,20 @@ resource "aws_secretsmanager_secret" "broker" {
 }
 
 ################################################################################
+# The dashboard's engine API token: injected into the dashboard's container by ECS
+################################################################################
+
+resource "aws_secretsmanager_secret" "dashboard_engine_token" {
+  #checkov:skip=CKV2_AWS_57:The token is issued by the engine (`engine token create --name dashboard`, only its hash is stored there) and put here by the operator; rotating it is that same operator step, not a Lambda.
+  name                    = "${var.prefix}dashboard/engine-api-token"
+  description             = "Engine API token the dashboard acts with (ENGINE_API_TOKEN), put by an operator"
+  kms_key_id              = var.kms_key_arn
+  recovery_window_in_days = var.recovery_window_in_days
+
+  tags = var.tags
+}
+
+################################################################################
 # Webhook passphrases
 ################################################################################
 

@@ -23,11 +23,16 @@ output "api_signing_key_secret_arn" {
   value       = aws_secretsmanager_secret.api_signing_key.arn
 }
 
+output "dashboard_engine_token_secret_arn" {
+  description = "ARN of the dashboard's engine API token secret (ENGINE_API_TOKEN, injected by ECS)"
+  value       = aws_secretsmanager_secret.dashboard_engine_token.arn
+}
+
 output "all_secret_arns" {
   description = "Every secret this module manages"
   value = concat(
     [for s in aws_secretsmanager_secret.broker : s.arn],
     [for s in aws_secretsmanager_secret.webhook : s.arn],
-    [aws_secretsmanager_secret.api_signing_key.arn],
+    [aws_secretsmanager_secret.api_signing_key.arn, aws_secretsmanager_secret.dashboard_engine_token.arn],
   )
 }
