@@ -6,6 +6,7 @@ Fails when, in a task definition's container:
   e.g. DATA_SERVICE_URL) for that service is in neither environment nor secrets, or no member of
   a one_of group is (e.g. DATABASE_URL / DATABASE_SECRET_ID);
 - a setting with an unconditional ECS target (no `when`) is missing, or its constant differs;
+- a variable is present with an empty value (e.g. a Terraform value that came out null);
 - a variable is set that the manifest does not list for that binary, or lists without an ECS
   target (a setting Terraform must not invent);
 - a value the manifest marks secret is plain environment, or a non-secret is injected as a secret;
@@ -39,8 +40,13 @@ def check_container(svc: str, container: dict, manifest: dict, secret_exists) ->
     settings = {s["name"]: s for s in manifest["services"][svc]["settings"]}
     env = {e["name"]: e.get("value") for e in container.get("environment", [])}
     secrets = {s["name"]: s.get("valueFrom") for s in container.get("secrets", [])}
-    present = set(env) | set(secrets)
     errors: list[str] = []
+    # A variable in the task with no value is as missing as one that is left out: the binary
+    # sees an empty string (or the provider drops it), never what the manifest names.
+    for name in sorted(n for n, v in env.items() if v in (None, "")):
+        errors.append(f"{where}: {name} is in the task definition with an empty value")
+    env = {n: v for n, v in env.items() if v not in (None, "")}
+    present = set(env) | set(secrets)
     for name in sorted(set(env) & set(secrets)):
         errors.append(f"{where}: {name} is both environment and secret")
     groups: dict[str, list[str]] = {}
