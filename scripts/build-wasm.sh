@@ -32,12 +32,18 @@ need_apt() {
 }
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 
+skip_wasm_opt=""
 # Which standard library for wasm32.
 if command -v rustup >/dev/null && rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
   say "toolchain: rustup's, with its wasm32-unknown-unknown target"
   cargo_bin=cargo
   build_std=()
-  toolchain_env=()
+  # rustup's prebuilt wasm32 standard library has reference types, so the client must too: the
+  # `-reference-types` in .cargo/config.toml (for Debian's std rebuilt from source) is overridden,
+  # or wasm-bindgen fails ("failed to find the `__wbindgen_externref_table_alloc` function").
+  toolchain_env=(CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS=-Ctarget-feature=+reference-types)
+  # And no wasm-opt: Debian bookworm's binaryen 108 breaks wasm-bindgen's externref table.
+  skip_wasm_opt="rustup's std has reference types, which binaryen 108 mishandles"
 else
   missing=()
   for pkg in rustc-web cargo-web rust-web-src rust-web-llvm lld-22 binaryen; do
@@ -78,7 +84,9 @@ trap 'rm -rf "$staging"' EXIT
 # (.cargo/config.toml), which is what keeps Debian's binaryen 108 from breaking wasm-bindgen's
 # tables; if wasm-opt is missing or fails anyway, the unoptimized module is kept.
 optimizer="none (wasm-opt not found)"
-if command -v wasm-opt >/dev/null; then
+if [ -n "${skip_wasm_opt:-}" ]; then
+  optimizer="none ($skip_wasm_opt)"
+elif command -v wasm-opt >/dev/null; then
   if wasm-opt -Oz "$staging/dashboard_bg.wasm" -o "$staging/dashboard_bg.opt.wasm" 2>"$staging/wasm-opt.log"; then
     mv "$staging/dashboard_bg.opt.wasm" "$staging/dashboard_bg.wasm"
     optimizer="$(wasm-opt --version) -Oz"

@@ -4,7 +4,9 @@
 #   2. terraform init + validate of the root configuration, and a plan of every environment's
 #      tfvars against the emulator (variable validation, per-environment conditionals)
 #   3. checkov (Terraform, Dockerfiles, GitHub workflows): zero failed checks; every deliberate
-#      exception is a `#checkov:skip=<id>:<reason>` beside the resource
+#      exception is a `#checkov:skip=<id>:<reason>` beside the resource; then the workflows'
+#      own lint (scripts/lint-workflows.sh: actionlint with shellcheck, every action pinned to a
+#      commit SHA)
 #   4. terraform apply of the dev environment against moto on loopback, every planned resource
 #      created; the task definitions and services read back and checked against
 #      deploy/settings.json (scripts/infra/check_task_definitions.py); then terraform destroy,
@@ -17,7 +19,7 @@
 # Installs what it needs under .local/ (git-ignored): venv-moto, venv-checkov, terraform/.
 # Verbose output goes to .local/infra-test/logs/; progress lines go to stdout.
 #
-# Environment: INFRA_TEST_SKIP="checkov emulator" skips stages (for quick local loops only).
+# Environment: INFRA_TEST_SKIP="checkov workflows emulator" skips stages (for quick local loops only).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -198,6 +200,18 @@ PY
   SUMMARY+=("checkov ${counts}")
 else
   say "checkov: skipped (INFRA_TEST_SKIP)"
+fi
+
+STAGE="workflows"
+if [[ "${SKIP}" != *" workflows "* ]]; then
+  bash "${ROOT}/scripts/lint-workflows.sh" >"${LOGS}/workflows.log" 2>&1 || {
+    tail -n 40 "${LOGS}/workflows.log" | sed 's/^/    /'
+    fail "workflow lint (scripts/lint-workflows.sh; log ${LOGS#"${ROOT}"/}/workflows.log)"
+  }
+  say "workflows: $(tail -n 1 "${LOGS}/workflows.log" | sed 's/^\[workflows\] //')"
+  SUMMARY+=("workflows clean")
+else
+  say "workflows: skipped (INFRA_TEST_SKIP)"
 fi
 
 ################################################################################
