@@ -19,7 +19,11 @@
 # Installs what it needs under .local/ (git-ignored): venv-moto, venv-checkov, terraform/.
 # Verbose output goes to .local/infra-test/logs/; progress lines go to stdout.
 #
-# Environment: INFRA_TEST_SKIP="checkov workflows emulator" skips stages (for quick local loops only).
+#   5. between the two, the deployment rehearsal: the three images built (scripts/images.sh with
+#      the test build's binaries) and run from moto's task definitions (scripts/infra/rehearsal.py)
+#
+# Environment: INFRA_TEST_SKIP="checkov workflows emulator rehearsal destroy" skips stages (for
+# quick local loops only; skipping destroy leaves the applied emulator up for rehearsal.py).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -57,7 +61,7 @@ run_logged() {
 
 cleanup() {
   local rc=$?
-  if [[ "${STARTED_MOTO}" == 1 ]]; then
+  if [[ "${STARTED_MOTO}" == 1 && "${SKIP}" != *" destroy "* ]]; then
     "${ROOT}/scripts/moto-server.sh" stop >/dev/null 2>&1 || true
   fi
   if [[ ${rc} -ne 0 ]]; then
@@ -338,6 +342,37 @@ elif [[ ${drift_rc} -eq 2 ]]; then
   say "re-plan after apply (informational, moto round-trip gaps): ${drift}; details in ${LOGS#"${ROOT}"/}/drift.txt"
 else
   say "re-plan after apply: no changes"
+fi
+
+# The deployment rehearsal: the three images built from their Dockerfiles (with the binaries the
+# test build compiled; `make images` compiles them inside the build), then run as ECS would run
+# what was just applied: scripts/infra/rehearsal.py reads the task definitions, secrets and
+# listener rules back from moto and drives a signal to a position through them.
+STAGE="rehearsal"
+if [[ "${SKIP}" != *" rehearsal "* ]]; then
+  images_start=$(date +%s)
+  run_logged "${LOGS}/images.log" env IMAGES_BINARIES=prebuilt bash "${ROOT}/scripts/images.sh" ||
+    fail "the images did not build or failed their checks"
+  grep -E '^\[images\] (engine|data-service|dashboard) +[0-9.]+ MB' "${LOGS}/images.log" | sed 's/^\[images\]/    image/'
+  say "images: built and checked in $(($(date +%s) - images_start))s (log ${LOGS#"${ROOT}"/}/images.log)"
+  as_root=()
+  [[ "$(id -u)" -eq 0 ]] || as_root=(sudo -E env "PATH=${PATH}")
+  set +e
+  "${as_root[@]}" "${LOCAL}/venv-moto/bin/python" "${ROOT}/scripts/infra/rehearsal.py" "${MOTO_URL}" "${EMULATOR_REGION}" \
+    "${EMU}" "${WORK}/rehearsal" 2>&1 | tee "${LOGS}/rehearsal.log" | sed 's/^/    /'
+  rehearsal_rc=${PIPESTATUS[0]}
+  set -e
+  [[ ${rehearsal_rc} -eq 0 ]] || fail "the deployment rehearsal failed (container logs in ${WORK#"${ROOT}"/}/rehearsal/logs/)"
+  say "rehearsal: $(tail -n 1 "${LOGS}/rehearsal.log")"
+  SUMMARY+=("rehearsal ok")
+fi
+
+if [[ "${SKIP}" == *" destroy "* ]]; then
+  # For local loops on the rehearsal only: the applied emulator stays up for rehearsal.py.
+  STARTED_MOTO=0
+  say "destroy skipped (INFRA_TEST_SKIP); moto stays up at ${MOTO_URL}: rerun with"
+  say "  ${LOCAL#"${ROOT}"/}/venv-moto/bin/python scripts/infra/rehearsal.py ${MOTO_URL} ${EMULATOR_REGION} ${EMU#"${ROOT}"/} ${WORK#"${ROOT}"/}/rehearsal"
+  exit 0
 fi
 
 STAGE="destroy"
