@@ -363,7 +363,7 @@ if [[ "${SKIP}" != *" rehearsal "* ]]; then
   rehearsal_rc=${PIPESTATUS[0]}
   set -e
   [[ ${rehearsal_rc} -eq 0 ]] || fail "the deployment rehearsal failed (container logs in ${WORK#"${ROOT}"/}/rehearsal/logs/)"
-  say "rehearsal: $(tail -n 1 "${LOGS}/rehearsal.log")"
+  say "$(tail -n 1 "${LOGS}/rehearsal.log")"
   SUMMARY+=("rehearsal ok")
 fi
 

@@ -5,7 +5,8 @@
 #  2. the Rust workspace's unit and integration tests, then the dashboard's browser test
 #     (dashboard/e2e/run.sh: builds the dashboard's wasm client with scripts/build-wasm.sh, then
 #     the three services and headless Chromium, all stopped again);
-#  3. the infrastructure checks (terraform fmt/validate, checkov, apply/destroy against moto).
+#  3. the infrastructure checks (terraform fmt/validate, checkov, apply/destroy against moto, and
+#     between the two the deployment rehearsal: images built, run from the task definitions).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"

@@ -471,7 +471,8 @@ def rehearse(endpoint: str, region: str, emu: Path, work: Path) -> None:
     database = rds["DATABASE_NAME"]
     psql = ["psql", "-v", "ON_ERROR_STOP=1", "-q", url]
     role = master["username"].replace('"', '""')
-    subprocess.run([*psql, "-c", f'drop database if exists "{database}" with (force)'], check=True)
+    quiet = {**os.environ, "PGOPTIONS": "-c client_min_messages=warning"}
+    subprocess.run([*psql, "-c", f'drop database if exists "{database}" with (force)'], check=True, env=quiet)
     subprocess.run([*psql, "-c", f'do $$ begin if not exists (select from pg_roles where rolname = \'{role}\') then '
                     f'create role "{role}" login superuser; end if; end $$'], check=True)
     subprocess.run([*psql, "-c", f'create database "{database}" owner "{role}"'], check=True)
