@@ -23,6 +23,7 @@
 //! | `LEASE_RENEW_MILLIS` | `2000` | how often leases are renewed and free strategies claimed |
 //! | `HALT_POLL_MILLIS` | `250` | how often the kill switch state is re-read (LISTEN/NOTIFY wakes it sooner) |
 //! | `EQUITY_SNAPSHOT_SECS` | `60` | equity history sampling interval |
+//! | `RECONCILE_INTERVAL_SECS` | `60` | how often open orders are reconciled with a shared venue (Alpaca), besides at start-up and after every reconnect of its stream |
 //! | `INSTANCE_ID` | random | this process's name in leases and order ownership |
 //! | `ARCHIVE_BUCKET` / `ARCHIVE_DIR` | `.local/archive` | object store for backtest results (`backtest-results/...`) and archived bars |
 //! | `METRICS_SINK`, `METRICS_NAMESPACE`, `METRICS_FLUSH_SECONDS`, `HALYARD_ENVIRONMENT` | log / `Halyard` / `60` / `local` | custom metrics (`engine/src/metrics.rs`) |
@@ -61,6 +62,8 @@ pub struct Settings {
     pub halt_poll: Duration,
     /// Equity sampling interval.
     pub equity_snapshot: Duration,
+    /// Scheduled reconciliation of open orders with a shared venue.
+    pub reconcile_interval: Duration,
     /// This process's id.
     pub instance_id: String,
     /// The object store for backtest results (and archived bars): `ARCHIVE_BUCKET`, else
@@ -189,6 +192,7 @@ impl Settings {
             lease_renew: millis("LEASE_RENEW_MILLIS", 2000, 50)?,
             halt_poll: millis("HALT_POLL_MILLIS", 250, 10)?,
             equity_snapshot: millis("EQUITY_SNAPSHOT_SECS", 60, 1)?.saturating_mul(1000),
+            reconcile_interval: millis("RECONCILE_INTERVAL_SECS", 60, 1)?.saturating_mul(1000),
             instance_id: config::optional("INSTANCE_ID").unwrap_or_else(new_instance_id),
             store: StoreTarget::from_env(),
             backtest_workers: match config::parsed_or("BACKTEST_WORKERS", 1usize)? {
@@ -226,6 +230,7 @@ impl Settings {
             lease_renew: Duration::from_secs(2),
             halt_poll: Duration::from_millis(250),
             equity_snapshot: Duration::from_secs(60),
+            reconcile_interval: Duration::from_secs(60),
             instance_id: new_instance_id(),
             store: StoreTarget::Local(
                 std::env::temp_dir().join(format!("halyard-results-{}", uuid::Uuid::new_v4().simple())),

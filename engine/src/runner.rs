@@ -10,7 +10,10 @@
 //! given; once another instance has taken the lease over, the
 //! token is stale and the order write is refused, so two instances never trade one strategy.
 //! On shutdown the instance releases its leases at once and marks itself stopped. Before its
-//! first round an instance reconciles the open orders with a shared venue (Alpaca).
+//! first round an instance reconciles the open orders with a shared venue (Alpaca), and again
+//! after every reconnect of the venue's stream (what it missed while disconnected) and every
+//! `RECONCILE_INTERVAL_SECS`. Reconciliation runs in this task, between rounds, so it never
+//! races this instance's adoption of the same orders.
 
 use std::{collections::HashMap, time::Duration};
 
@@ -60,8 +63,17 @@ struct Running {
     task: JoinHandle<()>,
 }
 
+/// Reconciles every open order with a shared venue (nothing for paper); `why` is logged.
+async fn reconcile(oms: &Oms, why: &'static str) {
+    match oms.reconcile_all_open().await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(orders = n, why, "open orders reconciled with the venue"),
+        Err(e) => tracing::warn!(error = %e, why, "reconciliation with the venue failed"),
+    }
+}
+
 /// Runs the lease loop until `stop`, then hands every lease back.
-pub async fn run(oms: Oms, ttl: Duration, renew: Duration, stop: CancellationToken) {
+pub async fn run(oms: Oms, ttl: Duration, renew: Duration, reconcile_every: Duration, stop: CancellationToken) {
     let mut running: HashMap<i64, Running> = HashMap::new();
     // Registration comes first: it supersedes an earlier process under this instance id (one
     // killed and restarted within the TTL) and resumes that id's open orders at once.
@@ -85,17 +97,24 @@ pub async fn run(oms: Oms, ttl: Duration, renew: Duration, stop: CancellationTok
     }
     // Start-up reconciliation runs before the first lease round, in this task, so it never
     // races this instance's adoption of the same orders.
-    match oms.reconcile_all_open().await {
-        Ok(0) => {}
-        Ok(n) => tracing::info!(orders = n, "open orders reconciled with the venue"),
-        Err(e) => tracing::warn!(error = %e, "start-up reconciliation failed"),
-    }
+    reconcile(&oms, "start-up").await;
+    let reconnected = oms.venue().stream_reconnected();
     let mut interval = tokio::time::interval(renew);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut scheduled = tokio::time::interval_at(tokio::time::Instant::now() + reconcile_every, reconcile_every);
+    scheduled.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             () = stop.cancelled() => break,
             _ = interval.tick() => {}
+            () = async { match &reconnected { Some(n) => n.notified().await, None => std::future::pending().await } } => {
+                reconcile(&oms, "stream reconnected").await;
+                continue;
+            }
+            _ = scheduled.tick() => {
+                reconcile(&oms, "scheduled").await;
+                continue;
+            }
         }
         match round(&oms, ttl, &mut running).await {
             Ok(()) => crate::metrics::heartbeat(),

@@ -175,6 +175,7 @@ impl Application {
             oms.clone(),
             settings.lease_ttl,
             settings.lease_renew,
+            settings.reconcile_interval,
             runner_stop.clone(),
         ));
         let metrics = platform::metrics::Metrics::new("engine", &settings.metrics.environment).install_global();

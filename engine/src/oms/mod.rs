@@ -272,6 +272,11 @@ impl Oms {
         &self.market
     }
 
+    /// The venue orders go to.
+    pub fn venue(&self) -> &Venue {
+        &self.venue
+    }
+
     /// This process's instance id.
     pub fn instance_id(&self) -> &str {
         &self.instance_id

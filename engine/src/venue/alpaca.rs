@@ -7,9 +7,18 @@
 //!
 //! Mapping: REST 200 → `Accepted`; REST 4xx → `Rejected` with Alpaca's message (a 422 saying
 //! the client order id is taken means the order reached Alpaca before: `Accepted`);
-//! stream `new` → `Accepted`, `fill`/`partial_fill` → `Fill` (execution id, qty, price),
+//! stream `new` → `Accepted`, `fill`/`partial_fill` → `Fill` (qty, price),
 //! `canceled` → `Cancelled`, `expired` → `Expired`, `rejected` → `Rejected`. Events the order's
 //! state already reflects are refused by the state machine and change nothing.
+//!
+//! An execution is booked under the key `<Alpaca order id>:<cumulative filled qty after it>`
+//! ([`execution_key`]), whether it arrives on the stream (the update's `order.filled_qty`) or
+//! from reconciliation (the account activity's `cum_qty`): the cumulative quantity names one
+//! execution of one order, so a duplicated update, one that arrives after reconciliation
+//! booked its execution, and executions arriving out of order are each booked exactly once.
+//! Reconciliation (at start-up, after every stream reconnect, on a schedule) asks for the
+//! order by client order id and books the executions it lacks from
+//! `GET /v2/account/activities/FILL`, one fill per execution at its own price and time.
 
 use std::{sync::Arc, time::Duration};
 
@@ -70,6 +79,14 @@ pub struct AlpacaVenue {
     settings: Arc<AlpacaSettings>,
     credentials: LiveSecret,
     events: mpsc::Sender<VenueEvent>,
+    /// Notified each time the stream is listening again (see [`super::Venue::stream_reconnected`]).
+    connected: Arc<tokio::sync::Notify>,
+}
+
+/// The key a fill is booked under: Alpaca's order id and the order's cumulative filled quantity
+/// after the execution (normalised, so `"2"` and `"2.000"` are one key).
+pub fn execution_key(alpaca_order_id: &str, cum_qty: Decimal) -> String {
+    format!("{alpaca_order_id}:{}", cum_qty.normalize())
 }
 
 /// The client order id sent to Alpaca for an engine order.
@@ -85,6 +102,9 @@ fn order_id_of(client_order_id: &str) -> Option<i64> {
 struct AlpacaOrder {
     id: String,
     client_order_id: String,
+    /// Cumulative filled quantity (in a trade update: after that update's execution).
+    #[serde(default)]
+    filled_qty: Option<Decimal>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -92,8 +112,25 @@ struct AlpacaOrderState {
     id: String,
     status: String,
     filled_qty: Option<Decimal>,
-    filled_avg_price: Option<Decimal>,
+    created_at: Option<DateTime<Utc>>,
 }
+
+/// One execution in `GET /v2/account/activities/FILL` (Alpaca's `TradingActivities`).
+#[derive(Debug, Deserialize)]
+struct FillActivity {
+    /// `<time>::<uuid>`, also the page token of the next page.
+    id: String,
+    order_id: String,
+    qty: Decimal,
+    price: Decimal,
+    cum_qty: Decimal,
+    transaction_time: DateTime<Utc>,
+}
+
+/// Activities per page (Alpaca's maximum is 100).
+const ACTIVITY_PAGE: usize = 100;
+/// Pages read per reconciliation of one order before leaving the rest to the next one.
+const ACTIVITY_PAGES: usize = 20;
 
 /// What a submission told the engine.
 enum Submitted {
@@ -162,9 +199,14 @@ impl AlpacaVenue {
         stop: CancellationToken,
     ) -> (Self, tokio::task::JoinHandle<()>) {
         let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap_or_default();
-        let venue = Self { http, settings: Arc::new(settings), credentials, events };
+        let venue = Self { http, settings: Arc::new(settings), credentials, events, connected: Arc::default() };
         let task = tokio::spawn(venue.clone().run_stream(stop));
         (venue, task)
+    }
+
+    /// Notified each time the trade-updates stream is listening (again).
+    pub fn stream_connected(&self) -> Arc<tokio::sync::Notify> {
+        self.connected.clone()
     }
 
     fn keys(&self) -> Keys {
@@ -323,10 +365,9 @@ impl AlpacaVenue {
     }
 
     /// Brings an open order in line with Alpaca (`GET /v2/orders:by_client_order_id`): sends it
-    /// if Alpaca never got it; otherwise reports its acknowledgement, the quantity filled beyond
-    /// `filled` (one fill at Alpaca's average price, execution id
-    /// `reconcile-<alpaca id>-<filled qty>`, so several instances book it once) and a final
-    /// status.
+    /// if Alpaca never got it; otherwise reports its acknowledgement, the executions beyond
+    /// `filled` (from the account activities, each under its [`execution_key`], so several
+    /// instances and the stream book each once) and a final status.
     pub async fn reconcile(&self, order: VenueOrder, filled: domain::Qty) {
         match self.lookup(order.order_id).await {
             Lookup::Missing => self.submit(order).await,
@@ -340,14 +381,26 @@ impl AlpacaVenue {
         if state.status != "pending_new" {
             self.emit(order.order_id, VenueEventKind::Accepted).await;
         }
-        let at_alpaca = state.filled_qty.map(convert::qty).transpose().ok().flatten().unwrap_or(domain::Qty::ZERO);
-        let missing = at_alpaca.checked_sub(filled).unwrap_or(domain::Qty::ZERO);
-        if missing.is_positive() {
-            if let Some(Ok(price)) = state.filled_avg_price.map(convert::price) {
-                let now = crate::market::now();
-                let exec_id = format!("reconcile-{}-{}", state.id, at_alpaca.dec());
-                let kind = VenueEventKind::Fill { exec_id, qty: missing, price, fee: Money::ZERO, ts: now };
-                self.emit(order.order_id, kind).await;
+        let at_alpaca = state.filled_qty.unwrap_or_default();
+        if at_alpaca > filled.dec() {
+            let Some(executions) = self.executions(&state).await else {
+                // The final status must wait for the fills, or the order would end short.
+                return tracing::warn!(order_id = order.order_id, "Alpaca's fills of the order could not be read; the next reconciliation retries");
+            };
+            let mut found = Decimal::ZERO;
+            for e in executions {
+                let (Ok(qty), Ok(price)) = (convert::qty(e.qty), convert::price(e.price)) else {
+                    tracing::warn!(order_id = order.order_id, activity = %e.id, "fill outside the fixed-point range");
+                    continue;
+                };
+                found = found.max(e.cum_qty);
+                let ts = Timestamp::from_nanos(e.transaction_time.timestamp_nanos_opt().unwrap_or_default());
+                let exec_id = execution_key(&state.id, e.cum_qty);
+                self.emit(order.order_id, VenueEventKind::Fill { exec_id, qty, price, fee: Money::ZERO, ts }).await;
+            }
+            if found < at_alpaca {
+                // Activities can trail the order's own state by moments.
+                return tracing::info!(order_id = order.order_id, %found, %at_alpaca, "not every fill is in Alpaca's activities yet; the next reconciliation books the rest");
             }
         }
         let last = match state.status.as_str() {
@@ -357,6 +410,47 @@ impl AlpacaVenue {
             _ => return,
         };
         self.emit(order.order_id, last).await;
+    }
+
+    /// The executions of Alpaca order `state` from `GET /v2/account/activities/FILL`, oldest
+    /// first, paged from the order's creation; `None` when Alpaca did not answer usably.
+    async fn executions(&self, state: &AlpacaOrderState) -> Option<Vec<FillActivity>> {
+        let after = state.created_at.map(|t| (t - chrono::Duration::seconds(1)).to_rfc3339());
+        let mut found = Vec::new();
+        let mut page_token: Option<String> = None;
+        for _ in 0..ACTIVITY_PAGES {
+            let response = self
+                .call(reqwest::Method::GET, "/v2/account/activities/FILL", |r| {
+                    let mut query = vec![("direction", "asc".to_owned()), ("page_size", ACTIVITY_PAGE.to_string())];
+                    if let Some(after) = &after {
+                        query.push(("after", after.clone()));
+                    }
+                    if let Some(token) = &page_token {
+                        query.push(("page_token", token.clone()));
+                    }
+                    r.query(&query)
+                })
+                .await
+                .ok()?;
+            if !response.status().is_success() {
+                tracing::warn!(status = response.status().as_u16(), "Alpaca refused the account activities request");
+                return None;
+            }
+            let page: Vec<FillActivity> = match response.json().await {
+                Ok(page) => page,
+                Err(error) => {
+                    tracing::warn!(%error, "unreadable Alpaca account activities");
+                    return None;
+                }
+            };
+            let full = page.len() == ACTIVITY_PAGE;
+            page_token = page.last().map(|a| a.id.clone());
+            found.extend(page.into_iter().filter(|a| a.order_id == state.id));
+            if !full {
+                return Some(found);
+            }
+        }
+        Some(found)
     }
 
     /// `DELETE /v2/orders/{id}` (looked up by client order id); the stream confirms.
@@ -392,11 +486,13 @@ impl AlpacaVenue {
     async fn run_stream(self, stop: CancellationToken) {
         let mut attempt: u32 = 0;
         loop {
-            match self.stream_once(&stop).await {
+            let mut listened = false;
+            match self.stream_once(&stop, &mut listened).await {
                 Ok(()) => return,
                 Err(e) => tracing::warn!(error = %e, attempt, "Alpaca trade_updates stream failed; reconnecting"),
             }
-            attempt += 1;
+            // A connection that worked resets the backoff: the next drop is retried quickly.
+            attempt = if listened { 1 } else { attempt + 1 };
             let delay = Duration::from_millis(250u64.saturating_mul(1 << attempt.min(5)).min(10_000));
             tokio::select! {
                 () = stop.cancelled() => return,
@@ -405,7 +501,7 @@ impl AlpacaVenue {
         }
     }
 
-    async fn stream_once(&self, stop: &CancellationToken) -> anyhow::Result<()> {
+    async fn stream_once(&self, stop: &CancellationToken, listened: &mut bool) -> anyhow::Result<()> {
         let (mut socket, _) = tokio::select! {
             () = stop.cancelled() => return Ok(()),
             c = tokio_tungstenite::connect_async(self.settings.stream_url.as_str()) => c?,
@@ -443,7 +539,12 @@ impl AlpacaVenue {
                     let listen = json!({"action": "listen", "data": {"streams": ["trade_updates"]}});
                     socket.send(Message::Text(listen.to_string().into())).await?;
                 }
-                "listening" => tracing::info!("listening to Alpaca trade_updates"),
+                "listening" => {
+                    tracing::info!("listening to Alpaca trade_updates");
+                    *listened = true;
+                    // What happened while no stream was listening is reconciled now.
+                    self.connected.notify_one();
+                }
                 "trade_updates" => match serde_json::from_value::<TradeUpdate>(parsed.data) {
                     Ok(update) => self.apply(update).await,
                     Err(e) => tracing::warn!(error = %e, "unreadable trade update"),
@@ -469,10 +570,15 @@ impl AlpacaVenue {
                     return;
                 };
                 let ts = update.timestamp.unwrap_or_else(Utc::now);
-                VenueEventKind::Fill {
-                    exec_id: update.execution_id.unwrap_or_else(|| {
+                let exec_id = match update.order.filled_qty {
+                    Some(cum_qty) => execution_key(&update.order.id, cum_qty),
+                    // Without the cumulative quantity only Alpaca's own id can name it.
+                    None => update.execution_id.unwrap_or_else(|| {
                         format!("{}-{}", update.order.id, ts.timestamp_nanos_opt().unwrap_or_default())
                     }),
+                };
+                VenueEventKind::Fill {
+                    exec_id,
                     qty,
                     price,
                     fee: Money::ZERO,

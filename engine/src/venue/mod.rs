@@ -103,6 +103,15 @@ impl Venue {
         }
     }
 
+    /// Signalled each time the venue's event stream is (re)established, so what happened while
+    /// it was down is reconciled; `None` for the paper venue, which has no stream to lose.
+    pub fn stream_reconnected(&self) -> Option<std::sync::Arc<tokio::sync::Notify>> {
+        match self {
+            Self::Paper(_) => None,
+            Self::Alpaca(alpaca) => Some(alpaca.stream_connected()),
+        }
+    }
+
     /// Asks the venue to cancel; the outcome arrives as events.
     pub async fn cancel(&self, order_id: i64) {
         match self {

@@ -1,6 +1,9 @@
 //! The Alpaca adapter against a local stand-in that speaks Alpaca's documented formats:
-//! `POST /v2/orders`, `GET /v2/orders:by_client_order_id`, `DELETE /v2/orders/{id}`, and the
-//! `trade_updates` stream (authenticate, listen, binary JSON frames).
+//! `POST /v2/orders`, `GET /v2/orders:by_client_order_id`, `DELETE /v2/orders/{id}`,
+//! `GET /v2/account/activities/FILL`, and the `trade_updates` stream (authenticate, listen,
+//! binary JSON frames). Executions change the stand-in's order (`filled_qty`,
+//! `filled_avg_price`, `status`), add a FILL activity and make the trade update, which a test
+//! delivers at once, later, twice, out of order or never.
 
 use std::{
     collections::{HashMap, VecDeque},
@@ -18,6 +21,7 @@ use axum::{
     routing::{delete, get, post},
     Json, Router,
 };
+use rust_decimal::Decimal;
 use serde_json::{json, Value};
 use tokio::sync::broadcast;
 
@@ -36,7 +40,14 @@ pub struct StandIn {
     pub create_faults: Arc<Mutex<VecDeque<CreateFault>>>,
     /// Cancels are refused on the stream (`order_cancel_rejected`), as when the order filled.
     pub reject_cancels: Arc<AtomicBool>,
+    /// The account's FILL activities, oldest first.
+    pub activities: Arc<Mutex<Vec<Value>>>,
+    /// While set, the stream is down: open connections are closed and new ones refused (503).
+    pub stream_down: Arc<AtomicBool>,
 }
+
+/// Sent on the stand-in's internal channel to close every open stream connection.
+const DROP_STREAM: &str = "drop the stream";
 
 /// A misbehaviour of `POST /v2/orders`.
 #[derive(Debug, Clone, Copy)]
@@ -137,20 +148,43 @@ async fn cancel_order(State(s): State<StandIn>, headers: HeaderMap, Path(id): Pa
     let order = s.orders.lock().unwrap().values().find(|o| o["id"] == id.as_str()).cloned();
     match order {
         Some(order) if s.reject_cancels.load(Ordering::SeqCst) => {
-            s.push("order_cancel_rejected", &order, None);
+            s.push("order_cancel_rejected", &order);
             StatusCode::NO_CONTENT
         }
         Some(mut order) => {
             order["status"] = json!("canceled");
             order["canceled_at"] = json!("2026-11-24T10:00:05.000000Z");
-            s.push("canceled", &order, None);
+            s.push("canceled", &order);
             StatusCode::NO_CONTENT
         }
         None => StatusCode::NOT_FOUND,
     }
 }
 
+/// `GET /v2/account/activities/FILL`: `direction=asc`, `page_size` (at most 100) and
+/// `page_token` (the id of the last activity already read), as Alpaca pages them.
+async fn fill_activities(
+    State(s): State<StandIn>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> (StatusCode, Json<Value>) {
+    if !s.authorized(&headers) {
+        return unauthorized();
+    }
+    assert_eq!(q.get("direction").map(String::as_str), Some("asc"), "the engine reads oldest first");
+    let size: usize = q.get("page_size").and_then(|p| p.parse().ok()).unwrap_or(100).min(100);
+    let all = s.activities.lock().unwrap().clone();
+    let start = match q.get("page_token") {
+        Some(token) => all.iter().position(|a| a["id"] == token.as_str()).map_or(all.len(), |i| i + 1),
+        None => 0,
+    };
+    (StatusCode::OK, Json(Value::Array(all.into_iter().skip(start).take(size).collect())))
+}
+
 async fn stream(State(s): State<StandIn>, ws: WebSocketUpgrade) -> axum::response::Response {
+    if s.stream_down.load(Ordering::SeqCst) {
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    }
     ws.on_upgrade(move |mut socket| async move {
         let mut updates = s.stream.subscribe();
         // authenticate
@@ -172,6 +206,10 @@ async fn stream(State(s): State<StandIn>, ws: WebSocketUpgrade) -> axum::respons
         let _ = socket.send(Message::Binary(reply.to_string().into_bytes().into())).await;
         *s.listening.lock().unwrap() = true;
         while let Ok(update) = updates.recv().await {
+            if update == DROP_STREAM {
+                *s.listening.lock().unwrap() = false;
+                return;
+            }
             if socket.send(Message::Binary(update.into_bytes().into())).await.is_err() {
                 return;
             }
@@ -191,27 +229,75 @@ impl StandIn {
             keys: Arc::new(Mutex::new(("key".into(), "secret".into()))),
             create_faults: Arc::default(),
             reject_cancels: Arc::default(),
+            activities: Arc::default(),
+            stream_down: Arc::default(),
         };
         let app = Router::new()
             .route("/v2/orders", post(create_order))
             .route("/v2/orders:by_client_order_id", get(by_client_order_id))
             .route("/v2/orders/{id}", delete(cancel_order))
+            .route("/v2/account/activities/FILL", get(fill_activities))
             .route("/stream", get(stream))
             .with_state(s.clone());
         tokio::spawn(async move { axum::serve(listener, app).await });
         s
     }
 
-    /// A `trade_updates` message in Alpaca's format.
-    fn push(&self, event: &str, order: &Value, execution: Option<(&str, &str)>) {
-        let mut data = json!({"event": event, "order": order, "timestamp": "2026-11-24T10:00:01.024916716Z"});
-        if let Some((qty, price)) = execution {
-            data["execution_id"] = json!(uuid::Uuid::new_v4().to_string());
-            data["qty"] = json!(qty);
-            data["price"] = json!(price);
-            data["position_qty"] = json!(qty);
-        }
-        let _ = self.stream.send(json!({"stream": "trade_updates", "data": data}).to_string());
+    /// A `trade_updates` message in Alpaca's format, sent now.
+    fn push(&self, event: &str, order: &Value) {
+        let data = json!({"event": event, "order": order, "timestamp": "2026-11-24T10:00:01.024916716Z"});
+        self.send(json!({"stream": "trade_updates", "data": data}).to_string());
+    }
+
+    /// Delivers a stream message to every listening connection.
+    fn send(&self, message: String) {
+        let _ = self.stream.send(message);
+    }
+
+    /// Alpaca executes `qty` of the order at `price`: the order's cumulative quantity, average
+    /// price and status change, a FILL activity is recorded, and the `partial_fill` or `fill`
+    /// trade update is returned (not sent: see [`Self::fill`]).
+    fn execute(&self, client_order_id: &str, qty: &str, price: &str) -> String {
+        let number = |v: &Value| v.as_str().map_or(Decimal::ZERO, |s| s.parse::<Decimal>().unwrap());
+        let (q, p): (Decimal, Decimal) = (qty.parse().unwrap(), price.parse().unwrap());
+        let mut orders = self.orders.lock().unwrap();
+        let order = orders.get_mut(client_order_id).expect("order reached the stand-in");
+        let (before, average) = (number(&order["filled_qty"]), number(&order["filled_avg_price"]));
+        let cum = before + q;
+        let done = cum >= number(&order["qty"]);
+        order["filled_qty"] = json!(cum.normalize().to_string());
+        order["filled_avg_price"] = json!(((average * before + p * q) / cum).round_dp(9).normalize().to_string());
+        order["status"] = json!(if done { "filled" } else { "partially_filled" });
+        let event = if done { "fill" } else { "partial_fill" };
+        let execution_id = uuid::Uuid::new_v4().to_string();
+        let mut activities = self.activities.lock().unwrap();
+        let sequence = activities.len();
+        activities.push(json!({
+            "activity_type": "FILL", "id": format!("20261124100001{sequence:03}::{execution_id}"),
+            "cum_qty": cum.normalize().to_string(), "leaves_qty": (number(&order["qty"]) - cum).normalize().to_string(),
+            "order_id": order["id"], "order_status": order["status"], "price": price, "qty": qty,
+            "side": order["side"], "symbol": order["symbol"], "transaction_time": "2026-11-24T10:00:01.024916716Z",
+            "type": event
+        }));
+        let data = json!({"event": event, "execution_id": execution_id, "order": order, "price": price, "qty": qty,
+                          "position_qty": cum.normalize().to_string(), "timestamp": "2026-11-24T10:00:01.024916716Z"});
+        json!({"stream": "trade_updates", "data": data}).to_string()
+    }
+
+    /// An execution, its trade update sent at once.
+    fn fill(&self, client_order_id: &str, qty: &str, price: &str) {
+        let update = self.execute(client_order_id, qty, price);
+        self.send(update);
+    }
+
+    /// Closes the stream and refuses reconnects until [`Self::restore_stream`].
+    fn drop_stream(&self) {
+        self.stream_down.store(true, Ordering::SeqCst);
+        self.send(DROP_STREAM.to_owned());
+    }
+
+    fn restore_stream(&self) {
+        self.stream_down.store(false, Ordering::SeqCst);
     }
 
     fn order(&self, client_order_id: &str) -> Value {
@@ -227,9 +313,15 @@ async fn spawn_alpaca_engine() -> (TestApp, StandIn, test_support::TestDb) {
 }
 
 async fn alpaca_engine_on(db: &test_support::TestDb, alpaca: &StandIn) -> TestApp {
+    alpaca_engine_with(db, alpaca, Duration::from_secs(60)).await
+}
+
+/// An engine on the Alpaca stand-in that reconciles open orders every `reconcile_every`.
+async fn alpaca_engine_with(db: &test_support::TestDb, alpaca: &StandIn, reconcile_every: Duration) -> TestApp {
     *alpaca.listening.lock().unwrap() = false;
     let feed = FakeFeed::start().await;
     let mut settings = test_settings(&db.url(), &feed);
+    settings.reconcile_interval = reconcile_every;
     settings.venue = engine::configuration::VenueSettings::Alpaca(engine::venue::alpaca::AlpacaSettings {
         base_url: alpaca.url.clone(),
         stream_url: format!("{}/stream", alpaca.url.replace("http", "ws")),
@@ -259,10 +351,9 @@ async fn orders_go_to_alpaca_in_its_format_and_fill_from_its_trade_updates() {
         json!({"symbol": "AAPL", "qty": "2", "side": "buy", "type": "limit", "time_in_force": "day",
                "limit_price": "150", "client_order_id": format!("hly-{id}")})
     );
-    let order = alpaca.order(&format!("hly-{id}"));
-    alpaca.push("partial_fill", &order, Some(("0.5", "149.5")));
+    alpaca.fill(&format!("hly-{id}"), "0.5", "149.5");
     app.order_reaches(id, "partially_filled").await;
-    alpaca.push("fill", &order, Some(("1.5", "149.9")));
+    alpaca.fill(&format!("hly-{id}"), "1.5", "149.9");
     let filled = app.order_reaches(id, "filled").await;
     assert_eq!((filled["filled_qty"].as_str(), filled["avg_fill_price"].as_str()), (Some("2"), Some("149.8")));
     let (_, positions) = app.get("/api/v1/positions?account=live").await;
@@ -315,20 +406,29 @@ async fn at_start_up_open_orders_are_reconciled_with_alpaca() {
     .await
     .unwrap();
     first.stop().await;
-    // While no engine listened, Alpaca filled the working order.
-    {
-        let mut orders = alpaca.orders.lock().unwrap();
-        let order = orders.get_mut(&format!("hly-{working}")).unwrap();
-        order["status"] = json!("filled");
-        order["filled_qty"] = json!("2");
-        order["filled_avg_price"] = json!("149.75");
-    }
+    // While no engine listened, Alpaca filled the working order in two executions.
+    alpaca.execute(&format!("hly-{working}"), "0.5", "149.5");
+    alpaca.execute(&format!("hly-{working}"), "1.5", "149.9");
     let second = alpaca_engine_on(&db, &alpaca).await;
     let filled = second.order_reaches(working, "filled").await;
-    assert_eq!(filled["avg_fill_price"], "149.75");
+    assert_eq!(filled["avg_fill_price"], "149.8");
     let (_, fills) = second.get("/api/v1/fills?account=live").await;
-    assert_eq!(fills.as_array().unwrap().len(), 1, "{fills}");
-    assert!(fills[0]["exec_id"].as_str().unwrap().starts_with("reconcile-"));
+    let alpaca_id = alpaca.order(&format!("hly-{working}"))["id"].as_str().unwrap().to_owned();
+    let mut booked: Vec<(String, String, String)> = fills
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["exec_id"].as_str().unwrap().to_owned(), f["qty"].as_str().unwrap().to_owned(), f["price"].as_str().unwrap().to_owned()))
+        .collect();
+    booked.sort();
+    assert_eq!(
+        booked,
+        [
+            (format!("{alpaca_id}:0.5"), "0.5".to_owned(), "149.5".to_owned()),
+            (format!("{alpaca_id}:2"), "1.5".to_owned(), "149.9".to_owned())
+        ],
+        "one fill per execution, at its own price, from Alpaca's activities"
+    );
     second.order_reaches(unsent, "new").await;
     let sent: Vec<Value> = alpaca.requests.lock().unwrap().clone();
     assert_eq!(sent.iter().filter(|r| r["client_order_id"] == format!("hly-{unsent}").as_str()).count(), 1);
@@ -344,8 +444,7 @@ async fn an_order_alpaca_placed_but_answered_500_for_is_found_by_client_order_id
     app.order_reaches(id, "new").await;
     assert_eq!(alpaca.requests.lock().unwrap().len(), 1, "found at Alpaca, so not sent again");
     assert_eq!(alpaca.orders.lock().unwrap().len(), 1);
-    let order = alpaca.order(&format!("hly-{id}"));
-    alpaca.push("fill", &order, Some(("3", "187.5")));
+    alpaca.fill(&format!("hly-{id}"), "3", "187.5");
     app.order_reaches(id, "filled").await;
     assert_eq!(app.get("/api/v1/positions?account=live").await.1[0]["qty"], "3");
     app.stop().await;
@@ -374,7 +473,7 @@ async fn a_rejection_alpaca_sends_after_acknowledging_the_order_rejects_it() {
     app.order_reaches(id, "new").await;
     let mut order = alpaca.order(&format!("hly-{id}"));
     order["status"] = json!("rejected");
-    alpaca.push("rejected", &order, None);
+    alpaca.push("rejected", &order);
     let rejected = app.order_reaches(id, "rejected").await;
     assert_eq!(rejected["reject_reason"], "rejected by Alpaca");
     app.stop().await;
@@ -397,5 +496,100 @@ async fn a_cancel_alpaca_rejects_puts_the_order_back_to_working() {
         order["status"] == "new" && events.ends_with(&["cancel_requested".to_owned(), "cancel_rejected".to_owned()])
     })
     .await;
+    app.stop().await;
+}
+
+/// The fills booked for `account`, as (quantity, price), sorted.
+async fn fills_of(app: &TestApp, account: &str) -> Vec<(String, String)> {
+    let (_, fills) = app.get(&format!("/api/v1/fills?account={account}")).await;
+    let mut fills: Vec<(String, String)> = fills
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["qty"].as_str().unwrap().to_owned(), f["price"].as_str().unwrap().to_owned()))
+        .collect();
+    fills.sort();
+    fills
+}
+
+#[tokio::test]
+async fn fills_made_while_the_stream_was_down_are_booked_when_it_reconnects_and_their_late_updates_are_not_booked_again() {
+    let (app, alpaca, _db) = spawn_alpaca_engine().await;
+    let (_, placed) = app
+        .post("/api/v1/orders", json!({"account": "live", "symbol": "AAPL", "side": "buy", "qty": "3", "limit_price": "150", "client_order_id": "gap-1"}))
+        .await;
+    let id = placed["order_id"].as_i64().unwrap();
+    let client = format!("hly-{id}");
+    app.order_reaches(id, "new").await;
+    alpaca.drop_stream();
+    eventually("the stream is down", || async { !*alpaca.listening.lock().unwrap() }).await;
+    let first = alpaca.execute(&client, "0.5", "149.5");
+    let second = alpaca.execute(&client, "1.5", "149.9");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    alpaca.restore_stream();
+    // No restart: the reconnect itself triggers the reconciliation.
+    eventually("the gap's fills are booked", || async {
+        app.get(&format!("/api/v1/orders/{id}")).await.1["filled_qty"] == "2"
+    })
+    .await;
+    assert_eq!(fills_of(&app, "live").await, [("0.5".into(), "149.5".into()), ("1.5".into(), "149.9".into())]);
+    // The updates of those executions arrive after all (a replaying gateway), one of them
+    // twice, while the order is still working: only the cumulative quantity tells they are known.
+    eventually("the stream is back", || async { *alpaca.listening.lock().unwrap() }).await;
+    for update in [&second, &first, &second] {
+        alpaca.send(update.clone());
+    }
+    alpaca.fill(&client, "1", "150");
+    let filled = app.order_reaches(id, "filled").await;
+    assert_eq!(filled["filled_qty"], "3");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(fills_of(&app, "live").await.len(), 3, "each execution booked once");
+    let (_, positions) = app.get("/api/v1/positions?account=live").await;
+    assert_eq!(positions[0]["qty"], "3");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn duplicated_and_out_of_order_fill_updates_are_booked_once_each() {
+    let (app, alpaca, _db) = spawn_alpaca_engine().await;
+    let (_, placed) = app
+        .post("/api/v1/orders", json!({"account": "live", "symbol": "AAPL", "side": "buy", "qty": "3", "limit_price": "12", "client_order_id": "ooo-1"}))
+        .await;
+    let id = placed["order_id"].as_i64().unwrap();
+    app.order_reaches(id, "new").await;
+    let first = alpaca.execute(&format!("hly-{id}"), "1", "10");
+    let second = alpaca.execute(&format!("hly-{id}"), "2", "11");
+    // The second execution first, then the first, then each again.
+    alpaca.send(second.clone());
+    app.order_reaches(id, "partially_filled").await;
+    for update in [&first, &second, &first] {
+        alpaca.send(update.clone());
+    }
+    let filled = app.order_reaches(id, "filled").await;
+    assert_eq!((filled["filled_qty"].as_str(), filled["avg_fill_price"].as_str()), (Some("3"), Some("10.66666667")));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(fills_of(&app, "live").await, [("1".into(), "10".into()), ("2".into(), "11".into())]);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_scheduled_reconciliation_books_a_fill_whose_update_never_came_and_a_cancel_made_at_alpaca() {
+    let db = test_support::TestDb::new().await;
+    let alpaca = StandIn::start().await;
+    let app = alpaca_engine_with(&db, &alpaca, Duration::from_secs(1)).await;
+    let place = |client: &'static str| {
+        app.post("/api/v1/orders", json!({"account": "live", "symbol": "AAPL", "side": "buy", "qty": "1", "limit_price": "100", "client_order_id": client}))
+    };
+    let silent = place("silent-1").await.1["order_id"].as_i64().unwrap();
+    let manual = place("manual-1").await.1["order_id"].as_i64().unwrap();
+    app.order_reaches(silent, "new").await;
+    app.order_reaches(manual, "new").await;
+    // Alpaca fills one (its update is lost) and someone cancels the other on Alpaca's site.
+    alpaca.execute(&format!("hly-{silent}"), "1", "99.5");
+    alpaca.orders.lock().unwrap().get_mut(&format!("hly-{manual}")).unwrap()["status"] = json!("canceled");
+    app.order_reaches(silent, "filled").await;
+    app.order_reaches(manual, "cancelled").await;
+    assert_eq!(fills_of(&app, "live").await, [("1".into(), "99.5".into())]);
+    assert!(*alpaca.listening.lock().unwrap(), "the stream never dropped: the schedule did it");
     app.stop().await;
 }

@@ -163,6 +163,7 @@ pub fn test_settings(db_url: &str, feed: &FakeFeed) -> Settings {
         lease_renew: Duration::from_millis(200),
         halt_poll: Duration::from_millis(100),
         equity_snapshot: Duration::from_secs(1),
+        reconcile_interval: Duration::from_secs(60),
         ..Settings::local(db_url, &feed.url)
     }
 }
