@@ -385,7 +385,10 @@ impl AlpacaVenue {
         if at_alpaca > filled.dec() {
             let Some(executions) = self.executions(&state).await else {
                 // The final status must wait for the fills, or the order would end short.
-                return tracing::warn!(order_id = order.order_id, "Alpaca's fills of the order could not be read; the next reconciliation retries");
+                return tracing::warn!(
+                    order_id = order.order_id,
+                    "Alpaca's fills of the order could not be read; the next reconciliation retries"
+                );
             };
             let mut found = Decimal::ZERO;
             for e in executions {

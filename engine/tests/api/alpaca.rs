@@ -418,7 +418,13 @@ async fn at_start_up_open_orders_are_reconciled_with_alpaca() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|f| (f["exec_id"].as_str().unwrap().to_owned(), f["qty"].as_str().unwrap().to_owned(), f["price"].as_str().unwrap().to_owned()))
+        .map(|f| {
+            (
+                f["exec_id"].as_str().unwrap().to_owned(),
+                f["qty"].as_str().unwrap().to_owned(),
+                f["price"].as_str().unwrap().to_owned(),
+            )
+        })
         .collect();
     booked.sort();
     assert_eq!(
@@ -513,7 +519,8 @@ async fn fills_of(app: &TestApp, account: &str) -> Vec<(String, String)> {
 }
 
 #[tokio::test]
-async fn fills_made_while_the_stream_was_down_are_booked_when_it_reconnects_and_their_late_updates_are_not_booked_again() {
+async fn fills_made_while_the_stream_was_down_are_booked_when_it_reconnects_and_their_late_updates_are_not_booked_again(
+) {
     let (app, alpaca, _db) = spawn_alpaca_engine().await;
     let (_, placed) = app
         .post("/api/v1/orders", json!({"account": "live", "symbol": "AAPL", "side": "buy", "qty": "3", "limit_price": "150", "client_order_id": "gap-1"}))
