@@ -506,8 +506,21 @@ impl Oms {
         let next = state.apply(domain_event)?;
         let mut avg_price = row.avg_fill_price;
         let mut fill_detail = detail;
-        if let VenueEventKind::Fill { exec_id, qty, price, fee, ts } = &event.kind {
-            let inserted = self.record_fill(&mut tx, &row, exec_id, *qty, *price, *fee, *ts).await?;
+        let mut charged = domain::Money::ZERO;
+        if let VenueEventKind::Fill { exec_id, qty, price, fee, cum_fee, ts } = &event.kind {
+            charged = match cum_fee {
+                // The order row is locked: no other fill of it is being booked meanwhile.
+                Some(total) => {
+                    let booked: Decimal =
+                        sqlx::query_scalar("select coalesce(sum(fee), 0) from fill where order_id = $1")
+                            .bind(row.order_id)
+                            .fetch_one(&mut *tx)
+                            .await?;
+                    convert::money((total.dec() - booked).max(Decimal::ZERO))?
+                }
+                None => *fee,
+            };
+            let inserted = self.record_fill(&mut tx, &row, exec_id, *qty, *price, charged, *ts).await?;
             if !inserted {
                 // Replayed execution: already applied.
                 tx.rollback().await?;
@@ -540,11 +553,11 @@ impl Oms {
         if next != from {
             crate::metrics::order_state(next.code());
         }
-        if let VenueEventKind::Fill { qty, price, fee, ts, .. } = &event.kind {
+        if let VenueEventKind::Fill { qty, price, ts, .. } = &event.kind {
             crate::metrics::fill(&row.account);
             let side = if row.side == "buy" { Side::Buy } else { Side::Sell };
             let instrument = self.market.instruments.id(&row.symbol);
-            let fill = domain::Fill { instrument, side, qty: *qty, price: *price, fee: *fee, ts: *ts };
+            let fill = domain::Fill { instrument, side, qty: *qty, price: *price, fee: charged, ts: *ts };
             let _ = self.fills.send(BookedFill {
                 account: row.account.clone(),
                 strategy: row.strategy.clone(),

@@ -89,6 +89,11 @@ pub fn execution_key(alpaca_order_id: &str, cum_qty: Decimal) -> String {
     format!("{alpaca_order_id}:{}", cum_qty.normalize())
 }
 
+/// Alpaca's order `commission` as the order's running fee total (`None` when absent or out of range).
+fn commission(value: Option<Decimal>) -> Option<Money> {
+    value.and_then(|c| convert::money(c).ok())
+}
+
 /// The client order id sent to Alpaca for an engine order.
 pub fn client_order_id(order_id: i64) -> String {
     format!("hly-{order_id}")
@@ -105,6 +110,9 @@ struct AlpacaOrder {
     /// Cumulative filled quantity (in a trade update: after that update's execution).
     #[serde(default)]
     filled_qty: Option<Decimal>,
+    /// The order's commission so far (present in stream and Broker samples, not in the OAS).
+    #[serde(default)]
+    commission: Option<Decimal>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -113,6 +121,8 @@ struct AlpacaOrderState {
     status: String,
     filled_qty: Option<Decimal>,
     created_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    commission: Option<Decimal>,
 }
 
 /// One execution in `GET /v2/account/activities/FILL` (Alpaca's `TradingActivities`).
@@ -399,7 +409,9 @@ impl AlpacaVenue {
                 found = found.max(e.cum_qty);
                 let ts = Timestamp::from_nanos(e.transaction_time.timestamp_nanos_opt().unwrap_or_default());
                 let exec_id = execution_key(&state.id, e.cum_qty);
-                self.emit(order.order_id, VenueEventKind::Fill { exec_id, qty, price, fee: Money::ZERO, ts }).await;
+                let cum_fee = commission(state.commission);
+                self.emit(order.order_id, VenueEventKind::Fill { exec_id, qty, price, fee: Money::ZERO, cum_fee, ts })
+                    .await;
             }
             if found < at_alpaca {
                 // Activities can trail the order's own state by moments.
@@ -585,6 +597,7 @@ impl AlpacaVenue {
                     qty,
                     price,
                     fee: Money::ZERO,
+                    cum_fee: commission(update.order.commission),
                     ts: Timestamp::from_nanos(ts.timestamp_nanos_opt().unwrap_or_default()),
                 }
             }

@@ -27,8 +27,13 @@ pub enum VenueEventKind {
         qty: Qty,
         /// Execution price.
         price: Price,
-        /// Fee charged.
+        /// Fee charged for this execution.
         fee: Money,
+        /// Set by a venue that reports an order's fee as a running total rather than per
+        /// execution (Alpaca's order `commission`): the fee on the order so far. The fill is
+        /// then charged whatever of it is not booked yet (`fee` is ignored), so a total seen
+        /// with several executions, or again in a replay, is booked once.
+        cum_fee: Option<Money>,
         /// Execution time.
         ts: Timestamp,
     },

@@ -181,7 +181,8 @@ impl Book {
             self.exec_seq += 1;
             let exec_id = format!("{}-{}", self.exec_prefix, self.exec_seq);
             let f = fill.fill;
-            let kind = VenueEventKind::Fill { exec_id, qty: f.qty, price: f.price, fee: f.fee, ts: f.ts };
+            let kind =
+                VenueEventKind::Fill { exec_id, qty: f.qty, price: f.price, fee: f.fee, cum_fee: None, ts: f.ts };
             self.emit(order_id, kind).await;
         }
         self.fills = fills;

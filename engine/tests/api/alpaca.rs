@@ -600,3 +600,29 @@ async fn a_scheduled_reconciliation_books_a_fill_whose_update_never_came_and_a_c
     assert!(*alpaca.listening.lock().unwrap(), "the stream never dropped: the schedule did it");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn alpacas_commission_is_booked_once_per_order_however_often_it_is_reported() {
+    let (app, alpaca, _db) = spawn_alpaca_engine().await;
+    let (_, placed) = app
+        .post("/api/v1/orders", json!({"account": "live", "symbol": "AAPL", "side": "buy", "qty": "2", "limit_price": "12", "client_order_id": "fee-1"}))
+        .await;
+    let id = placed["order_id"].as_i64().unwrap();
+    let client = format!("hly-{id}");
+    app.order_reaches(id, "new").await;
+    // Alpaca reports the order's commission as a total on every update of the order.
+    alpaca.orders.lock().unwrap().get_mut(&client).unwrap()["commission"] = json!("1.25");
+    let first = alpaca.execute(&client, "1", "10");
+    alpaca.send(first.clone());
+    app.order_reaches(id, "partially_filled").await;
+    alpaca.send(first);
+    alpaca.fill(&client, "1", "11");
+    app.order_reaches(id, "filled").await;
+    let (_, fills) = app.get("/api/v1/fills?account=live").await;
+    let mut fees: Vec<&str> = fills.as_array().unwrap().iter().map(|f| f["fee"].as_str().unwrap()).collect();
+    fees.sort();
+    assert_eq!(fees, ["0", "1.25"], "{fills}");
+    let (_, pnl) = app.get("/api/v1/pnl?account=live").await;
+    assert_eq!(pnl["fees"], "1.25", "{pnl}");
+    app.stop().await;
+}

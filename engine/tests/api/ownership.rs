@@ -76,6 +76,7 @@ fn fill(order_id: i64, exec_id: &str, qty: &str, price: &str) -> VenueEvent {
             qty: engine::convert::qty(dec(qty)).unwrap(),
             price: engine::convert::price(dec(price)).unwrap(),
             fee: domain::Money::ZERO,
+            cum_fee: None,
             ts: domain::Timestamp::from_nanos(1_700_000_000_000_000_000),
         },
     }
