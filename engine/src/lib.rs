@@ -24,6 +24,7 @@ pub mod halt;
 pub mod market;
 pub mod metrics;
 pub mod oms;
+pub mod reconcile;
 pub mod reports;
 pub mod runner;
 pub mod seed;

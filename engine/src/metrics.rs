@@ -37,6 +37,11 @@ pub fn signal_refused(code: &str) {
 }
 
 /// The engine completed a lease round: it is alive and can reach the database.
+/// A position that differs from the venue's in two checks in a row.
+pub fn reconciliation_break(symbol: &str) {
+    global().count("ReconciliationBreaks", 1.0, &[("Symbol", symbol)]);
+}
+
 pub fn heartbeat() {
     global().count("EngineHeartbeat", 1.0, &[]);
 }

@@ -72,6 +72,14 @@ async fn reconcile(oms: &Oms, why: &'static str) {
     }
 }
 
+/// The scheduled reconciliation: open orders, then positions (see [`crate::reconcile`]).
+async fn reconcile_with_positions(oms: &Oms, positions: &mut crate::reconcile::PositionCheck) {
+    reconcile(oms, "scheduled").await;
+    if let Err(e) = positions.run(oms).await {
+        tracing::warn!(error = %e, "position reconciliation failed");
+    }
+}
+
 /// Runs the lease loop until `stop`, then hands every lease back.
 pub async fn run(oms: Oms, ttl: Duration, renew: Duration, reconcile_every: Duration, stop: CancellationToken) {
     let mut running: HashMap<i64, Running> = HashMap::new();
@@ -99,6 +107,7 @@ pub async fn run(oms: Oms, ttl: Duration, renew: Duration, reconcile_every: Dura
     // races this instance's adoption of the same orders.
     reconcile(&oms, "start-up").await;
     let reconnected = oms.venue().stream_reconnected();
+    let mut positions = crate::reconcile::PositionCheck::default();
     let mut interval = tokio::time::interval(renew);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut scheduled = tokio::time::interval_at(tokio::time::Instant::now() + reconcile_every, reconcile_every);
@@ -112,7 +121,7 @@ pub async fn run(oms: Oms, ttl: Duration, renew: Duration, reconcile_every: Dura
                 continue;
             }
             _ = scheduled.tick() => {
-                reconcile(&oms, "scheduled").await;
+                reconcile_with_positions(&oms, &mut positions).await;
                 continue;
             }
         }

@@ -468,6 +468,32 @@ impl AlpacaVenue {
         Some(found)
     }
 
+    /// The account's positions (`GET /v2/positions`) as signed quantities by symbol (`side`
+    /// `short` is negative); `None` when Alpaca did not answer usably.
+    pub async fn positions(&self) -> Option<Vec<(String, Decimal)>> {
+        #[derive(Deserialize)]
+        struct Position {
+            symbol: String,
+            qty: Decimal,
+            side: String,
+        }
+        let response = self.call(reqwest::Method::GET, "/v2/positions", |r| r).await.ok()?;
+        if !response.status().is_success() {
+            tracing::warn!(status = response.status().as_u16(), "Alpaca refused the positions request");
+            return None;
+        }
+        let positions: Vec<Position> = response.json().await.ok()?;
+        Some(
+            positions
+                .into_iter()
+                .map(|p| {
+                    let qty = if p.side == "short" { -p.qty.abs() } else { p.qty.abs() };
+                    (p.symbol, qty)
+                })
+                .collect(),
+        )
+    }
+
     /// `DELETE /v2/orders/{id}` (looked up by client order id); the stream confirms.
     pub async fn cancel(&self, order_id: i64) {
         let lookup = self

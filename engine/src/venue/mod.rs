@@ -117,6 +117,15 @@ impl Venue {
         }
     }
 
+    /// A shared venue's positions by symbol (signed), to compare with the engine's fills;
+    /// `None` for the paper venue (its book is the engine's own) or when the venue did not answer.
+    pub async fn positions(&self) -> Option<Vec<(String, rust_decimal::Decimal)>> {
+        match self {
+            Self::Paper(_) => None,
+            Self::Alpaca(alpaca) => alpaca.positions().await,
+        }
+    }
+
     /// Asks the venue to cancel; the outcome arrives as events.
     pub async fn cancel(&self, order_id: i64) {
         match self {

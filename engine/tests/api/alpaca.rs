@@ -44,6 +44,9 @@ pub struct StandIn {
     pub activities: Arc<Mutex<Vec<Value>>>,
     /// While set, the stream is down: open connections are closed and new ones refused (503).
     pub stream_down: Arc<AtomicBool>,
+    /// The account's positions, signed, by symbol: the executions' net (and what a test adds
+    /// as trades made at Alpaca outside the engine).
+    pub positions: Arc<Mutex<std::collections::BTreeMap<String, Decimal>>>,
 }
 
 /// Sent on the stand-in's internal channel to close every open stream connection.
@@ -181,6 +184,27 @@ async fn fill_activities(
     (StatusCode::OK, Json(Value::Array(all.into_iter().skip(start).take(size).collect())))
 }
 
+/// `GET /v2/positions`: open positions in Alpaca's format (`qty` unsigned, `side`).
+async fn positions(State(s): State<StandIn>, headers: HeaderMap) -> (StatusCode, Json<Value>) {
+    if !s.authorized(&headers) {
+        return unauthorized();
+    }
+    let positions: Vec<Value> = s
+        .positions
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(_, qty)| !qty.is_zero())
+        .map(|(symbol, qty)| {
+            json!({"asset_class": "us_equity", "asset_id": "b0b6dd9d-8b9b-48a9-ba46-b9d54906e415", "asset_marginable": false,
+                   "avg_entry_price": "174.78", "exchange": "NASDAQ", "qty": qty.abs().normalize().to_string(),
+                   "qty_available": qty.abs().normalize().to_string(), "side": if qty.is_sign_negative() { "short" } else { "long" },
+                   "symbol": symbol})
+        })
+        .collect();
+    (StatusCode::OK, Json(Value::Array(positions)))
+}
+
 async fn stream(State(s): State<StandIn>, ws: WebSocketUpgrade) -> axum::response::Response {
     if s.stream_down.load(Ordering::SeqCst) {
         return StatusCode::SERVICE_UNAVAILABLE.into_response();
@@ -231,12 +255,14 @@ impl StandIn {
             reject_cancels: Arc::default(),
             activities: Arc::default(),
             stream_down: Arc::default(),
+            positions: Arc::default(),
         };
         let app = Router::new()
             .route("/v2/orders", post(create_order))
             .route("/v2/orders:by_client_order_id", get(by_client_order_id))
             .route("/v2/orders/{id}", delete(cancel_order))
             .route("/v2/account/activities/FILL", get(fill_activities))
+            .route("/v2/positions", get(positions))
             .route("/stream", get(stream))
             .with_state(s.clone());
         tokio::spawn(async move { axum::serve(listener, app).await });
@@ -269,6 +295,8 @@ impl StandIn {
         order["filled_avg_price"] = json!(((average * before + p * q) / cum).round_dp(9).normalize().to_string());
         order["status"] = json!(if done { "filled" } else { "partially_filled" });
         let event = if done { "fill" } else { "partial_fill" };
+        let signed = if order["side"] == "sell" { -q } else { q };
+        *self.positions.lock().unwrap().entry(order["symbol"].as_str().unwrap().to_owned()).or_default() += signed;
         let execution_id = uuid::Uuid::new_v4().to_string();
         let mut activities = self.activities.lock().unwrap();
         let sequence = activities.len();
@@ -624,5 +652,32 @@ async fn alpacas_commission_is_booked_once_per_order_however_often_it_is_reporte
     assert_eq!(fees, ["0", "1.25"], "{fills}");
     let (_, pnl) = app.get("/api/v1/pnl?account=live").await;
     assert_eq!(pnl["fees"], "1.25", "{pnl}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn positions_equal_to_alpacas_raise_nothing_and_a_trade_made_at_alpaca_halts_the_accounts_trading_there() {
+    let db = test_support::TestDb::new().await;
+    let alpaca = StandIn::start().await;
+    let app = alpaca_engine_with(&db, &alpaca, Duration::from_millis(500)).await;
+    let (_, placed) = app.place_market("live", "AAPL", "buy", "2", "pos-1").await;
+    let id = placed["order_id"].as_i64().unwrap();
+    app.order_reaches(id, "new").await;
+    alpaca.fill(&format!("hly-{id}"), "2", "150");
+    app.order_reaches(id, "filled").await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(app.get("/api/v1/halt").await.1, json!([]), "equal positions: no halt");
+    // Someone buys one more on Alpaca's own site: the engine's fills cannot explain it.
+    *alpaca.positions.lock().unwrap().get_mut("AAPL").unwrap() += Decimal::ONE;
+    eventually("the break halts the account", || async {
+        app.get("/api/v1/halt").await.1.as_array().unwrap().len() == 1
+    })
+    .await;
+    let (_, halts) = app.get("/api/v1/halt").await;
+    assert_eq!((halts[0]["scope"].as_str(), halts[0]["account"].as_str()), (Some("account"), Some("live")));
+    assert_eq!(halts[0]["created_by"], "reconciliation");
+    assert_eq!(halts[0]["reason"], "reconciliation: alpaca holds AAPL 3, the engine's fills make 2");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(app.get("/api/v1/halt").await.1.as_array().unwrap().len(), 1, "halted once, not on every check");
     app.stop().await;
 }
