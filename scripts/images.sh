@@ -220,6 +220,7 @@ image() { echo "localhost/halyard/$1:$tag"; }
 # Build
 ################################################################################
 if [ "$mode" != check ]; then
+  before_build=$(buildah containers -q | tr '\n' ' ')
   for svc in "${services[@]}"; do
     t=$(date +%s)
     say "building $(image "$svc") from $svc/Dockerfile, $binaries binaries (log: .local/images/logs/build-$svc.log)"
@@ -231,6 +232,11 @@ if [ "$mode" != check ]; then
       exit 1
     fi
     say "$svc built in $(($(date +%s) - t))s"
+  done
+  # buildah 1.28 leaves the working container of a stage without instructions (the Dockerfiles'
+  # `FROM ${BINARIES} AS binaries`) behind after the build: remove what the builds left.
+  for c in $(buildah containers -q); do
+    [[ " $before_build " == *" $c "* ]] || buildah rm "$c" >/dev/null 2>&1 || true
   done
 fi
 [ "$mode" = build ] && { say "built in $(($(date +%s) - started))s"; exit 0; }
