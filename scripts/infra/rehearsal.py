@@ -41,11 +41,10 @@ import base64
 import datetime
 import decimal
 import http.client as httpclient
-import fnmatch
-import hashlib
 import json
 import os
 import re
+import secrets
 import signal
 import socket
 import subprocess
@@ -423,8 +422,7 @@ def rehearse(endpoint: str, region: str, emu: Path, work: Path) -> None:
         for svc, spec in manifest.items()
         if spec.get("service_connect_dns_name")
     }
-    rds_host = containers["engine"]["environment"]
-    rds = {e["name"]: e["value"] for e in rds_host}
+    rds = {e["name"]: e["value"] for e in containers["engine"]["environment"]}
     mapping_lines = [
         f"DATABASE_HOST {rds['DATABASE_HOST']} -> 127.0.0.1",
         f"DATABASE_PORT {rds['DATABASE_PORT']} -> {PG_PORT}",
@@ -509,8 +507,13 @@ def run(aws, box, containers, services, image_of, environment, ports, logs) -> N
         envs[task] = environment(container, task, ports[task])
         argv = box.argv(image, container)
         process = box.start(image, envs[task], argv, f"serve-{task}")
-        wait_until(f"{task} /healthz", lambda: process.poll() is None and http("GET", f"http://127.0.0.1:{ports[task]}/healthz")[0] == 200
-                   or (process.poll() is not None and fail_with_log(logs, f"serve-{task}", f"{task} exited {process.poll()}")), 90)
+        def healthy(process=process, task=task) -> bool:
+            if process.poll() is not None:
+                tail = (logs / f"serve-{task}.log").read_text().splitlines()[-15:]
+                raise Failed(f"{task} exited {process.poll()}:\n    " + "\n    ".join(tail))
+            return http("GET", f"http://127.0.0.1:{ports[task]}/healthz")[0] == 200
+
+        wait_until(f"{task} /healthz", healthy, 90)
         command = container.get("healthCheck", {}).get("command") or []
         if not command or command[0] != "CMD":
             raise Failed(f"{key} task definition: health check {command!r} is not an exec CMD")
@@ -538,7 +541,7 @@ def run(aws, box, containers, services, image_of, environment, ports, logs) -> N
     bearer = {"authorization": f"Bearer {operator_token}"}
 
     # A TradingView alert becomes an order and a paper fill on live prices.
-    passphrase = "rehearsal-" + hashlib.sha256(os.urandom(8)).hexdigest()[:12]
+    passphrase = "rehearsal-" + secrets.token_hex(6)
     strategy = {"name": "rehearsal-tv", "kind": "signal_follower", "params": {"quantity": "1"}, "account": "rehearsal",
                 "symbols": [SYMBOL], "bar_seconds": 60, "passphrase": passphrase, "enabled": True}
     status, body, _ = http("POST", f"{alb}/api/v1/strategies", strategy, bearer)
@@ -568,7 +571,7 @@ def run(aws, box, containers, services, image_of, environment, ports, logs) -> N
     say(f"alert -> order {orders[0].get('order_id', orders[0].get('id'))} filled -> position {SYMBOL} {positions[0]['qty']} @ {positions[0].get('avg_price')}")
 
     # The dashboard signs in (a trader created by its one-off `user create`) and shows the position.
-    password = "rehearsal-" + hashlib.sha256(os.urandom(8)).hexdigest()[:16]
+    password = "rehearsal-" + secrets.token_hex(8)
     dashboard_image = image_of(containers["dashboard"])
     user_argv = [*box.argv(dashboard_image, {"command": []})[:1], "user", "create", "--username", "rehearsal", "--role", "trader"]
     box.run_once(dashboard_image, {**envs["dashboard"], "DASHBOARD_PASSWORD": password}, user_argv, "user-create")
@@ -656,10 +659,6 @@ def dashboard_shows_position(alb: str, username: str, password: str, account: st
 
     return wait_until("the position on the dashboard's overview", row, 30)
 
-
-def fail_with_log(logs: Path, name: str, what: str):
-    tail = (logs / f"{name}.log").read_text().splitlines()[-15:]
-    raise Failed(f"{what}:\n    " + "\n    ".join(tail))
 
 
 def main(argv: list[str]) -> int:

@@ -402,11 +402,7 @@ async fn an_alpaca_rejection_is_stored_with_its_message() {
 #[tokio::test]
 async fn cancelling_an_alpaca_order_deletes_it_there_and_the_canceled_update_ends_it() {
     let (app, alpaca, _db) = spawn_alpaca_engine().await;
-    let (_, placed) = app
-        .post("/api/v1/orders", json!({"account": "live", "symbol": "AAPL", "side": "sell", "qty": "1", "limit_price": "300", "client_order_id": "c-1"}))
-        .await;
-    let id = placed["order_id"].as_i64().unwrap();
-    app.order_reaches(id, "new").await;
+    let id = working_limit_order(&app, "sell", "1", "300", "c-1").await;
     let (status, _) = app.post(&format!("/api/v1/orders/{id}/cancel"), json!({})).await;
     assert_eq!(status, 202);
     let cancelled = app.order_reaches(id, "cancelled").await;
@@ -517,11 +513,7 @@ async fn a_rejection_alpaca_sends_after_acknowledging_the_order_rejects_it() {
 async fn a_cancel_alpaca_rejects_puts_the_order_back_to_working() {
     let (app, alpaca, _db) = spawn_alpaca_engine().await;
     alpaca.reject_cancels.store(true, Ordering::SeqCst);
-    let (_, placed) = app
-        .post("/api/v1/orders", json!({"account": "live", "symbol": "AAPL", "side": "buy", "qty": "1", "limit_price": "100", "client_order_id": "cr-1"}))
-        .await;
-    let id = placed["order_id"].as_i64().unwrap();
-    app.order_reaches(id, "new").await;
+    let id = working_limit_order(&app, "buy", "1", "100", "cr-1").await;
     assert_eq!(app.post(&format!("/api/v1/orders/{id}/cancel"), json!({})).await.0, 202);
     eventually("the cancel rejection is booked", || async {
         let (_, order) = app.get(&format!("/api/v1/orders/{id}")).await;
@@ -544,6 +536,17 @@ async fn fills_of(app: &TestApp, account: &str) -> Vec<(String, String)> {
         .collect();
     fills.sort();
     fills
+}
+
+/// A limit order for AAPL on account `live`, placed and acknowledged by Alpaca; its order id.
+async fn working_limit_order(app: &TestApp, side: &str, qty: &str, limit_price: &str, client_order_id: &str) -> i64 {
+    let body = json!({"account": "live", "symbol": "AAPL", "side": side, "qty": qty, "limit_price": limit_price,
+                      "client_order_id": client_order_id});
+    let (status, placed) = app.post("/api/v1/orders", body).await;
+    assert_eq!(status, 201, "{placed}");
+    let id = placed["order_id"].as_i64().unwrap();
+    app.order_reaches(id, "new").await;
+    id
 }
 
 #[tokio::test]
@@ -587,11 +590,7 @@ async fn fills_made_while_the_stream_was_down_are_booked_when_it_reconnects_and_
 #[tokio::test]
 async fn duplicated_and_out_of_order_fill_updates_are_booked_once_each() {
     let (app, alpaca, _db) = spawn_alpaca_engine().await;
-    let (_, placed) = app
-        .post("/api/v1/orders", json!({"account": "live", "symbol": "AAPL", "side": "buy", "qty": "3", "limit_price": "12", "client_order_id": "ooo-1"}))
-        .await;
-    let id = placed["order_id"].as_i64().unwrap();
-    app.order_reaches(id, "new").await;
+    let id = working_limit_order(&app, "buy", "3", "12", "ooo-1").await;
     let first = alpaca.execute(&format!("hly-{id}"), "1", "10");
     let second = alpaca.execute(&format!("hly-{id}"), "2", "11");
     // The second execution first, then the first, then each again.
@@ -612,13 +611,8 @@ async fn a_scheduled_reconciliation_books_a_fill_whose_update_never_came_and_a_c
     let db = test_support::TestDb::new().await;
     let alpaca = StandIn::start().await;
     let app = alpaca_engine_with(&db, &alpaca, Duration::from_secs(1)).await;
-    let place = |client: &'static str| {
-        app.post("/api/v1/orders", json!({"account": "live", "symbol": "AAPL", "side": "buy", "qty": "1", "limit_price": "100", "client_order_id": client}))
-    };
-    let silent = place("silent-1").await.1["order_id"].as_i64().unwrap();
-    let manual = place("manual-1").await.1["order_id"].as_i64().unwrap();
-    app.order_reaches(silent, "new").await;
-    app.order_reaches(manual, "new").await;
+    let silent = working_limit_order(&app, "buy", "1", "100", "silent-1").await;
+    let manual = working_limit_order(&app, "buy", "1", "100", "manual-1").await;
     // Alpaca fills one (its update is lost) and someone cancels the other on Alpaca's site.
     alpaca.execute(&format!("hly-{silent}"), "1", "99.5");
     alpaca.orders.lock().unwrap().get_mut(&format!("hly-{manual}")).unwrap()["status"] = json!("canceled");
