@@ -39,6 +39,7 @@ webhook_sources = ["tradingview"]
 # The engine's venue as engine/src/configuration.rs reads it today: one venue per deployment
 # (per-account venues are issue 16). Alpaca: { kind = "alpaca", broker_account = "paper",
 # alpaca_trading = "paper" } (ALPACA_BASE_URL and ALPACA_STREAM_URL follow alpaca_trading).
+# Binance Spot: { kind = "binance", broker_account = "paper", binance_network = "testnet" }.
 engine_venue = { kind = "paper" }
 
 # Data-service feeds (FEEDS). Synthetic prices keep paper trading alive without a venue feed.

@@ -274,6 +274,18 @@ for env in "${ENVIRONMENTS[@]}"; do
   SUMMARY+=("plan-${env} ${n}")
 done
 
+# Every environment trades paper; the live venues' settings (broker secret lookup, endpoints,
+# validations) are planned too, on dev's variables with its broker account.
+for venue in 'alpaca:{kind="alpaca",broker_account="paper",alpaca_trading="paper"}' \
+  'binance:{kind="binance",broker_account="paper",binance_network="testnet"}'; do
+  # shellcheck disable=SC2046
+  run_logged "${LOGS}/plan-venue-${venue%%:*}.log" tf plan -input=false -no-color -lock=false $(var_args "${EMULATOR_ENV}") \
+    -var "engine_venue=${venue#*:}" -out="${EMU}/venue-${venue%%:*}.plan" ||
+    fail "terraform plan of ${EMULATOR_ENV} with engine_venue ${venue#*:}"
+  say "plan ${EMULATOR_ENV} with the ${venue%%:*} venue: ok"
+  SUMMARY+=("plan-${venue%%:*} ok")
+done
+
 STAGE="apply"
 plan_and_apply() {
   # shellcheck disable=SC2046

@@ -22,6 +22,15 @@ locals {
   }
   alpaca = var.engine_venue.kind == "alpaca" ? local.alpaca_endpoints[var.engine_venue.alpaca_trading] : null
 
+  binance_endpoints = {
+    testnet = { base_url = "https://testnet.binance.vision", ws_api_url = "wss://ws-api.testnet.binance.vision/ws-api/v3" }
+    live    = { base_url = "https://api.binance.com", ws_api_url = "wss://ws-api.binance.com:443/ws-api/v3" }
+  }
+  binance = var.engine_venue.kind == "binance" ? local.binance_endpoints[var.engine_venue.binance_network] : null
+  broker_secret_arn = (
+    var.engine_venue.kind == "paper" ? null : module.secrets.broker_secret_arns[var.engine_venue.broker_account]
+  )
+
   setting_values_common = {
     environment        = var.environment
     region             = local.region
@@ -36,10 +45,13 @@ locals {
     engine_url       = local.service_urls.engine
     data_service_url = local.service_urls["data-service"]
     # Engine venue (what engine/src/configuration.rs reads today: one venue per deployment).
-    venue             = var.engine_venue.kind
-    alpaca_base_url   = try(local.alpaca.base_url, null)
-    alpaca_stream_url = try(local.alpaca.stream_url, null)
-    alpaca_secret_id  = var.engine_venue.kind == "alpaca" ? module.secrets.broker_secret_arns[var.engine_venue.broker_account] : null
+    venue              = var.engine_venue.kind
+    alpaca_base_url    = try(local.alpaca.base_url, null)
+    alpaca_stream_url  = try(local.alpaca.stream_url, null)
+    alpaca_secret_id   = var.engine_venue.kind == "alpaca" ? local.broker_secret_arn : null
+    binance_base_url   = try(local.binance.base_url, null)
+    binance_ws_api_url = try(local.binance.ws_api_url, null)
+    binance_secret_id  = var.engine_venue.kind == "binance" ? local.broker_secret_arn : null
     signal_hmac_secret_id = (
       var.engine_webhook_hmac_source == null ? null : module.secrets.webhook_secret_arns[var.engine_webhook_hmac_source]
     )
@@ -64,6 +76,9 @@ locals {
     alpaca_base_url            = var.engine_venue.kind == "alpaca"
     alpaca_stream_url          = var.engine_venue.kind == "alpaca"
     alpaca_secret_id           = var.engine_venue.kind == "alpaca"
+    binance_base_url           = var.engine_venue.kind == "binance"
+    binance_ws_api_url         = var.engine_venue.kind == "binance"
+    binance_secret_id          = var.engine_venue.kind == "binance"
     signal_hmac_secret_id      = var.engine_webhook_hmac_source != null
     synthetic_symbols          = var.market_data.synthetic_symbols != null
     synthetic_ticks_per_second = var.market_data.synthetic_ticks_per_second != null

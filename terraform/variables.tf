@@ -173,18 +173,19 @@ variable "webhook_sources" {
 }
 
 variable "engine_venue" {
-  description = "Where the engine sends orders, as engine/src/configuration.rs reads it today (one venue per deployment; per-account venues are issue 16): kind \"paper\" (VENUE=paper, fills against live ticks) or \"alpaca\" with broker_account (one of broker_accounts: ALPACA_SECRET_ID, the secret holds {\"key_id\", \"secret_key\"}, put by an operator before the apply) and alpaca_trading \"paper\" or \"live\", which sets ALPACA_BASE_URL and ALPACA_STREAM_URL together so keys and stream always point at the same Alpaca environment"
+  description = "Where the engine sends orders, as engine/src/configuration.rs reads it today (one venue per deployment; per-account venues are issue 16): kind \"paper\" (VENUE=paper, fills against live ticks), \"alpaca\" or \"binance\" (Binance Spot) with broker_account (one of broker_accounts: its secret holds the keys, {\"key_id\", \"secret_key\"} for Alpaca or {\"api_key\", \"secret_key\"} for Binance, put by an operator before the apply). alpaca_trading \"paper\" or \"live\" sets ALPACA_BASE_URL and ALPACA_STREAM_URL together; binance_network \"testnet\" or \"live\" sets BINANCE_BASE_URL and BINANCE_WS_API_URL together, so keys, REST and stream always point at the same environment"
   type = object({
-    kind           = optional(string, "paper")
-    broker_account = optional(string)
-    alpaca_trading = optional(string, "paper")
+    kind            = optional(string, "paper")
+    broker_account  = optional(string)
+    alpaca_trading  = optional(string, "paper")
+    binance_network = optional(string, "testnet")
   })
   default  = {}
   nullable = false
 
   validation {
-    condition     = contains(["paper", "alpaca"], var.engine_venue.kind)
-    error_message = "engine_venue.kind must be paper or alpaca."
+    condition     = contains(["paper", "alpaca", "binance"], var.engine_venue.kind)
+    error_message = "engine_venue.kind must be paper, alpaca or binance."
   }
 
   validation {
@@ -193,13 +194,18 @@ variable "engine_venue" {
   }
 
   validation {
-    condition     = var.engine_venue.kind != "alpaca" || contains(var.broker_accounts, coalesce(var.engine_venue.broker_account, "-"))
-    error_message = "engine_venue.kind = alpaca needs broker_account, one of broker_accounts (its secret holds the Alpaca keys)."
+    condition     = contains(["testnet", "live"], var.engine_venue.binance_network)
+    error_message = "engine_venue.binance_network must be testnet (testnet.binance.vision) or live (api.binance.com)."
   }
 
   validation {
-    condition     = var.engine_venue.kind == "alpaca" || var.engine_venue.broker_account == null
-    error_message = "engine_venue.broker_account is only used with kind = alpaca."
+    condition     = var.engine_venue.kind == "paper" || contains(var.broker_accounts, coalesce(var.engine_venue.broker_account, "-"))
+    error_message = "engine_venue.kind = alpaca or binance needs broker_account, one of broker_accounts (its secret holds the venue's keys)."
+  }
+
+  validation {
+    condition     = var.engine_venue.kind != "paper" || var.engine_venue.broker_account == null
+    error_message = "engine_venue.broker_account is only used with kind = alpaca or binance."
   }
 }
 

@@ -7,11 +7,16 @@
 //! | `DATABASE_MAX_CONNECTIONS` | `10` | pool size |
 //! | `MIGRATE_ON_START` | `true` | apply pending migrations at start-up |
 //! | `DATA_SERVICE_URL` | `http://localhost:8081` | data-service base URL: live ticks (WebSocket) and quotes |
-//! | `VENUE` | `paper` | where orders go: `paper` (fills against live ticks) or `alpaca` |
+//! | `VENUE` | `paper` | where orders go: `paper` (fills against live ticks), `alpaca` or `binance` (Binance Spot) |
 //! | `ALPACA_BASE_URL` | `https://paper-api.alpaca.markets` | Alpaca REST base URL (`https://api.alpaca.markets` for live) |
 //! | `ALPACA_STREAM_URL` | `wss://paper-api.alpaca.markets/stream` | Alpaca trade-updates stream |
 //! | `ALPACA_SECRET_ID` | — | Secrets Manager secret `{"key_id": "...", "secret_key": "..."}` with the Alpaca keys; re-read every `SECRETS_REFRESH_SECONDS` and when Alpaca refuses them |
 //! | `ALPACA_KEY_ID` / `ALPACA_SECRET_KEY` | — (required with `VENUE=alpaca` without `ALPACA_SECRET_ID`) | Alpaca API keys given directly |
+//! | `BINANCE_BASE_URL` | `https://testnet.binance.vision` | Binance Spot REST base URL (`https://api.binance.com` for live) |
+//! | `BINANCE_WS_API_URL` | `wss://ws-api.testnet.binance.vision/ws-api/v3` | Binance WebSocket API, where the user data stream is subscribed (`wss://ws-api.binance.com:443/ws-api/v3` for live) |
+//! | `BINANCE_SECRET_ID` | — | Secrets Manager secret `{"api_key": "...", "secret_key": "..."}` with the Binance HMAC keys; re-read like Alpaca's |
+//! | `BINANCE_API_KEY` / `BINANCE_SECRET_KEY` | — (required with `VENUE=binance` without `BINANCE_SECRET_ID`) | Binance keys given directly |
+//! | `BINANCE_RECV_WINDOW_MS` | `5000` | how long a signed request stays valid at Binance (1–60000) |
 //! | `PAPER_FEE_BPS` | `0` | paper venue fee, basis points of the notional (e.g. `1.5`) |
 //! | `PAPER_FEE_PER_ORDER` | `0` | paper venue fixed fee per fill |
 //! | `PAPER_LIQUIDITY` | `unlimited` | `trade_size`: a trade fills at most its size, so larger paper orders fill partially |
@@ -84,6 +89,8 @@ pub enum VenueSettings {
     Paper,
     /// Alpaca.
     Alpaca(crate::venue::alpaca::AlpacaSettings),
+    /// Binance Spot.
+    Binance(crate::venue::binance::BinanceSettings),
 }
 
 /// Paper venue pricing.
@@ -144,8 +151,36 @@ impl Settings {
                     },
                 })
             }
+            "binance" => {
+                let required = |var: &str| {
+                    config::optional(var).ok_or_else(|| ConfigError::new(var, "required when VENUE=binance"))
+                };
+                let recv_window: u64 = config::parsed_or("BINANCE_RECV_WINDOW_MS", 5000)?;
+                if !(1..=60_000).contains(&recv_window) {
+                    return Err(ConfigError::new("BINANCE_RECV_WINDOW_MS", "must be 1 to 60000 (Binance's maximum)"));
+                }
+                VenueSettings::Binance(crate::venue::binance::BinanceSettings {
+                    base_url: config::optional("BINANCE_BASE_URL")
+                        .unwrap_or_else(|| "https://testnet.binance.vision".to_owned())
+                        .trim_end_matches('/')
+                        .to_owned(),
+                    ws_api_url: config::optional("BINANCE_WS_API_URL")
+                        .unwrap_or_else(|| "wss://ws-api.testnet.binance.vision/ws-api/v3".to_owned()),
+                    credentials: match config::optional("BINANCE_SECRET_ID") {
+                        Some(id) => SecretSetting::SecretId(id),
+                        None => crate::venue::binance::credentials_value(
+                            &required("BINANCE_API_KEY")?,
+                            &required("BINANCE_SECRET_KEY")?,
+                        ),
+                    },
+                    recv_window: Duration::from_millis(recv_window),
+                })
+            }
             other => {
-                return Err(ConfigError::new("VENUE", format!("unknown venue {other:?}; expected paper or alpaca")))
+                return Err(ConfigError::new(
+                    "VENUE",
+                    format!("unknown venue {other:?}; expected paper, alpaca or binance"),
+                ))
             }
         };
         let data_service_url =

@@ -106,7 +106,7 @@ pub async fn run(oms: Oms, ttl: Duration, renew: Duration, reconcile_every: Dura
     // Start-up reconciliation runs before the first lease round, in this task, so it never
     // races this instance's adoption of the same orders.
     reconcile(&oms, "start-up").await;
-    let reconnected = oms.venue().stream_reconnected();
+    let reconnected = oms.venues().stream_reconnected();
     let mut positions = crate::reconcile::PositionCheck::default();
     let mut interval = tokio::time::interval(renew);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -116,7 +116,7 @@ pub async fn run(oms: Oms, ttl: Duration, renew: Duration, reconcile_every: Dura
         tokio::select! {
             () = stop.cancelled() => break,
             _ = interval.tick() => {}
-            () = async { match &reconnected { Some(n) => n.notified().await, None => std::future::pending().await } } => {
+            () = reconnected.notified() => {
                 reconcile(&oms, "stream reconnected").await;
                 continue;
             }

@@ -23,7 +23,7 @@ use crate::{
     oms::Oms,
     signals::SignalWriter,
     strategies::StrategyCache,
-    venue::{alpaca::AlpacaVenue, paper::PaperVenue, Venue},
+    venue::{alpaca::AlpacaVenue, binance::BinanceVenue, paper::PaperVenue, Venue},
 };
 
 /// Shared state of every handler: a cheap handle (one reference count) to [`Services`], since
@@ -156,6 +156,17 @@ impl Application {
                 let (alpaca, task) = AlpacaVenue::start(alpaca.clone(), credentials, events_tx, stop.clone());
                 tasks.push(task);
                 Venue::Alpaca(alpaca)
+            }
+            VenueSettings::Binance(binance) => {
+                let credentials = binance
+                    .credentials
+                    .resolve(secrets.clone())
+                    .await
+                    .map_err(|e| anyhow::anyhow!("Binance credentials: {e}"))?;
+                tasks.extend(credentials.spawn_refresh(settings.secrets_refresh, stop.clone()));
+                let (binance, task) = BinanceVenue::start(binance.clone(), credentials, events_tx, stop.clone());
+                tasks.push(task);
+                Venue::Binance(binance)
             }
         };
         let oms = Oms::new(pool.clone(), &settings.instance_id, venue, market);

@@ -29,7 +29,7 @@ use utoipa::ToSchema;
 use crate::{
     convert::{self, ToDecimal},
     market::MarketData,
-    venue::{Venue, VenueEvent, VenueEventKind, VenueOrder},
+    venue::{Venue, VenueEvent, VenueEventKind, VenueOrder, Venues},
 };
 
 /// The strategy lease an order is written under.
@@ -226,7 +226,7 @@ pub struct Oms {
     instance_id: Arc<str>,
     /// This process's fencing token for its instance id (see [`Oms::register`]); 0 until then.
     epoch: Arc<AtomicI64>,
-    venue: Venue,
+    venues: Venues,
     market: MarketData,
     fills: tokio::sync::broadcast::Sender<BookedFill>,
 }
@@ -251,10 +251,12 @@ const ORDER_COLUMNS: &str = "order_id, account, strategy, client_order_id, symbo
 pub const OPEN_STATUSES: [&str; 4] = ["pending_new", "new", "partially_filled", "pending_cancel"];
 
 impl Oms {
-    /// An order manager sending to `venue`.
-    pub fn new(pool: PgPool, instance_id: &str, venue: Venue, market: MarketData) -> Self {
+    /// An order manager sending each account's orders to its venue in `venues` (a single
+    /// [`Venue`] converts into a set where every account trades there).
+    pub fn new(pool: PgPool, instance_id: &str, venues: impl Into<Venues>, market: MarketData) -> Self {
         let (fills, _) = tokio::sync::broadcast::channel(4096);
-        Self { pool, instance_id: Arc::from(instance_id), epoch: Arc::new(AtomicI64::new(0)), venue, market, fills }
+        let venues = venues.into();
+        Self { pool, instance_id: Arc::from(instance_id), epoch: Arc::new(AtomicI64::new(0)), venues, market, fills }
     }
 
     /// Fills booked from now on (strategies' `on_fill`).
@@ -272,9 +274,18 @@ impl Oms {
         &self.market
     }
 
-    /// The venue orders go to.
-    pub fn venue(&self) -> &Venue {
-        &self.venue
+    /// The venues orders go to.
+    pub fn venues(&self) -> &Venues {
+        &self.venues
+    }
+
+    /// The venue an order recorded (`None` when this engine is not configured with it).
+    fn venue_of(&self, order: &OrderRow) -> Option<&Venue> {
+        let venue = self.venues.named(&order.venue);
+        if venue.is_none() {
+            tracing::error!(order_id = order.order_id, venue = %order.venue, "the order's venue is not configured in this engine");
+        }
+        venue
     }
 
     /// This process's instance id.
@@ -331,7 +342,9 @@ impl Oms {
         match order.open_intent(instrument) {
             Ok(intent) => {
                 let symbol = std::sync::Arc::from(order.symbol.as_str());
-                self.venue.submit(VenueOrder { order_id: order.order_id, symbol, intent }).await;
+                if let Some(venue) = self.venue_of(order) {
+                    venue.submit(VenueOrder { order_id: order.order_id, symbol, intent }).await;
+                }
             }
             Err(e) => tracing::error!(order_id = order.order_id, error = %e, "order cannot be sent"),
         }
@@ -394,7 +407,7 @@ impl Oms {
         .bind(order.qty.dec())
         .bind(status.code())
         .bind(reason)
-        .bind(self.venue.name())
+        .bind(self.venues.route(&order.account).0)
         .bind(&*self.instance_id)
         .bind(order.lease.map(|l| l.fencing_token))
         .bind(order.signal_id)
@@ -437,7 +450,9 @@ impl Oms {
             .await?;
         tx.commit().await?;
         // The venue is told in both cases: a pending_new order may be on its way to it.
-        self.venue.cancel(order_id).await;
+        if let Some(venue) = self.venue_of(&row) {
+            venue.cancel(order_id, &row.symbol).await;
+        }
         Ok(updated)
     }
 
@@ -479,7 +494,8 @@ impl Oms {
         .fetch_optional(&mut *tx)
         .await?
         .ok_or(OmsError::NotFound(event.order_id))?;
-        if self.venue.is_per_process() && !self.owns(&row, owner_epoch) {
+        let per_process = self.venues.named(&row.venue).is_some_and(Venue::is_per_process);
+        if per_process && !self.owns(&row, owner_epoch) {
             // This process's own book produced the event, but the order is no longer ours: it was
             // adopted by another instance (which re-sent it to its book) or a newer process under
             // our id resumed it. Booking it here would execute the order twice.
@@ -681,13 +697,13 @@ impl Oms {
         tracing::info!(instance = %self.instance_id, epoch, "engine instance registered");
         let resumed: Vec<OrderRow> = sqlx::query_as(&format!(
             "update \"order\" set owner_epoch = $2, updated_at = now()
-              where instance_id = $1 and status = any($3) and venue = $4
+              where instance_id = $1 and status = any($3) and venue = any($4)
              returning {ORDER_COLUMNS}"
         ))
         .bind(&*self.instance_id)
         .bind(epoch)
         .bind(&OPEN_STATUSES[..])
-        .bind(self.venue.name())
+        .bind(self.venues.names())
         .fetch_all(&self.pool)
         .await?;
         for order in &resumed {
@@ -733,7 +749,7 @@ impl Oms {
              ),
              owners as (
                  select distinct o.instance_id from \"order\" o
-                  where o.status = any($2) and o.venue = $3 and o.instance_id is distinct from $1
+                  where o.status = any($2) and o.venue = any($3) and o.instance_id is distinct from $1
              ),
              gone as (
                  update engine_instance i set epoch = i.epoch + 1
@@ -745,7 +761,7 @@ impl Oms {
              )
              update \"order\" o set instance_id = $1, owner_epoch = $5, updated_at = now()
                from me
-              where o.status = any($2) and o.venue = $3 and o.instance_id is distinct from $1
+              where o.status = any($2) and o.venue = any($3) and o.instance_id is distinct from $1
                 and (o.instance_id in (select instance_id from gone)
                      or o.instance_id is null
                      or not exists (select 1 from engine_instance i where i.instance_id = o.instance_id))
@@ -754,7 +770,7 @@ impl Oms {
         ))
         .bind(&*self.instance_id)
         .bind(&OPEN_STATUSES[..])
-        .bind(self.venue.name())
+        .bind(self.venues.names())
         .bind(stale_after.as_secs_f64())
         .bind(self.epoch())
         .fetch_all(&self.pool)
@@ -769,7 +785,8 @@ impl Oms {
     /// Brings orders this process just took ownership of in line with its venue.
     async fn take_over(&self, orders: &[OrderRow]) -> Result<(), OmsError> {
         for order in orders {
-            if order.status == OrderStatus::PendingCancel.code() && self.venue.is_per_process() {
+            let per_process = self.venues.named(&order.venue).is_some_and(Venue::is_per_process);
+            if order.status == OrderStatus::PendingCancel.code() && per_process {
                 self.apply(&VenueEvent { order_id: order.order_id, kind: VenueEventKind::Cancelled }).await?;
             } else {
                 self.reconcile(order).await;
@@ -788,19 +805,24 @@ impl Oms {
         match order.open_intent(instrument) {
             Ok(intent) => {
                 let symbol = std::sync::Arc::from(order.symbol.as_str());
-                self.venue.reconcile(VenueOrder { order_id: order.order_id, symbol, intent }, filled).await;
+                if let Some(venue) = self.venue_of(order) {
+                    venue.reconcile(VenueOrder { order_id: order.order_id, symbol, intent }, filled).await;
+                }
             }
             Err(e) => tracing::error!(order_id = order.order_id, error = %e, "order cannot be reconciled"),
         }
     }
 
-    /// At start-up with a venue shared by every instance (Alpaca), reconciles every open order
-    /// with it, so fills and cancels that happened while no engine listened are booked.
+    /// Reconciles every open order at a venue shared by every instance (a broker account), so
+    /// fills and cancels that happened while no engine listened are booked. Paper books are
+    /// per process: adoption re-sends their orphaned orders instead.
     pub async fn reconcile_all_open(&self) -> Result<usize, OmsError> {
-        if self.venue.name() == "paper" {
-            return Ok(0); // paper books are per process: adoption re-sends orphaned orders
+        let shared: Vec<&str> = self.venues.shared().into_iter().map(|(name, _)| name).collect();
+        if shared.is_empty() {
+            return Ok(0);
         }
-        let open = self.open_orders(false).await?;
+        let open: Vec<OrderRow> =
+            self.open_orders(false).await?.into_iter().filter(|o| shared.contains(&o.venue.as_str())).collect();
         for order in &open {
             self.reconcile(order).await;
         }

@@ -81,6 +81,8 @@ pub struct AlpacaVenue {
     events: mpsc::Sender<VenueEvent>,
     /// Notified each time the stream is listening again (see [`super::Venue::stream_reconnected`]).
     connected: Arc<tokio::sync::Notify>,
+    /// Executions of orders the engine did not place (see [`super::Venue::take_foreign_executions`]).
+    foreign: Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 /// The key a fill is booked under: Alpaca's order id and the order's cumulative filled quantity
@@ -107,6 +109,8 @@ fn order_id_of(client_order_id: &str) -> Option<i64> {
 struct AlpacaOrder {
     id: String,
     client_order_id: String,
+    #[serde(default)]
+    symbol: Option<String>,
     /// Cumulative filled quantity (in a trade update: after that update's execution).
     #[serde(default)]
     filled_qty: Option<Decimal>,
@@ -209,7 +213,14 @@ impl AlpacaVenue {
         stop: CancellationToken,
     ) -> (Self, tokio::task::JoinHandle<()>) {
         let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap_or_default();
-        let venue = Self { http, settings: Arc::new(settings), credentials, events, connected: Arc::default() };
+        let venue = Self {
+            http,
+            settings: Arc::new(settings),
+            credentials,
+            events,
+            connected: Arc::default(),
+            foreign: Arc::default(),
+        };
         let task = tokio::spawn(venue.clone().run_stream(stop));
         (venue, task)
     }
@@ -217,6 +228,11 @@ impl AlpacaVenue {
     /// Notified each time the trade-updates stream is listening (again).
     pub fn stream_connected(&self) -> Arc<tokio::sync::Notify> {
         self.connected.clone()
+    }
+
+    /// Executions at Alpaca of orders the engine did not place, seen since the last call.
+    pub fn take_foreign_executions(&self) -> Vec<String> {
+        std::mem::take(&mut *self.foreign.lock().unwrap_or_else(std::sync::PoisonError::into_inner))
     }
 
     fn keys(&self) -> Keys {
@@ -597,7 +613,18 @@ impl AlpacaVenue {
 
     async fn apply(&self, update: TradeUpdate) {
         let Some(order_id) = order_id_of(&update.order.client_order_id) else {
-            return; // not one of ours
+            if matches!(update.event.as_str(), "fill" | "partial_fill") {
+                let what = format!(
+                    "alpaca executed an order Halyard did not place: {} {} at {} (client order id {})",
+                    update.qty.unwrap_or_default().normalize(),
+                    update.order.symbol.as_deref().unwrap_or("?"),
+                    update.price.unwrap_or_default().normalize(),
+                    update.order.client_order_id
+                );
+                tracing::error!(%what, "foreign execution at Alpaca");
+                self.foreign.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(what);
+            }
+            return;
         };
         let kind = match update.event.as_str() {
             "new" | "accepted" | "pending_new" => VenueEventKind::Accepted,

@@ -2,10 +2,15 @@
 //! happens to each order as [`VenueEvent`]s on a channel the order manager drains.
 //!
 //! Implementations: [`paper::PaperVenue`] (fills against live ticks with the domain's
-//! `SimulatedVenue`) and [`alpaca::AlpacaVenue`] (Alpaca's REST API and trade-updates stream). The set is closed, so it is an enum rather than a trait object.
+//! `SimulatedVenue`), [`alpaca::AlpacaVenue`] (Alpaca's REST API and trade-updates stream) and
+//! [`binance::BinanceVenue`] (Binance Spot's signed REST API and user data stream). The set is
+//! closed, so it is an enum rather than a trait object.
 
 pub mod alpaca;
+pub mod binance;
 pub mod paper;
+
+use std::{collections::HashMap, sync::Arc};
 
 use domain::{Money, OrderIntent, Price, Qty, Timestamp};
 
@@ -72,6 +77,8 @@ pub enum Venue {
     Paper(paper::PaperVenue),
     /// Alpaca.
     Alpaca(alpaca::AlpacaVenue),
+    /// Binance Spot.
+    Binance(binance::BinanceVenue),
 }
 
 impl Venue {
@@ -80,11 +87,12 @@ impl Venue {
         match self {
             Self::Paper(_) => "paper",
             Self::Alpaca(_) => "alpaca",
+            Self::Binance(_) => "binance",
         }
     }
 
     /// Whether each engine process has its own book at this venue (paper), rather than one
-    /// broker account shared by every instance (Alpaca). Only a per-process book's events are
+    /// broker account shared by every instance (Alpaca, Binance). Only a per-process book's events are
     /// fenced by order ownership: a shared venue's events are the broker's truth whoever
     /// receives them.
     pub fn is_per_process(&self) -> bool {
@@ -96,15 +104,17 @@ impl Venue {
         match self {
             Self::Paper(paper) => paper.submit(order).await,
             Self::Alpaca(alpaca) => alpaca.submit(order).await,
+            Self::Binance(binance) => binance.submit(order).await,
         }
     }
 
     /// Brings an open order (of which `filled` is booked) in line with the venue after a
-    /// restart or adoption: the paper venue simply takes what is still open; Alpaca is asked.
+    /// restart or adoption: the paper venue simply takes what is still open; a shared venue is asked.
     pub async fn reconcile(&self, order: VenueOrder, filled: domain::Qty) {
         match self {
             Self::Paper(paper) => paper.submit(order).await,
             Self::Alpaca(alpaca) => alpaca.reconcile(order, filled).await,
+            Self::Binance(binance) => binance.reconcile(order, filled).await,
         }
     }
 
@@ -114,23 +124,129 @@ impl Venue {
         match self {
             Self::Paper(_) => None,
             Self::Alpaca(alpaca) => Some(alpaca.stream_connected()),
+            Self::Binance(binance) => Some(binance.stream_connected()),
         }
     }
 
     /// A shared venue's positions by symbol (signed), to compare with the engine's fills;
-    /// `None` for the paper venue (its book is the engine's own) or when the venue did not answer.
+    /// `None` for the paper venue (its book is the engine's own), for Binance (a spot
+    /// account's balances hold assets the engine never traded, so they cannot be compared with
+    /// its fills) or when the venue did not answer.
     pub async fn positions(&self) -> Option<Vec<(String, rust_decimal::Decimal)>> {
         match self {
-            Self::Paper(_) => None,
+            Self::Paper(_) | Self::Binance(_) => None,
             Self::Alpaca(alpaca) => alpaca.positions().await,
         }
     }
 
-    /// Asks the venue to cancel; the outcome arrives as events.
-    pub async fn cancel(&self, order_id: i64) {
+    /// Executions the venue reported for orders the engine did not place (a trade made by
+    /// hand at the venue), described, since the last call. Each is certain evidence that the
+    /// account holds what the engine did not book.
+    pub fn take_foreign_executions(&self) -> Vec<String> {
+        match self {
+            Self::Paper(_) => Vec::new(),
+            Self::Alpaca(alpaca) => alpaca.take_foreign_executions(),
+            Self::Binance(binance) => binance.take_foreign_executions(),
+        }
+    }
+
+    /// Asks the venue to cancel order `order_id` (on `symbol`); the outcome arrives as events.
+    pub async fn cancel(&self, order_id: i64, symbol: &str) {
         match self {
             Self::Paper(paper) => paper.cancel(order_id).await,
             Self::Alpaca(alpaca) => alpaca.cancel(order_id).await,
+            Self::Binance(binance) => binance.cancel(order_id, symbol).await,
         }
+    }
+}
+
+/// Every venue of one engine: the default one (`VENUE`, paper unless configured), for any
+/// account not routed elsewhere, and one per routed account (`ACCOUNTS`: that account's own
+/// broker account). An order records the name of the venue it went to, and every later step
+/// (cancel, events, reconciliation, adoption) goes to that venue by name.
+#[derive(Clone)]
+pub struct Venues {
+    default: (Arc<str>, Venue),
+    routed: Arc<HashMap<String, (Arc<str>, Venue)>>,
+    reconnected: Arc<tokio::sync::Notify>,
+}
+
+impl From<Venue> for Venues {
+    fn from(venue: Venue) -> Self {
+        Self::new(venue, Vec::new())
+    }
+}
+
+impl Venues {
+    /// The default venue (named after its kind: `paper`, `alpaca`, `binance`) and the routed
+    /// accounts' venues (named `<kind>:<account>`).
+    pub fn new(default: Venue, routed: Vec<(String, Venue)>) -> Self {
+        let reconnected = Arc::new(tokio::sync::Notify::new());
+        let routed: HashMap<String, (Arc<str>, Venue)> = routed
+            .into_iter()
+            .map(|(account, venue)| {
+                let name: Arc<str> = Arc::from(format!("{}:{account}", venue.name()));
+                (account, (name, venue))
+            })
+            .collect();
+        let venues = Self { default: (Arc::from(default.name()), default), routed: Arc::new(routed), reconnected };
+        for (_, venue) in venues.all() {
+            if let Some(connected) = venue.stream_reconnected() {
+                let merged = venues.reconnected.clone();
+                tokio::spawn(async move {
+                    loop {
+                        connected.notified().await;
+                        merged.notify_one();
+                    }
+                });
+            }
+        }
+        venues
+    }
+
+    /// The venue an order of `account` goes to, and its name.
+    pub fn route(&self, account: &str) -> (&str, &Venue) {
+        let (name, venue) = self.routed.get(account).unwrap_or(&self.default);
+        (name, venue)
+    }
+
+    /// The venue named `name` (as stored on an order), if this engine has it.
+    pub fn named(&self, name: &str) -> Option<&Venue> {
+        if *self.default.0 == *name {
+            return Some(&self.default.1);
+        }
+        self.routed.values().find(|(n, _)| **n == *name).map(|(_, venue)| venue)
+    }
+
+    /// Every venue with its name, the default first.
+    pub fn all(&self) -> Vec<(&str, &Venue)> {
+        let mut all = vec![(&*self.default.0, &self.default.1)];
+        let mut routed: Vec<(&str, &Venue)> = self.routed.values().map(|(n, v)| (&**n, v)).collect();
+        routed.sort_by_key(|(name, _)| *name);
+        all.extend(routed);
+        all
+    }
+
+    /// The names of every venue.
+    pub fn names(&self) -> Vec<String> {
+        self.all().into_iter().map(|(name, _)| name.to_owned()).collect()
+    }
+
+    /// The venues shared by every engine instance (broker accounts), with their names.
+    pub fn shared(&self) -> Vec<(&str, &Venue)> {
+        self.all().into_iter().filter(|(_, venue)| !venue.is_per_process()).collect()
+    }
+
+    /// The routed accounts with their venue names, sorted.
+    pub fn accounts(&self) -> Vec<(String, String)> {
+        let mut accounts: Vec<(String, String)> =
+            self.routed.iter().map(|(account, (name, _))| (account.clone(), name.to_string())).collect();
+        accounts.sort();
+        accounts
+    }
+
+    /// Notified each time any venue's stream is (re)established.
+    pub fn stream_reconnected(&self) -> Arc<tokio::sync::Notify> {
+        self.reconnected.clone()
     }
 }

@@ -3,6 +3,7 @@
 
 mod alpaca;
 mod backtests;
+mod binance;
 mod halt;
 mod helpers;
 mod orders;
