@@ -285,6 +285,21 @@ for venue in 'alpaca:{kind="alpaca",broker_account="paper",alpaca_trading="paper
   say "plan ${EMULATOR_ENV} with the ${venue%%:*} venue: ok"
   SUMMARY+=("plan-${venue%%:*} ok")
 done
+# Two accounts with their own broker accounts beside the paper default (engine ACCOUNTS).
+accounts='{us={venue="alpaca",broker_account="paper"},crypto={venue="binance",broker_account="paper",binance_network="live"}}'
+# shellcheck disable=SC2046
+run_logged "${LOGS}/plan-accounts.log" tf plan -input=false -no-color -lock=false $(var_args "${EMULATOR_ENV}") \
+  -var "engine_accounts=${accounts}" -out="${EMU}/accounts.plan" ||
+  fail "terraform plan of ${EMULATOR_ENV} with engine_accounts ${accounts}"
+tf show -json "${EMU}/accounts.plan" | python3 -c '
+import json, sys
+# The output is only partly known at plan time (the secrets ARNs are not): read its change.
+accounts = json.load(sys.stdin)["output_changes"]["engine_accounts"]["after"]
+venues = {name: a["venue"] for name, a in (accounts or {}).items()}
+assert venues == {"us": "alpaca", "crypto": "binance", "*": "paper"}, venues
+' || fail "the engine_accounts output of the accounts plan is not us=alpaca, crypto=binance, *=paper"
+say "plan ${EMULATOR_ENV} with two broker accounts: ok (engine_accounts output: us alpaca, crypto binance, * paper)"
+SUMMARY+=("plan-accounts ok")
 
 STAGE="apply"
 plan_and_apply() {

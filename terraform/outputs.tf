@@ -144,3 +144,23 @@ output "kms_key_arn" {
   description = "The environment's KMS key"
   value       = aws_kms_key.this.arn
 }
+
+output "engine_accounts" {
+  description = "The engine's trading accounts and where each trades: every entry of engine_accounts (its venue, environment and the broker secret holding its keys), and \"*\", every other account, at engine_venue"
+  value = merge(
+    {
+      for name, a in var.engine_accounts : name => {
+        venue         = a.venue
+        environment   = a.venue == "alpaca" ? a.alpaca_trading : a.binance_network
+        broker_secret = module.secrets.broker_secret_arns[a.broker_account]
+      }
+    },
+    {
+      "*" = {
+        venue         = var.engine_venue.kind
+        environment   = var.engine_venue.kind == "alpaca" ? var.engine_venue.alpaca_trading : (var.engine_venue.kind == "binance" ? var.engine_venue.binance_network : "paper")
+        broker_secret = local.broker_secret_arn
+      }
+    },
+  )
+}

@@ -52,6 +52,13 @@ locals {
     binance_base_url   = try(local.binance.base_url, null)
     binance_ws_api_url = try(local.binance.ws_api_url, null)
     binance_secret_id  = var.engine_venue.kind == "binance" ? local.broker_secret_arn : null
+    # Accounts with their own broker account (engine ACCOUNTS).
+    accounts = length(var.engine_accounts) == 0 ? null : jsonencode({
+      for name, a in var.engine_accounts : name => merge(
+        { venue = a.venue, secret_id = module.secrets.broker_secret_arns[a.broker_account] },
+        a.venue == "alpaca" ? { trading = a.alpaca_trading } : { network = a.binance_network },
+      )
+    })
     signal_hmac_secret_id = (
       var.engine_webhook_hmac_source == null ? null : module.secrets.webhook_secret_arns[var.engine_webhook_hmac_source]
     )
@@ -79,6 +86,7 @@ locals {
     binance_base_url           = var.engine_venue.kind == "binance"
     binance_ws_api_url         = var.engine_venue.kind == "binance"
     binance_secret_id          = var.engine_venue.kind == "binance"
+    accounts                   = length(var.engine_accounts) > 0
     signal_hmac_secret_id      = var.engine_webhook_hmac_source != null
     synthetic_symbols          = var.market_data.synthetic_symbols != null
     synthetic_ticks_per_second = var.market_data.synthetic_ticks_per_second != null

@@ -209,6 +209,39 @@ variable "engine_venue" {
   }
 }
 
+variable "engine_accounts" {
+  description = "Trading accounts with their own broker account, beside engine_venue (where every other account trades): account name => { venue = \"alpaca\" or \"binance\", broker_account (one of broker_accounts: its secret holds the venue's keys), alpaca_trading (\"paper\"/\"live\") or binance_network (\"testnet\"/\"live\") }. Becomes the engine's ACCOUNTS; shown by the engine_accounts output and the dashboard's Accounts table"
+  type = map(object({
+    venue           = string
+    broker_account  = string
+    alpaca_trading  = optional(string, "paper")
+    binance_network = optional(string, "testnet")
+  }))
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = alltrue([for name, a in var.engine_accounts : can(regex("^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$", name))])
+    error_message = "engine_accounts names must be 1 to 64 letters, digits, '.', '_' or '-'."
+  }
+
+  validation {
+    condition     = alltrue([for a in values(var.engine_accounts) : contains(["alpaca", "binance"], a.venue)])
+    error_message = "engine_accounts venue must be alpaca or binance (paper is engine_venue's default)."
+  }
+
+  validation {
+    condition     = alltrue([for a in values(var.engine_accounts) : contains(var.broker_accounts, a.broker_account)])
+    error_message = "engine_accounts broker_account must be one of broker_accounts (its secret holds the venue's keys)."
+  }
+
+  validation {
+    condition = alltrue([for a in values(var.engine_accounts) :
+    contains(["paper", "live"], a.alpaca_trading) && contains(["testnet", "live"], a.binance_network)])
+    error_message = "engine_accounts alpaca_trading must be paper or live; binance_network must be testnet or live."
+  }
+}
+
 variable "market_data" {
   description = "The data-service's feeds (FEEDS: synthetic, binance, or none) and their symbols (SYNTHETIC_SYMBOLS, SYNTHETIC_TICKS_PER_SECOND, BINANCE_SYMBOLS; null keeps the binary's default)"
   type = object({

@@ -263,6 +263,28 @@ impl ListFilter {
     }
 }
 
+/// The engine's accounts and the venue each trades at (`GET /api/v1/accounts`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct Accounts {
+    /// Where an account without its own broker account trades.
+    pub default_venue: String,
+    /// The accounts.
+    pub accounts: Vec<AccountVenue>,
+}
+
+/// One account and its venue.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct AccountVenue {
+    /// Account name.
+    pub account: String,
+    /// The venue its orders go to (`paper`, `alpaca:us`, `binance:crypto`).
+    pub venue: String,
+    /// `paper`, `alpaca` or `binance`.
+    pub kind: String,
+    /// Whether it has its own broker account.
+    pub own_broker_account: bool,
+}
+
 /// An account's risk limits; `None` is no limit.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 pub struct RiskLimits {
@@ -657,6 +679,11 @@ impl EngineClient {
         let request = self.0.request(reqwest::Method::POST, &format!("/api/v1/strategies/{name}/{verb}"));
         let _: serde_json::Value = self.0.send(request).await?;
         Ok(())
+    }
+
+    /// The accounts and their venues.
+    pub async fn accounts(&self) -> Result<Accounts, UpstreamError> {
+        self.0.get("/api/v1/accounts").await
     }
 
     /// An account's limits. `account` goes into the path as it is: callers pass only names

@@ -28,6 +28,7 @@
 //! | `LEASE_RENEW_MILLIS` | `2000` | how often leases are renewed and free strategies claimed |
 //! | `HALT_POLL_MILLIS` | `250` | how often the kill switch state is re-read (LISTEN/NOTIFY wakes it sooner) |
 //! | `EQUITY_SNAPSHOT_SECS` | `60` | equity history sampling interval |
+//! | `ACCOUNTS` | — | accounts with their own broker account, a JSON object: `{"<account>": {"venue": "alpaca" or "binance", "secret_id": "<Secrets Manager id of its keys>", "trading": "paper"/"live" (Alpaca), "network": "testnet"/"live" (Binance)}}`; every other account trades at `VENUE` |
 //! | `RECONCILE_INTERVAL_SECS` | `60` | how often open orders are reconciled with a shared venue (Alpaca), besides at start-up and after every reconnect of its stream |
 //! | `INSTANCE_ID` | random | this process's name in leases and order ownership |
 //! | `ARCHIVE_BUCKET` / `ARCHIVE_DIR` | `.local/archive` | object store for backtest results (`backtest-results/...`) and archived bars |
@@ -53,8 +54,11 @@ pub struct Settings {
     pub migrate_on_start: bool,
     /// Base URL of the data-service.
     pub data_service_url: String,
-    /// Where orders go.
+    /// Where orders go: the default venue, for every account not in `accounts`.
     pub venue: VenueSettings,
+    /// Accounts with their own broker account (`ACCOUNTS`): each account's orders go to its
+    /// venue, with its own credentials.
+    pub accounts: Vec<(String, VenueSettings)>,
     /// The paper venue's fees and slippage.
     pub paper: PaperSettings,
     /// Webhook settings.
@@ -201,6 +205,7 @@ impl Settings {
             migrate_on_start: config::parsed_or("MIGRATE_ON_START", true)?,
             data_service_url: data_service_url.trim_end_matches('/').to_owned(),
             venue,
+            accounts: accounts_from_env()?,
             paper: PaperSettings {
                 fees: FeeSchedule {
                     per_order: config::parsed_or("PAPER_FEE_PER_ORDER", Money::ZERO)?,
@@ -255,6 +260,7 @@ impl Settings {
             migrate_on_start: false,
             data_service_url: data_service_url.trim_end_matches('/').to_owned(),
             venue: VenueSettings::Paper,
+            accounts: Vec::new(),
             paper: PaperSettings {
                 fees: FeeSchedule::default(),
                 slippage: Bps::ZERO,
@@ -282,7 +288,143 @@ impl Settings {
     }
 }
 
+/// One entry of `ACCOUNTS`.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AccountVenue {
+    venue: String,
+    /// Secrets Manager id of the account's keys.
+    secret_id: String,
+    /// Alpaca: `paper` (default) or `live`.
+    trading: Option<String>,
+    /// Binance: `testnet` (default) or `live`.
+    network: Option<String>,
+    /// Overrides of the endpoints the above choose (a stand-in, a proxy).
+    base_url: Option<String>,
+    stream_url: Option<String>,
+    ws_api_url: Option<String>,
+    recv_window_ms: Option<u64>,
+}
+
+/// `ACCOUNTS`: a JSON object from account name to its venue, e.g.
+/// `{"us-equities": {"venue": "alpaca", "secret_id": "halyard/prod/broker/us", "trading": "live"},
+///   "crypto": {"venue": "binance", "secret_id": "halyard/prod/broker/crypto", "network": "live"}}`.
+fn accounts_from_env() -> Result<Vec<(String, VenueSettings)>, ConfigError> {
+    let Some(text) = config::optional("ACCOUNTS") else { return Ok(Vec::new()) };
+    parse_accounts(&text).map_err(|message| ConfigError::new("ACCOUNTS", message))
+}
+
+/// Parses the `ACCOUNTS` JSON (see [`accounts_from_env`]); the message says what is wrong.
+pub fn parse_accounts(text: &str) -> Result<Vec<(String, VenueSettings)>, String> {
+    let entries: std::collections::BTreeMap<String, AccountVenue> =
+        serde_json::from_str(text).map_err(|e| format!("not a JSON object of accounts: {e}"))?;
+    let mut accounts = Vec::new();
+    for (account, entry) in entries {
+        let name_ok = (1..=64).contains(&account.len())
+            && account.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+            && account != "."
+            && account != "..";
+        if !name_ok {
+            return Err(format!("account name {account:?} must be 1 to 64 letters, digits, '_', '-' or '.'"));
+        }
+        let secret = SecretSetting::SecretId(entry.secret_id.clone());
+        if entry.secret_id.trim().is_empty() {
+            return Err(format!("{account}: secret_id is empty"));
+        }
+        let venue = match entry.venue.as_str() {
+            "alpaca" => {
+                let (base, stream) = match entry.trading.as_deref().unwrap_or("paper") {
+                    "paper" => ("https://paper-api.alpaca.markets", "wss://paper-api.alpaca.markets/stream"),
+                    "live" => ("https://api.alpaca.markets", "wss://api.alpaca.markets/stream"),
+                    other => return Err(format!("{account}: trading {other:?}: expected paper or live")),
+                };
+                if entry.network.is_some() || entry.ws_api_url.is_some() || entry.recv_window_ms.is_some() {
+                    return Err(format!("{account}: network, ws_api_url and recv_window_ms are Binance settings"));
+                }
+                VenueSettings::Alpaca(crate::venue::alpaca::AlpacaSettings {
+                    base_url: entry.base_url.unwrap_or_else(|| base.to_owned()).trim_end_matches('/').to_owned(),
+                    stream_url: entry.stream_url.unwrap_or_else(|| stream.to_owned()),
+                    credentials: secret,
+                })
+            }
+            "binance" => {
+                let (base, ws) = match entry.network.as_deref().unwrap_or("testnet") {
+                    "testnet" => ("https://testnet.binance.vision", "wss://ws-api.testnet.binance.vision/ws-api/v3"),
+                    "live" => ("https://api.binance.com", "wss://ws-api.binance.com:443/ws-api/v3"),
+                    other => return Err(format!("{account}: network {other:?}: expected testnet or live")),
+                };
+                if entry.trading.is_some() || entry.stream_url.is_some() {
+                    return Err(format!("{account}: trading and stream_url are Alpaca settings"));
+                }
+                let recv_window = entry.recv_window_ms.unwrap_or(5000);
+                if !(1..=60_000).contains(&recv_window) {
+                    return Err(format!("{account}: recv_window_ms must be 1 to 60000"));
+                }
+                VenueSettings::Binance(crate::venue::binance::BinanceSettings {
+                    base_url: entry.base_url.unwrap_or_else(|| base.to_owned()).trim_end_matches('/').to_owned(),
+                    ws_api_url: entry.ws_api_url.unwrap_or_else(|| ws.to_owned()),
+                    credentials: secret,
+                    recv_window: Duration::from_millis(recv_window),
+                })
+            }
+            other => {
+                return Err(format!(
+                    "{account}: venue {other:?}: expected alpaca or binance (every other account trades at VENUE)"
+                ))
+            }
+        };
+        accounts.push((account, venue));
+    }
+    Ok(accounts)
+}
+
 /// A fresh random instance id.
 pub fn new_instance_id() -> String {
     format!("engine-{}", &uuid::Uuid::new_v4().simple().to_string()[..12])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accounts_name_their_venue_and_the_secret_holding_their_keys() {
+        let accounts = parse_accounts(
+            r#"{"us": {"venue": "alpaca", "secret_id": "halyard/dev/broker/us", "trading": "live"},
+                "crypto": {"venue": "binance", "secret_id": "halyard/dev/broker/crypto"}}"#,
+        )
+        .unwrap();
+        assert_eq!(accounts.len(), 2);
+        match &accounts[0] {
+            (name, VenueSettings::Binance(b)) => {
+                assert_eq!(name, "crypto");
+                assert_eq!(b.base_url, "https://testnet.binance.vision");
+                assert!(matches!(&b.credentials, SecretSetting::SecretId(id) if id == "halyard/dev/broker/crypto"));
+            }
+            other => panic!("{:?}", other.0),
+        }
+        match &accounts[1] {
+            (name, VenueSettings::Alpaca(a)) => {
+                assert_eq!(name, "us");
+                assert_eq!(a.base_url, "https://api.alpaca.markets");
+            }
+            other => panic!("{:?}", other.0),
+        }
+    }
+
+    #[test]
+    fn a_wrong_accounts_setting_says_what_is_wrong() {
+        for (text, expected) in [
+            ("[]", "not a JSON object of accounts"),
+            (r#"{"x": {"venue": "paper", "secret_id": "s"}}"#, "x: venue \"paper\": expected alpaca or binance"),
+            (r#"{"x": {"venue": "alpaca", "secret_id": "s", "trading": "real"}}"#, "x: trading \"real\""),
+            (r#"{"x": {"venue": "binance", "secret_id": "s", "recv_window_ms": 90000}}"#, "x: recv_window_ms"),
+            (r#"{"x": {"venue": "binance", "secret_id": " "}}"#, "x: secret_id is empty"),
+            (r#"{"x": {"venue": "binance", "secret": "s"}}"#, "unknown field"),
+            (r#"{"a b": {"venue": "binance", "secret_id": "s"}}"#, "account name \"a b\""),
+        ] {
+            let error = parse_accounts(text).err().unwrap_or_default();
+            assert!(error.contains(expected), "{text}: {error}");
+        }
+    }
 }

@@ -63,9 +63,15 @@ struct Running {
     task: JoinHandle<()>,
 }
 
-/// Reconciles every open order with a shared venue (nothing for paper); `why` is logged.
+/// How long an order must have been unchanged before a scheduled reconciliation asks the
+/// venue about it.
+const RECONCILE_QUIET: Duration = Duration::from_secs(2);
+
+/// Reconciles the open orders with a shared venue (nothing for paper): every one at start-up
+/// and after a reconnect, those quiet for [`RECONCILE_QUIET`] on the schedule; `why` is logged.
 async fn reconcile(oms: &Oms, why: &'static str) {
-    match oms.reconcile_all_open().await {
+    let quiet_for = if why == "scheduled" { RECONCILE_QUIET } else { Duration::ZERO };
+    match oms.reconcile_all_open(quiet_for).await {
         Ok(0) => {}
         Ok(n) => tracing::info!(orders = n, why, "open orders reconciled with the venue"),
         Err(e) => tracing::warn!(error = %e, why, "reconciliation with the venue failed"),

@@ -97,6 +97,53 @@ pub struct Application {
     background: Vec<JoinHandle<()>>,
 }
 
+/// Starts one venue (its stream, its credentials' refresh) reporting on `events`.
+async fn start_venue(
+    venue: &VenueSettings,
+    settings: &Settings,
+    market: &MarketData,
+    secrets: &Arc<dyn SecretSource>,
+    events: &tokio::sync::mpsc::Sender<crate::venue::VenueEvent>,
+    stop: &CancellationToken,
+    tasks: &mut Vec<JoinHandle<()>>,
+) -> anyhow::Result<Venue> {
+    Ok(match venue {
+        VenueSettings::Paper => {
+            let (paper, task) = PaperVenue::start(
+                settings.paper,
+                &settings.instance_id,
+                market.subscribe(),
+                events.clone(),
+                stop.clone(),
+            );
+            tasks.push(task);
+            Venue::Paper(paper)
+        }
+        VenueSettings::Alpaca(alpaca) => {
+            let credentials = alpaca
+                .credentials
+                .resolve(secrets.clone())
+                .await
+                .map_err(|e| anyhow::anyhow!("Alpaca credentials: {e}"))?;
+            tasks.extend(credentials.spawn_refresh(settings.secrets_refresh, stop.clone()));
+            let (alpaca, task) = AlpacaVenue::start(alpaca.clone(), credentials, events.clone(), stop.clone());
+            tasks.push(task);
+            Venue::Alpaca(alpaca)
+        }
+        VenueSettings::Binance(binance) => {
+            let credentials = binance
+                .credentials
+                .resolve(secrets.clone())
+                .await
+                .map_err(|e| anyhow::anyhow!("Binance credentials: {e}"))?;
+            tasks.extend(credentials.spawn_refresh(settings.secrets_refresh, stop.clone()));
+            let (binance, task) = BinanceVenue::start(binance.clone(), credentials, events.clone(), stop.clone());
+            tasks.push(task);
+            Venue::Binance(binance)
+        }
+    })
+}
+
 impl Application {
     /// Connects (lazily), applies migrations when configured, starts the background tasks and
     /// binds the listener (port 0 picks a free port; see [`Application::port`]).
@@ -134,42 +181,18 @@ impl Application {
             tasks.push(tokio::spawn(market.clone().run(stop.clone())));
         }
         let (events_tx, events_rx) = tokio::sync::mpsc::channel(16_384);
-        let venue = match &settings.venue {
-            VenueSettings::Paper => {
-                let (paper, task) = PaperVenue::start(
-                    settings.paper,
-                    &settings.instance_id,
-                    market.subscribe(),
-                    events_tx,
-                    stop.clone(),
-                );
-                tasks.push(task);
-                Venue::Paper(paper)
-            }
-            VenueSettings::Alpaca(alpaca) => {
-                let credentials = alpaca
-                    .credentials
-                    .resolve(secrets.clone())
-                    .await
-                    .map_err(|e| anyhow::anyhow!("Alpaca credentials: {e}"))?;
-                tasks.extend(credentials.spawn_refresh(settings.secrets_refresh, stop.clone()));
-                let (alpaca, task) = AlpacaVenue::start(alpaca.clone(), credentials, events_tx, stop.clone());
-                tasks.push(task);
-                Venue::Alpaca(alpaca)
-            }
-            VenueSettings::Binance(binance) => {
-                let credentials = binance
-                    .credentials
-                    .resolve(secrets.clone())
-                    .await
-                    .map_err(|e| anyhow::anyhow!("Binance credentials: {e}"))?;
-                tasks.extend(credentials.spawn_refresh(settings.secrets_refresh, stop.clone()));
-                let (binance, task) = BinanceVenue::start(binance.clone(), credentials, events_tx, stop.clone());
-                tasks.push(task);
-                Venue::Binance(binance)
-            }
-        };
-        let oms = Oms::new(pool.clone(), &settings.instance_id, venue, market);
+        let default = start_venue(&settings.venue, &settings, &market, &secrets, &events_tx, &stop, &mut tasks).await?;
+        let mut routed = Vec::new();
+        for (account, venue) in &settings.accounts {
+            let started = start_venue(venue, &settings, &market, &secrets, &events_tx, &stop, &mut tasks)
+                .await
+                .map_err(|e| anyhow::anyhow!("account {account}: {e}"))?;
+            tracing::info!(%account, venue = started.name(), "account routed to its own broker account");
+            routed.push((account.clone(), started));
+        }
+        drop(events_tx);
+        let venues = crate::venue::Venues::new(default, routed);
+        let oms = Oms::new(pool.clone(), &settings.instance_id, venues, market);
         tasks.push(tokio::spawn(oms.clone().run_events(events_rx, stop.clone())));
 
         let stored = Arc::new(Notify::new());

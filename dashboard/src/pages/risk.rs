@@ -7,7 +7,7 @@ use leptos::prelude::*;
 use rust_decimal::Decimal;
 
 use super::unavailable;
-use crate::clients::{AuditEntry, RiskLimits};
+use crate::clients::{Accounts, AuditEntry, RiskLimits};
 
 /// The limits, their labels and their values as text (empty = no limit), in display order.
 pub fn fields(l: &RiskLimits) -> [(&'static str, &'static str, String); 7] {
@@ -117,10 +117,46 @@ fn AuditLog(entries: Result<Vec<AuditEntry>, String>) -> impl IntoView {
     }
 }
 
+/// The accounts, each linked to its limits, with the venue it trades at.
+#[component]
+fn AccountList(accounts: Result<Accounts, String>) -> impl IntoView {
+    let body = match accounts {
+        Ok(a) => {
+            let default_venue = a.default_venue.clone();
+            view! {
+                <p class="meta" id="default-venue">{format!("Accounts without their own broker account trade at {default_venue}.")}</p>
+                <table id="accounts">
+                    <thead><tr><th scope="col">"Account"</th><th scope="col">"Venue"</th><th scope="col">"Broker account"</th></tr></thead>
+                    <tbody>
+                        {a.accounts.into_iter().map(|acct| {
+                            let href = format!("/risk?account={}", acct.account);
+                            let own = if acct.own_broker_account { "its own" } else { "the default venue" };
+                            view! {
+                                <tr class="account" data-account=acct.account.clone()>
+                                    <td><a href=href>{acct.account.clone()}</a></td><td>{acct.venue}</td><td>{own}</td>
+                                </tr>
+                            }
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            }
+            .into_any()
+        }
+        Err(e) => unavailable("The accounts", &e),
+    };
+    view! {
+        <section aria-labelledby="accounts-h">
+            <h2 id="accounts-h">"Accounts"</h2>
+            {body}
+        </section>
+    }
+}
+
 /// The page; `csrf` is set for users who may change limits; `error` explains a refused change.
 #[component]
 pub fn RiskPage(
     account: String,
+    accounts: Result<Accounts, String>,
     limits: Result<RiskLimits, String>,
     audit: Result<Vec<AuditEntry>, String>,
     csrf: Option<String>,
@@ -169,6 +205,7 @@ pub fn RiskPage(
             <button type="submit" class="btn">"Show"</button>
         </form>
         {error.map(|e| view! { <p class="error" id="risk-error" role="alert">{e}</p> })}
+        <AccountList accounts=accounts/>
         <h2 id="risk-account">{format!("Account {account}")}</h2>
         {body}
         <AuditLog entries=audit/>

@@ -1,5 +1,6 @@
 //! Risk limits:
-//! - `GET /risk?account=A` (default `demo`): the account's limits (`GET /api/v1/risk-limits/A`)
+//! - `GET /risk?account=A` (default `demo`): the accounts and their venues
+//!   (`GET /api/v1/accounts`), the account's limits (`GET /api/v1/risk-limits/A`)
 //!   and the latest changes to them from the engine's audit log
 //!   (`GET /api/v1/audit?target=account:A`).
 //! - `POST /risk` (`csrf`, `account`, one field per limit, empty = no limit; admins only):
@@ -48,6 +49,7 @@ struct RiskQuery {
 const AUDIT_LIMIT: u32 = 20;
 
 async fn render(state: &AppState, user: CurrentUser, account: String, error: Option<String>) -> Response {
+    let accounts = state.engine.accounts().await.map_err(|e| e.to_string());
     let (limits, audit) = if valid_account(&account) {
         let target = format!("account:{account}");
         let (limits, audit) =
@@ -58,7 +60,9 @@ async fn render(state: &AppState, user: CurrentUser, account: String, error: Opt
         (Err(why.clone()), Err(why))
     };
     let csrf = user.role.can_administer().then(|| user.csrf.clone());
-    let content = view! { <RiskPage account=account limits=limits audit=audit csrf=csrf error=error/> }.into_any();
+    let content =
+        view! { <RiskPage account=account accounts=accounts limits=limits audit=audit csrf=csrf error=error/> }
+            .into_any();
     super::signed_in_page(state, user, Section::Risk, "Risk limits", content).await
 }
 

@@ -344,6 +344,19 @@ pub async fn spawn_engine() -> (String, Arc<Mutex<EngineState>>) {
             }),
         )
         .route(
+            "/api/v1/accounts",
+            get(|h: HeaderMap| async move {
+                if !authorized(&h) {
+                    return StatusCode::UNAUTHORIZED.into_response();
+                }
+                Json(json!({"default_venue": "paper", "accounts": [
+                    {"account": "crypto", "venue": "binance:crypto", "kind": "binance", "own_broker_account": true},
+                    {"account": "demo", "venue": "paper", "kind": "paper", "own_broker_account": false}
+                ]}))
+                .into_response()
+            }),
+        )
+        .route(
             "/api/v1/risk-limits/{account}",
             get(|State(s): S, h: HeaderMap, axum::extract::Path(account): axum::extract::Path<String>| async move {
                 if !authorized(&h) {

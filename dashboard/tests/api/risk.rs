@@ -85,3 +85,20 @@ async fn a_bad_limit_is_shown_with_the_reason_and_a_trader_or_forged_form_change
     );
     assert!(app.engine.lock().unwrap().limit_puts.is_empty(), "nothing reached the engine");
 }
+
+#[tokio::test]
+async fn the_risk_page_lists_the_accounts_with_the_venue_each_trades_at() {
+    let app = TestApp::spawn().await;
+    app.user("victor", Role::Viewer).await;
+    let mut b = app.browser();
+    b.sign_in("victor", PASSWORD).await;
+    let page = b.get("/risk?account=demo").await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("Accounts without their own broker account trade at paper."), "{}", page.body);
+    assert!(page
+        .body
+        .contains("<td><a href=\"/risk?account=crypto\">crypto</a></td><td>binance:crypto</td><td>its own</td>"));
+    assert!(page
+        .body
+        .contains("<td><a href=\"/risk?account=demo\">demo</a></td><td>paper</td><td>the default venue</td>"));
+}

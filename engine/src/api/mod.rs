@@ -1,6 +1,7 @@
 //! The engine's HTTP API under `/api/v1`, one router per feature. Everything except health,
 //! the OpenAPI document and the TradingView webhook needs a bearer API token.
 
+pub mod accounts;
 pub mod audit;
 pub mod backtests;
 pub mod halt;
@@ -56,6 +57,7 @@ impl Modify for BearerAuth {
         backtests::create, backtests::list, backtests::get_one, backtests::trades, backtests::equity, backtests::report,
         reports::list, reports::get_one,
         audit::list,
+        accounts::list,
     ),
     components(schemas(
         crate::signals::webhook::Alert, crate::signals::webhook::SignalReceipt, signals::SignalRow,
@@ -68,6 +70,7 @@ impl Modify for BearerAuth {
         crate::backtests::jobs::JobView, crate::backtests::jobs::TradeRow,
         crate::reports::Published, crate::reports::DailyReport, crate::reports::AccountReport,
         crate::reports::TradeLine, crate::reports::PositionLine, audit::AuditEntry,
+        accounts::Accounts, accounts::AccountView,
     ))
 )]
 pub struct ApiDoc;
@@ -101,6 +104,7 @@ pub fn protected() -> Router<AppState> {
         .merge(backtests::router())
         .merge(reports::router())
         .merge(audit::router())
+        .merge(accounts::router())
 }
 
 /// Routes open to anyone: the OpenAPI document.

@@ -806,7 +806,9 @@ impl Oms {
             Ok(intent) => {
                 let symbol = std::sync::Arc::from(order.symbol.as_str());
                 if let Some(venue) = self.venue_of(order) {
-                    venue.reconcile(VenueOrder { order_id: order.order_id, symbol, intent }, filled).await;
+                    let acknowledged = order.status != OrderStatus::PendingNew.code();
+                    let booked = crate::venue::Booked { filled, acknowledged };
+                    venue.reconcile(VenueOrder { order_id: order.order_id, symbol, intent }, booked).await;
                 }
             }
             Err(e) => tracing::error!(order_id = order.order_id, error = %e, "order cannot be reconciled"),
@@ -815,14 +817,25 @@ impl Oms {
 
     /// Reconciles every open order at a venue shared by every instance (a broker account), so
     /// fills and cancels that happened while no engine listened are booked. Paper books are
-    /// per process: adoption re-sends their orphaned orders instead.
-    pub async fn reconcile_all_open(&self) -> Result<usize, OmsError> {
-        let shared: Vec<&str> = self.venues.shared().into_iter().map(|(name, _)| name).collect();
+    /// per process: adoption re-sends their orphaned orders instead. Only orders unchanged for
+    /// `quiet_for` are asked about: one that just changed has its next events on the way, and
+    /// asking about every busy order at each scheduled pass would cost the venue's rate limit
+    /// and the engine's time exactly when it is busiest (start-up and reconnects pass zero).
+    pub async fn reconcile_all_open(&self, quiet_for: std::time::Duration) -> Result<usize, OmsError> {
+        let shared: Vec<String> = self.venues.shared().into_iter().map(|(name, _)| name.to_owned()).collect();
         if shared.is_empty() {
             return Ok(0);
         }
-        let open: Vec<OrderRow> =
-            self.open_orders(false).await?.into_iter().filter(|o| shared.contains(&o.venue.as_str())).collect();
+        let open: Vec<OrderRow> = sqlx::query_as(&format!(
+            "select {ORDER_COLUMNS} from \"order\"
+              where status = any($1) and venue = any($2) and updated_at <= now() - make_interval(secs => $3)
+              order by order_id"
+        ))
+        .bind(&OPEN_STATUSES[..])
+        .bind(&shared)
+        .bind(quiet_for.as_secs_f64())
+        .fetch_all(&self.pool)
+        .await?;
         for order in &open {
             self.reconcile(order).await;
         }

@@ -36,7 +36,7 @@ use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
 
-use super::{VenueEvent, VenueEventKind, VenueOrder};
+use super::{Booked, VenueEvent, VenueEventKind, VenueOrder};
 use crate::convert::{self, ToDecimal};
 
 /// Alpaca connection settings.
@@ -346,7 +346,7 @@ impl AlpacaVenue {
             let pause = wait.take().unwrap_or_else(|| unknown_backoff(attempt)).min(MAX_RETRY_AFTER);
             tokio::time::sleep(pause).await;
             match self.lookup(order.order_id).await {
-                Lookup::Found(state) => return self.reconcile_state(&order, domain::Qty::ZERO, state).await,
+                Lookup::Found(state) => return self.reconcile_state(&order, Booked::NOTHING, state).await,
                 Lookup::Missing => match self.send_order(&order).await {
                     Submitted::Known(kind) => return self.emit(order.order_id, kind).await,
                     Submitted::Unknown { wait: next, why } => {
@@ -394,17 +394,18 @@ impl AlpacaVenue {
     /// if Alpaca never got it; otherwise reports its acknowledgement, the executions beyond
     /// `filled` (from the account activities, each under its [`execution_key`], so several
     /// instances and the stream book each once) and a final status.
-    pub async fn reconcile(&self, order: VenueOrder, filled: domain::Qty) {
+    pub async fn reconcile(&self, order: VenueOrder, booked: Booked) {
         match self.lookup(order.order_id).await {
             Lookup::Missing => self.submit(order).await,
-            Lookup::Found(state) => self.reconcile_state(&order, filled, state).await,
+            Lookup::Found(state) => self.reconcile_state(&order, booked, state).await,
             Lookup::Unanswered { .. } => {}
         }
     }
 
     /// Reports what Alpaca holds of `order` beyond what the engine booked (`filled`).
-    async fn reconcile_state(&self, order: &VenueOrder, filled: domain::Qty, state: AlpacaOrderState) {
-        if state.status != "pending_new" {
+    async fn reconcile_state(&self, order: &VenueOrder, booked: Booked, state: AlpacaOrderState) {
+        let filled = booked.filled;
+        if state.status != "pending_new" && !booked.acknowledged {
             self.emit(order.order_id, VenueEventKind::Accepted).await;
         }
         let at_alpaca = state.filled_qty.unwrap_or_default();
@@ -477,7 +478,10 @@ impl AlpacaVenue {
             let full = page.len() == ACTIVITY_PAGE;
             page_token = page.last().map(|a| a.id.clone());
             found.extend(page.into_iter().filter(|a| a.order_id == state.id));
-            if !full {
+            // Oldest first: once the order's executions reach its filled quantity, later
+            // pages hold other orders' only.
+            let complete = found.iter().any(|a| Some(a.cum_qty) >= state.filled_qty);
+            if !full || complete {
                 return Some(found);
             }
         }

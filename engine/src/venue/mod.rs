@@ -59,6 +59,20 @@ pub struct VenueEvent {
     pub kind: VenueEventKind,
 }
 
+/// What the engine has booked of an order being reconciled, so only the rest is reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Booked {
+    /// Quantity filled.
+    pub filled: Qty,
+    /// Whether its acknowledgement is booked (it is past `pending_new`).
+    pub acknowledged: bool,
+}
+
+impl Booked {
+    /// Nothing booked yet: a submission whose answer was unclear.
+    pub const NOTHING: Self = Self { filled: Qty::ZERO, acknowledged: false };
+}
+
 /// An order handed to a venue.
 #[derive(Debug, Clone)]
 pub struct VenueOrder {
@@ -108,13 +122,13 @@ impl Venue {
         }
     }
 
-    /// Brings an open order (of which `filled` is booked) in line with the venue after a
+    /// Brings an open order (of which `booked` is in the engine's books) in line with the venue after a
     /// restart or adoption: the paper venue simply takes what is still open; a shared venue is asked.
-    pub async fn reconcile(&self, order: VenueOrder, filled: domain::Qty) {
+    pub async fn reconcile(&self, order: VenueOrder, booked: Booked) {
         match self {
             Self::Paper(paper) => paper.submit(order).await,
-            Self::Alpaca(alpaca) => alpaca.reconcile(order, filled).await,
-            Self::Binance(binance) => binance.reconcile(order, filled).await,
+            Self::Alpaca(alpaca) => alpaca.reconcile(order, booked).await,
+            Self::Binance(binance) => binance.reconcile(order, booked).await,
         }
     }
 
@@ -208,6 +222,11 @@ impl Venues {
     pub fn route(&self, account: &str) -> (&str, &Venue) {
         let (name, venue) = self.routed.get(account).unwrap_or(&self.default);
         (name, venue)
+    }
+
+    /// The default venue's name (where every account not routed elsewhere trades).
+    pub fn default_name(&self) -> &str {
+        &self.default.0
     }
 
     /// The venue named `name` (as stored on an order), if this engine has it.

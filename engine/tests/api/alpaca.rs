@@ -25,7 +25,10 @@ use rust_decimal::Decimal;
 use serde_json::{json, Value};
 use tokio::sync::broadcast;
 
-use crate::helpers::{eventually, spawn_with, test_settings, FakeFeed, TestApp};
+use crate::{
+    faults::Chaos,
+    helpers::{eventually, spawn_with, test_settings, FakeFeed, TestApp},
+};
 
 #[derive(Clone)]
 pub struct StandIn {
@@ -47,6 +50,11 @@ pub struct StandIn {
     /// The account's positions, signed, by symbol: the executions' net (and what a test adds
     /// as trades made at Alpaca outside the engine).
     pub positions: Arc<Mutex<std::collections::BTreeMap<String, Decimal>>>,
+    /// Set for a soak run: random faults on requests and stream messages, and every placed
+    /// order executed by the stand-in itself, in one or two parts.
+    pub chaos: Arc<Mutex<Option<Arc<Chaos>>>>,
+    /// How many times each client order id was placed (a duplicate would count 2).
+    pub placements: Arc<Mutex<HashMap<String, u32>>>,
 }
 
 /// Sent on the stand-in's internal channel to close every open stream connection.
@@ -74,7 +82,26 @@ fn unauthorized() -> (StatusCode, Json<Value>) {
 }
 
 async fn create_order(State(s): State<StandIn>, headers: HeaderMap, Json(body): Json<Value>) -> Response {
-    let fault = s.create_faults.lock().unwrap().pop_front();
+    let mut fault = s.create_faults.lock().unwrap().pop_front();
+    if let Some(chaos) = s.chaos() {
+        if chaos.strikes() {
+            match chaos.below(3) {
+                0 => {
+                    chaos.count("create: placed, then 500");
+                    fault = Some(CreateFault::AcceptThenFail);
+                }
+                1 => {
+                    chaos.count("create: 429");
+                    fault = Some(CreateFault::TooManyRequests { retry_after: 0 });
+                }
+                _ => {
+                    chaos.count("create: 503, not placed");
+                    let body = json!({"code": 50010000, "message": "service unavailable"});
+                    return (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response();
+                }
+            }
+        }
+    }
     match fault {
         Some(CreateFault::TooManyRequests { retry_after }) => {
             s.requests.lock().unwrap().push(body);
@@ -115,9 +142,10 @@ async fn place_order(
             Json(json!({"code": 40010001, "message": "client_order_id must be unique"})),
         );
     }
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
     let order = json!({
         "id": uuid::Uuid::new_v4().to_string(), "client_order_id": client_order_id,
-        "created_at": "2026-11-24T10:00:00.000000Z", "updated_at": "2026-11-24T10:00:00.000000Z",
+        "created_at": now, "updated_at": "2026-11-24T10:00:00.000000Z",
         "submitted_at": "2026-11-24T10:00:00.000000Z", "filled_at": null, "expired_at": null, "canceled_at": null,
         "failed_at": null, "replaced_at": null, "replaced_by": null, "replaces": null,
         "asset_id": "b0b6dd9d-8b9b-48a9-ba46-b9d54906e415", "symbol": body["symbol"], "asset_class": "us_equity",
@@ -126,7 +154,11 @@ async fn place_order(
         "limit_price": body.get("limit_price").cloned().unwrap_or(Value::Null), "stop_price": null, "status": "accepted",
         "extended_hours": false, "legs": null, "trail_percent": null, "trail_price": null, "hwm": null
     });
-    s.orders.lock().unwrap().insert(client_order_id, order.clone());
+    s.orders.lock().unwrap().insert(client_order_id.clone(), order.clone());
+    *s.placements.lock().unwrap().entry(client_order_id.clone()).or_default() += 1;
+    if let Some(chaos) = s.chaos() {
+        tokio::spawn(s.clone().execute_later(chaos, client_order_id));
+    }
     (StatusCode::OK, Json(order))
 }
 
@@ -137,6 +169,12 @@ async fn by_client_order_id(
 ) -> (StatusCode, Json<Value>) {
     if !s.authorized(&headers) {
         return unauthorized();
+    }
+    if s.faulted("lookup: 500") {
+        return (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Json(json!({"code": 50010000, "message": "internal server error"})),
+        );
     }
     match s.orders.lock().unwrap().get(q.get("client_order_id").map(String::as_str).unwrap_or_default()) {
         Some(order) => (StatusCode::OK, Json(order.clone())),
@@ -175,8 +213,25 @@ async fn fill_activities(
         return unauthorized();
     }
     assert_eq!(q.get("direction").map(String::as_str), Some("asc"), "the engine reads oldest first");
+    if s.faulted("activities: 500") {
+        return (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Json(json!({"code": 50010000, "message": "internal server error"})),
+        );
+    }
+    let after = q.get("after").and_then(|a| chrono::DateTime::parse_from_rfc3339(a).ok());
     let size: usize = q.get("page_size").and_then(|p| p.parse().ok()).unwrap_or(100).min(100);
-    let all = s.activities.lock().unwrap().clone();
+    let all: Vec<Value> = s
+        .activities
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|a| {
+            let at = chrono::DateTime::parse_from_rfc3339(a["transaction_time"].as_str().unwrap()).unwrap();
+            after.is_none_or(|after| at > after)
+        })
+        .cloned()
+        .collect();
     let start = match q.get("page_token") {
         Some(token) => all.iter().position(|a| a["id"] == token.as_str()).map_or(all.len(), |i| i + 1),
         None => 0,
@@ -188,6 +243,12 @@ async fn fill_activities(
 async fn positions(State(s): State<StandIn>, headers: HeaderMap) -> (StatusCode, Json<Value>) {
     if !s.authorized(&headers) {
         return unauthorized();
+    }
+    if s.faulted("positions: 500") {
+        return (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Json(json!({"code": 50010000, "message": "internal server error"})),
+        );
     }
     let positions: Vec<Value> = s
         .positions
@@ -256,6 +317,8 @@ impl StandIn {
             activities: Arc::default(),
             stream_down: Arc::default(),
             positions: Arc::default(),
+            chaos: Arc::default(),
+            placements: Arc::default(),
         };
         let app = Router::new()
             .route("/v2/orders", post(create_order))
@@ -276,14 +339,66 @@ impl StandIn {
     }
 
     /// Delivers a stream message to every listening connection.
-    fn send(&self, message: String) {
-        let _ = self.stream.send(message);
+    pub(crate) fn send(&self, message: String) {
+        let Some(chaos) = self.chaos().filter(|c| c.strikes()) else {
+            let _ = self.stream.send(message);
+            return;
+        };
+        match chaos.below(4) {
+            0 => chaos.count("stream: message lost"),
+            1 => {
+                chaos.count("stream: message duplicated");
+                let _ = self.stream.send(message.clone());
+                let _ = self.stream.send(message);
+            }
+            2 => {
+                chaos.count("stream: message delayed (reordered)");
+                let stream = self.stream.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(Duration::from_millis(150)).await;
+                    let _ = stream.send(message);
+                });
+            }
+            _ => {
+                chaos.count("stream: connection dropped (message lost)");
+                let _ = self.stream.send(DROP_STREAM.to_owned());
+            }
+        }
+    }
+
+    /// The soak run's faults, if one is running.
+    pub(crate) fn chaos(&self) -> Option<Arc<Chaos>> {
+        self.chaos.lock().unwrap().clone()
+    }
+
+    /// Whether a soak run faults this request (counted as `kind`).
+    fn faulted(&self, kind: &str) -> bool {
+        let struck = self.chaos().filter(|c| c.strikes());
+        if let Some(chaos) = &struck {
+            chaos.count(kind);
+        }
+        struck.is_some()
+    }
+
+    /// In a soak run, Alpaca executes a placed order a moment later, whole or in two parts,
+    /// each execution's update sent through the faults.
+    async fn execute_later(self, chaos: Arc<Chaos>, client_order_id: String) {
+        tokio::time::sleep(Duration::from_millis(chaos.below(40))).await;
+        let qty: Decimal = self.order(&client_order_id)["qty"].as_str().unwrap().parse().unwrap();
+        let price = format!("{}", 100 + chaos.below(5));
+        if qty > Decimal::ONE && chaos.below(2) == 0 {
+            self.fill(&client_order_id, "1", &price);
+            tokio::time::sleep(Duration::from_millis(chaos.below(40))).await;
+            self.fill(&client_order_id, &(qty - Decimal::ONE).to_string(), &price);
+        } else {
+            self.fill(&client_order_id, &qty.to_string(), &price);
+        }
     }
 
     /// Alpaca executes `qty` of the order at `price`: the order's cumulative quantity, average
     /// price and status change, a FILL activity is recorded, and the `partial_fill` or `fill`
     /// trade update is returned (not sent: see [`Self::fill`]).
-    fn execute(&self, client_order_id: &str, qty: &str, price: &str) -> String {
+    pub(crate) fn execute(&self, client_order_id: &str, qty: &str, price: &str) -> String {
         let number = |v: &Value| v.as_str().map_or(Decimal::ZERO, |s| s.parse::<Decimal>().unwrap());
         let (q, p): (Decimal, Decimal) = (qty.parse().unwrap(), price.parse().unwrap());
         let mut orders = self.orders.lock().unwrap();
@@ -304,7 +419,7 @@ impl StandIn {
             "activity_type": "FILL", "id": format!("20261124100001{sequence:03}::{execution_id}"),
             "cum_qty": cum.normalize().to_string(), "leaves_qty": (number(&order["qty"]) - cum).normalize().to_string(),
             "order_id": order["id"], "order_status": order["status"], "price": price, "qty": qty,
-            "side": order["side"], "symbol": order["symbol"], "transaction_time": "2026-11-24T10:00:01.024916716Z",
+            "side": order["side"], "symbol": order["symbol"], "transaction_time": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
             "type": event
         }));
         let data = json!({"event": event, "execution_id": execution_id, "order": order, "price": price, "qty": qty,
@@ -313,22 +428,22 @@ impl StandIn {
     }
 
     /// An execution, its trade update sent at once.
-    fn fill(&self, client_order_id: &str, qty: &str, price: &str) {
+    pub(crate) fn fill(&self, client_order_id: &str, qty: &str, price: &str) {
         let update = self.execute(client_order_id, qty, price);
         self.send(update);
     }
 
     /// Closes the stream and refuses reconnects until [`Self::restore_stream`].
-    fn drop_stream(&self) {
+    pub(crate) fn drop_stream(&self) {
         self.stream_down.store(true, Ordering::SeqCst);
         self.send(DROP_STREAM.to_owned());
     }
 
-    fn restore_stream(&self) {
+    pub(crate) fn restore_stream(&self) {
         self.stream_down.store(false, Ordering::SeqCst);
     }
 
-    fn order(&self, client_order_id: &str) -> Value {
+    pub(crate) fn order(&self, client_order_id: &str) -> Value {
         self.orders.lock().unwrap().get(client_order_id).cloned().expect("order reached the stand-in")
     }
 }
@@ -344,17 +459,26 @@ async fn alpaca_engine_on(db: &test_support::TestDb, alpaca: &StandIn) -> TestAp
     alpaca_engine_with(db, alpaca, Duration::from_secs(60)).await
 }
 
+/// The venue settings of the stand-in's account.
+pub(crate) fn venue_settings(alpaca: &StandIn) -> engine::configuration::VenueSettings {
+    engine::configuration::VenueSettings::Alpaca(engine::venue::alpaca::AlpacaSettings {
+        base_url: alpaca.url.clone(),
+        stream_url: format!("{}/stream", alpaca.url.replace("http", "ws")),
+        credentials: engine::venue::alpaca::credentials_value("key", "secret"),
+    })
+}
+
 /// An engine on the Alpaca stand-in that reconciles open orders every `reconcile_every`.
-async fn alpaca_engine_with(db: &test_support::TestDb, alpaca: &StandIn, reconcile_every: Duration) -> TestApp {
+pub(crate) async fn alpaca_engine_with(
+    db: &test_support::TestDb,
+    alpaca: &StandIn,
+    reconcile_every: Duration,
+) -> TestApp {
     *alpaca.listening.lock().unwrap() = false;
     let feed = FakeFeed::start().await;
     let mut settings = test_settings(&db.url(), &feed);
     settings.reconcile_interval = reconcile_every;
-    settings.venue = engine::configuration::VenueSettings::Alpaca(engine::venue::alpaca::AlpacaSettings {
-        base_url: alpaca.url.clone(),
-        stream_url: format!("{}/stream", alpaca.url.replace("http", "ws")),
-        credentials: engine::venue::alpaca::credentials_value("key", "secret"),
-    });
+    settings.venue = venue_settings(alpaca);
     let app = spawn_with(settings).await;
     eventually("the engine listens to trade_updates", || async { *alpaca.listening.lock().unwrap() }).await;
     app

@@ -28,7 +28,10 @@ use rust_decimal::Decimal;
 use serde_json::{json, Value};
 use tokio::sync::broadcast;
 
-use crate::helpers::{eventually, spawn_with, test_settings, FakeFeed, TestApp};
+use crate::{
+    faults::Chaos,
+    helpers::{eventually, spawn_with, test_settings, FakeFeed, TestApp},
+};
 
 const API_KEY: &str = "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A";
 const SECRET_KEY: &str = "NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j";
@@ -53,6 +56,12 @@ pub struct StandIn {
     pub reject_cancels: Arc<AtomicBool>,
     /// While set, the stream is down: open connections are closed and new ones refused (503).
     pub stream_down: Arc<AtomicBool>,
+    /// Set for a soak run: random faults on requests and stream messages, and every placed
+    /// order executed by the stand-in itself, in one or two parts.
+    pub chaos: Arc<Mutex<Option<Arc<Chaos>>>>,
+    /// How many times each client order id was placed (Binance takes a client order id again
+    /// once its order is no longer open: a second placement is a duplicate order).
+    pub placements: Arc<Mutex<HashMap<String, u32>>>,
     next_id: Arc<AtomicI64>,
 }
 
@@ -71,6 +80,10 @@ fn error(status: StatusCode, code: i64, msg: &str) -> Response {
 
 /// A refused signed request: HTTP status, Binance error code and message.
 type Refusal = (StatusCode, i64, &'static str);
+
+fn internal_error() -> Response {
+    error(StatusCode::INTERNAL_SERVER_ERROR, -1001, "Internal error; unable to process your request. Please try again.")
+}
 
 fn hmac_hex(payload: &str) -> String {
     let mut mac = Hmac::<sha2::Sha256>::new_from_slice(SECRET_KEY.as_bytes()).unwrap();
@@ -167,6 +180,7 @@ async fn order_endpoint(
     match method {
         axum::http::Method::POST => s.create(params),
         axum::http::Method::DELETE => s.cancel(&params),
+        _ if s.faulted("query order: 500") => internal_error(),
         _ => match s.orders.lock().unwrap().get(params.get("origClientOrderId").map_or("", String::as_str)) {
             Some(order) => Json(order.clone()).into_response(),
             None => error(StatusCode::BAD_REQUEST, -2013, "Order does not exist."),
@@ -179,6 +193,9 @@ async fn my_trades(State(s): State<StandIn>, headers: HeaderMap, RawQuery(query)
         Ok(params) => params,
         Err((status, code, msg)) => return error(status, code, msg),
     };
+    if s.faulted("myTrades: 500") {
+        return internal_error();
+    }
     let order_id: i64 = params.get("orderId").and_then(|o| o.parse().ok()).unwrap_or(-1);
     let trades: Vec<Value> = s.trades.lock().unwrap().iter().filter(|t| t["orderId"] == order_id).cloned().collect();
     Json(Value::Array(trades)).into_response()
@@ -232,6 +249,8 @@ impl StandIn {
             create_faults: Arc::default(),
             reject_cancels: Arc::default(),
             stream_down: Arc::default(),
+            chaos: Arc::default(),
+            placements: Arc::default(),
             next_id: Arc::new(AtomicI64::new(4_293_153)),
         };
         let app = Router::new()
@@ -245,7 +264,24 @@ impl StandIn {
     }
 
     fn create(&self, params: HashMap<String, String>) -> Response {
-        match self.create_faults.lock().unwrap().pop_front() {
+        let mut fault = self.create_faults.lock().unwrap().pop_front();
+        if let Some(chaos) = self.chaos().filter(|c| c.strikes()) {
+            match chaos.below(3) {
+                0 => {
+                    chaos.count("create: placed, then 503 -1007");
+                    fault = Some(CreateFault::AcceptThenFail);
+                }
+                1 => {
+                    chaos.count("create: 429");
+                    fault = Some(CreateFault::TooManyRequests { retry_after: 0 });
+                }
+                _ => {
+                    chaos.count("create: 500, not placed");
+                    return internal_error();
+                }
+            }
+        }
+        match fault {
             Some(CreateFault::TooManyRequests { retry_after }) => {
                 self.requests.lock().unwrap().push(params);
                 let body = json!({"code": -1003, "msg": "Too much request weight used; current limit is 6000 request weight per 1 MINUTE. Please use WebSocket Streams for live updates to avoid polling the API."});
@@ -281,7 +317,11 @@ impl StandIn {
             "selfTradePreventionMode": "EXPIRE_MAKER"
         });
         self.orders.lock().unwrap().insert(client_order_id.clone(), order.clone());
+        *self.placements.lock().unwrap().entry(client_order_id.clone()).or_default() += 1;
         self.send(self.report(&order, "NEW", None));
+        if let Some(chaos) = self.chaos() {
+            tokio::spawn(self.clone().execute_later(chaos, client_order_id.clone()));
+        }
         let mut answer = order;
         answer["transactTime"] = json!(now);
         answer["fills"] = json!([]);
@@ -339,7 +379,7 @@ impl StandIn {
     /// Binance executes `qty` of the order at `price`: the order's executed quantity, quote
     /// total and status change, a trade (commission in USDT) is recorded, and the `TRADE`
     /// execution report is returned (not sent: see [`Self::fill`]).
-    fn execute(&self, client_order_id: &str, qty: &str, price: &str) -> String {
+    pub(crate) fn execute(&self, client_order_id: &str, qty: &str, price: &str) -> String {
         let number = |v: &Value| v.as_str().map_or(Decimal::ZERO, |s| s.parse::<Decimal>().unwrap());
         let (q, p): (Decimal, Decimal) = (qty.parse().unwrap(), price.parse().unwrap());
         let mut orders = self.orders.lock().unwrap();
@@ -362,7 +402,7 @@ impl StandIn {
     }
 
     /// An execution, its report sent at once.
-    fn fill(&self, client_order_id: &str, qty: &str, price: &str) {
+    pub(crate) fn fill(&self, client_order_id: &str, qty: &str, price: &str) {
         let report = self.execute(client_order_id, qty, price);
         self.send(report);
     }
@@ -376,7 +416,7 @@ impl StandIn {
 
     /// Someone trades on Binance's own site: an order (client order id `web_…`) placed and
     /// filled at once, whose reports reach the stream like any other.
-    fn trade_at_venue(&self, side: &str, qty: &str, price: &str) {
+    pub(crate) fn trade_at_venue(&self, side: &str, qty: &str, price: &str) {
         let params: HashMap<String, String> = [
             ("symbol", "BTCUSDT"),
             ("side", side),
@@ -391,24 +431,77 @@ impl StandIn {
         self.fill("web_a1b2c3d4e5f6", qty, price);
     }
 
-    fn send(&self, message: String) {
-        let _ = self.stream.send(message);
+    pub(crate) fn send(&self, message: String) {
+        let Some(chaos) = self.chaos().filter(|c| c.strikes()) else {
+            let _ = self.stream.send(message);
+            return;
+        };
+        match chaos.below(4) {
+            0 => chaos.count("stream: message lost"),
+            1 => {
+                chaos.count("stream: message duplicated");
+                let _ = self.stream.send(message.clone());
+                let _ = self.stream.send(message);
+            }
+            2 => {
+                chaos.count("stream: message delayed (reordered)");
+                let stream = self.stream.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(Duration::from_millis(150)).await;
+                    let _ = stream.send(message);
+                });
+            }
+            _ => {
+                chaos.count("stream: connection dropped (message lost)");
+                let _ = self.stream.send(DROP_STREAM.to_owned());
+            }
+        }
     }
 
-    fn drop_stream(&self) {
+    /// The soak run's faults, if one is running.
+    pub(crate) fn chaos(&self) -> Option<Arc<Chaos>> {
+        self.chaos.lock().unwrap().clone()
+    }
+
+    /// Whether a soak run faults this request (counted as `kind`).
+    fn faulted(&self, kind: &str) -> bool {
+        let struck = self.chaos().filter(|c| c.strikes());
+        if let Some(chaos) = &struck {
+            chaos.count(kind);
+        }
+        struck.is_some()
+    }
+
+    /// In a soak run, Binance executes a placed order a moment later, whole or in two parts,
+    /// each execution's report sent through the faults.
+    async fn execute_later(self, chaos: Arc<Chaos>, client_order_id: String) {
+        tokio::time::sleep(Duration::from_millis(chaos.below(40))).await;
+        let qty: Decimal = self.order(&client_order_id)["origQty"].as_str().unwrap().parse().unwrap();
+        let price = format!("{}.5", 64_000 + chaos.below(50));
+        let part = Decimal::new(1, 3);
+        if qty > part && chaos.below(2) == 0 {
+            self.fill(&client_order_id, &part.to_string(), &price);
+            tokio::time::sleep(Duration::from_millis(chaos.below(40))).await;
+            self.fill(&client_order_id, &(qty - part).normalize().to_string(), &price);
+        } else {
+            self.fill(&client_order_id, &qty.normalize().to_string(), &price);
+        }
+    }
+
+    pub(crate) fn drop_stream(&self) {
         self.stream_down.store(true, Ordering::SeqCst);
         self.send(DROP_STREAM.to_owned());
     }
 
-    fn restore_stream(&self) {
+    pub(crate) fn restore_stream(&self) {
         self.stream_down.store(false, Ordering::SeqCst);
     }
 
-    fn order(&self, client_order_id: &str) -> Value {
+    pub(crate) fn order(&self, client_order_id: &str) -> Value {
         self.orders.lock().unwrap().get(client_order_id).cloned().expect("order reached the stand-in")
     }
 
-    fn placed(&self) -> usize {
+    pub(crate) fn placed(&self) -> usize {
         self.orders
             .lock()
             .unwrap()
@@ -418,18 +511,27 @@ impl StandIn {
     }
 }
 
-/// An engine on the Binance stand-in (recvWindow 1 s) that reconciles every `reconcile_every`.
-async fn binance_engine_with(db: &test_support::TestDb, binance: &StandIn, reconcile_every: Duration) -> TestApp {
-    *binance.listening.lock().unwrap() = false;
-    let feed = FakeFeed::start().await;
-    let mut settings = test_settings(&db.url(), &feed);
-    settings.reconcile_interval = reconcile_every;
-    settings.venue = engine::configuration::VenueSettings::Binance(engine::venue::binance::BinanceSettings {
+/// The venue settings of the stand-in's account (recvWindow 1 s).
+pub(crate) fn venue_settings(binance: &StandIn) -> engine::configuration::VenueSettings {
+    engine::configuration::VenueSettings::Binance(engine::venue::binance::BinanceSettings {
         base_url: binance.url.clone(),
         ws_api_url: format!("{}/ws-api/v3", binance.url.replace("http", "ws")),
         credentials: engine::venue::binance::credentials_value(API_KEY, SECRET_KEY),
         recv_window: Duration::from_secs(1),
-    });
+    })
+}
+
+/// An engine on the Binance stand-in (recvWindow 1 s) that reconciles every `reconcile_every`.
+pub(crate) async fn binance_engine_with(
+    db: &test_support::TestDb,
+    binance: &StandIn,
+    reconcile_every: Duration,
+) -> TestApp {
+    *binance.listening.lock().unwrap() = false;
+    let feed = FakeFeed::start().await;
+    let mut settings = test_settings(&db.url(), &feed);
+    settings.reconcile_interval = reconcile_every;
+    settings.venue = venue_settings(binance);
     let app = spawn_with(settings).await;
     eventually("the engine subscribes to the user data stream", || async { *binance.listening.lock().unwrap() }).await;
     app

@@ -50,7 +50,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
 
 use self::filters::{Proposed, SymbolInfo};
-use super::{VenueEvent, VenueEventKind, VenueOrder};
+use super::{Booked, VenueEvent, VenueEventKind, VenueOrder};
 use crate::convert::{self, ToDecimal};
 
 /// Binance connection settings.
@@ -456,7 +456,7 @@ impl BinanceVenue {
                         binance_id = placed.order_id,
                         "order accepted by Binance"
                     );
-                    Submitted::Known(self.report(&placed, None, info))
+                    Submitted::Known(self.report(&placed, None, info, false))
                 }
                 Err(e) => Submitted::Unknown { wait: None, why: format!("unreadable acknowledgement: {e}") },
             };
@@ -484,10 +484,17 @@ impl BinanceVenue {
     }
 
     /// The events an order answer (or query) carries beyond what is booked: its
-    /// acknowledgement, the fills of a `FULL` answer or of `trades`, and a final status.
-    fn report(&self, state: &BinanceOrder, trades: Option<&[Trade]>, info: Option<&SymbolInfo>) -> Vec<VenueEventKind> {
+    /// acknowledgement (unless `acknowledged`), the fills of a `FULL` answer or of `trades`,
+    /// and a final status.
+    fn report(
+        &self,
+        state: &BinanceOrder,
+        trades: Option<&[Trade]>,
+        info: Option<&SymbolInfo>,
+        acknowledged: bool,
+    ) -> Vec<VenueEventKind> {
         let mut events = Vec::new();
-        if state.status != "PENDING_NEW" {
+        if state.status != "PENDING_NEW" && !acknowledged {
             events.push(VenueEventKind::Accepted);
         }
         let fills: Vec<(i64, Decimal, Decimal, Decimal, String, Timestamp)> = match trades {
@@ -545,7 +552,7 @@ impl BinanceVenue {
             let pause = wait.take().unwrap_or_else(|| unknown_backoff(attempt)).min(MAX_RETRY_AFTER);
             tokio::time::sleep(pause).await;
             match self.lookup(order.order_id, &order.symbol).await {
-                Lookup::Found(state) => return self.reconcile_state(&order, domain::Qty::ZERO, state).await,
+                Lookup::Found(state) => return self.reconcile_state(&order, Booked::NOTHING, state).await,
                 Lookup::Missing if sent.elapsed() < settle => wait = Some(settle - sent.elapsed()),
                 Lookup::Missing => {
                     let info = self.symbol_info(&order.symbol).await;
@@ -597,17 +604,18 @@ impl BinanceVenue {
 
     /// Brings an open order (of which `filled` is booked) in line with Binance. An order
     /// Binance does not have is resolved like an unknown submission (it may still be on its way).
-    pub async fn reconcile(&self, order: VenueOrder, filled: domain::Qty) {
+    pub async fn reconcile(&self, order: VenueOrder, booked: Booked) {
         match self.lookup(order.order_id, &order.symbol).await {
             Lookup::Missing => {
                 tokio::spawn(self.clone().resolve_unknown(order, None, Instant::now()));
             }
-            Lookup::Found(state) => self.reconcile_state(&order, filled, state).await,
+            Lookup::Found(state) => self.reconcile_state(&order, booked, state).await,
             Lookup::Unanswered { .. } => {}
         }
     }
 
-    async fn reconcile_state(&self, order: &VenueOrder, filled: domain::Qty, state: BinanceOrder) {
+    async fn reconcile_state(&self, order: &VenueOrder, booked: Booked, state: BinanceOrder) {
+        let filled = booked.filled;
         let info = self.symbol_info(&order.symbol).await;
         let trades = if state.executed_qty.unwrap_or_default() > filled.dec() {
             match self.trades(&state).await {
@@ -618,7 +626,7 @@ impl BinanceVenue {
                         order_id = order.order_id,
                         "Binance's trades of the order could not be read; the next reconciliation retries"
                     );
-                    if state.status != "PENDING_NEW" {
+                    if state.status != "PENDING_NEW" && !booked.acknowledged {
                         self.emit(order.order_id, VenueEventKind::Accepted).await;
                     }
                     return;
@@ -627,7 +635,7 @@ impl BinanceVenue {
         } else {
             Some(Vec::new())
         };
-        let events = self.report(&state, trades.as_deref(), info.as_ref());
+        let events = self.report(&state, trades.as_deref(), info.as_ref(), booked.acknowledged);
         self.emit_all(order.order_id, events).await;
     }
 
