@@ -799,3 +799,34 @@ async fn positions_equal_to_alpacas_raise_nothing_and_a_trade_made_at_alpaca_hal
     assert_eq!(app.get("/api/v1/halt").await.1.as_array().unwrap().len(), 1, "halted once, not on every check");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_trade_made_by_hand_at_alpaca_seen_on_the_stream_halts_the_accounts_trading_there_at_once() {
+    let db = test_support::TestDb::new().await;
+    let alpaca = StandIn::start().await;
+    let app = alpaca_engine_with(&db, &alpaca, Duration::from_millis(300)).await;
+    let (_, placed) = app.place_market("live", "AAPL", "buy", "1", "own-1").await;
+    let id = placed["order_id"].as_i64().unwrap();
+    app.order_reaches(id, "new").await;
+    alpaca.fill(&format!("hly-{id}"), "1", "150");
+    app.order_reaches(id, "filled").await;
+    // Someone buys on Alpaca's site: its update reaches the stream; the positions Alpaca
+    // serves are left as they were, so only the stream can tell.
+    let order = json!({"id": uuid::Uuid::new_v4().to_string(), "client_order_id": "manual-7f3a", "symbol": "AAPL",
+                       "qty": "5", "filled_qty": "5", "side": "buy", "status": "filled"});
+    let data = json!({"event": "fill", "execution_id": uuid::Uuid::new_v4().to_string(), "order": order, "price": "151",
+                      "qty": "5", "timestamp": "2026-11-24T10:00:02.000000Z"});
+    alpaca.send(json!({"stream": "trade_updates", "data": data}).to_string());
+    eventually("the foreign trade halts the account", || async {
+        app.get("/api/v1/halt").await.1.as_array().unwrap().len() == 1
+    })
+    .await;
+    let (_, halts) = app.get("/api/v1/halt").await;
+    assert_eq!(halts[0]["account"], "live");
+    assert_eq!(
+        halts[0]["reason"],
+        "reconciliation: alpaca executed an order Halyard did not place: 5 AAPL at 151 (client order id manual-7f3a)"
+    );
+    assert_eq!(fills_of(&app, "live").await.len(), 1, "nothing booked for it");
+    app.stop().await;
+}
