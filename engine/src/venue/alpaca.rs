@@ -36,7 +36,9 @@ use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
 
-use super::{Booked, VenueEvent, VenueEventKind, VenueOrder};
+use super::{
+    retry_after, unknown_backoff, Booked, VenueEvent, VenueEventKind, VenueOrder, MAX_RETRY_AFTER, UNKNOWN_ATTEMPTS,
+};
 use crate::convert::{self, ToDecimal};
 
 /// Alpaca connection settings.
@@ -162,24 +164,6 @@ enum Lookup {
     Missing,
     /// No usable answer (rate limit, 5xx, transport error).
     Unanswered { wait: Option<Duration> },
-}
-
-/// Lookups (and resends) of an order whose submission had no clear answer before it is left to
-/// the next reconciliation: about two minutes with [`unknown_backoff`].
-pub const UNKNOWN_ATTEMPTS: u32 = 12;
-
-/// The longest `Retry-After` honoured; a longer one is waited in several steps.
-const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
-
-/// 200 ms, doubling, capped at 20 s.
-fn unknown_backoff(attempt: u32) -> Duration {
-    Duration::from_millis(200u64.saturating_mul(1 << attempt.saturating_sub(1).min(7)).min(20_000))
-}
-
-/// A `Retry-After` header in seconds (Alpaca sends seconds; an HTTP date is not used).
-fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
-    let seconds: f64 = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim().parse().ok()?;
-    (seconds.is_finite() && seconds >= 0.0).then(|| Duration::from_secs_f64(seconds))
 }
 
 #[derive(Debug, Deserialize)]

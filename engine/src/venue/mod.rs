@@ -14,6 +14,24 @@ use std::{collections::HashMap, sync::Arc};
 
 use domain::{Money, OrderIntent, Price, Qty, Timestamp};
 
+/// Lookups (and resends) of an order whose submission had no clear answer before it is left to
+/// the next reconciliation: about two minutes with [`unknown_backoff`].
+pub const UNKNOWN_ATTEMPTS: u32 = 12;
+
+/// The longest `Retry-After` honoured; a longer one is waited in several steps.
+pub(crate) const MAX_RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// The pause before lookup `attempt` of an unknown order: 200 ms, doubling, capped at 20 s.
+pub(crate) fn unknown_backoff(attempt: u32) -> std::time::Duration {
+    std::time::Duration::from_millis(200u64.saturating_mul(1 << attempt.saturating_sub(1).min(7)).min(20_000))
+}
+
+/// A `Retry-After` header in seconds (Alpaca and Binance send seconds, not an HTTP date).
+pub(crate) fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<std::time::Duration> {
+    let seconds: f64 = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim().parse().ok()?;
+    (seconds.is_finite() && seconds >= 0.0).then(|| std::time::Duration::from_secs_f64(seconds))
+}
+
 /// What a venue reports about one order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum VenueEventKind {

@@ -432,30 +432,7 @@ impl StandIn {
     }
 
     pub(crate) fn send(&self, message: String) {
-        let Some(chaos) = self.chaos().filter(|c| c.strikes()) else {
-            let _ = self.stream.send(message);
-            return;
-        };
-        match chaos.below(4) {
-            0 => chaos.count("stream: message lost"),
-            1 => {
-                chaos.count("stream: message duplicated");
-                let _ = self.stream.send(message.clone());
-                let _ = self.stream.send(message);
-            }
-            2 => {
-                chaos.count("stream: message delayed (reordered)");
-                let stream = self.stream.clone();
-                tokio::spawn(async move {
-                    tokio::time::sleep(Duration::from_millis(150)).await;
-                    let _ = stream.send(message);
-                });
-            }
-            _ => {
-                chaos.count("stream: connection dropped (message lost)");
-                let _ = self.stream.send(DROP_STREAM.to_owned());
-            }
-        }
+        crate::faults::deliver(self.chaos().as_deref(), &self.stream, message, DROP_STREAM);
     }
 
     /// The soak run's faults, if one is running.
@@ -465,11 +442,7 @@ impl StandIn {
 
     /// Whether a soak run faults this request (counted as `kind`).
     fn faulted(&self, kind: &str) -> bool {
-        let struck = self.chaos().filter(|c| c.strikes());
-        if let Some(chaos) = &struck {
-            chaos.count(kind);
-        }
-        struck.is_some()
+        self.chaos().is_some_and(|c| c.faults(kind))
     }
 
     /// In a soak run, Binance executes a placed order a moment later, whole or in two parts,

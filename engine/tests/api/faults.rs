@@ -8,6 +8,7 @@ use std::{
 };
 
 use rand::{rngs::StdRng, Rng, SeedableRng};
+use tokio::sync::broadcast;
 
 /// A seeded source of faults at a fixed rate.
 pub struct Chaos {
@@ -37,10 +38,49 @@ impl Chaos {
         *self.injected.lock().unwrap().entry(kind.to_owned()).or_default() += 1;
     }
 
+    /// Whether this request is faulted; a fault is counted as `kind`.
+    pub fn faults(&self, kind: &str) -> bool {
+        let struck = self.strikes();
+        if struck {
+            self.count(kind);
+        }
+        struck
+    }
+
     /// The faults injected, by kind, and their total.
     pub fn report(&self) -> (BTreeMap<String, u32>, u32) {
         let injected = self.injected.lock().unwrap().clone();
         let total = injected.values().sum();
         (injected, total)
+    }
+}
+
+/// Delivers a stand-in's stream message, or, when `chaos` faults it, loses it, sends it twice,
+/// delays it 150 ms (so later ones overtake it) or drops the connections (`drop_marker` is the
+/// stand-in's signal to close them; the message is lost with them).
+pub fn deliver(chaos: Option<&Chaos>, stream: &broadcast::Sender<String>, message: String, drop_marker: &str) {
+    let Some(chaos) = chaos.filter(|c| c.strikes()) else {
+        let _ = stream.send(message);
+        return;
+    };
+    match chaos.below(4) {
+        0 => chaos.count("stream: message lost"),
+        1 => {
+            chaos.count("stream: message duplicated");
+            let _ = stream.send(message.clone());
+            let _ = stream.send(message);
+        }
+        2 => {
+            chaos.count("stream: message delayed (reordered)");
+            let stream = stream.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+                let _ = stream.send(message);
+            });
+        }
+        _ => {
+            chaos.count("stream: connection dropped (message lost)");
+            let _ = stream.send(drop_marker.to_owned());
+        }
     }
 }

@@ -50,7 +50,9 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
 
 use self::filters::{Proposed, SymbolInfo};
-use super::{Booked, VenueEvent, VenueEventKind, VenueOrder};
+use super::{
+    retry_after, unknown_backoff, Booked, VenueEvent, VenueEventKind, VenueOrder, MAX_RETRY_AFTER, UNKNOWN_ATTEMPTS,
+};
 use crate::convert::{self, ToDecimal};
 
 /// Binance connection settings.
@@ -212,21 +214,8 @@ enum Lookup {
     Unanswered { wait: Option<Duration> },
 }
 
-/// Lookups and resends of an order whose submission had no clear answer before it is left to
-/// the next reconciliation.
-pub const UNKNOWN_ATTEMPTS: u32 = 12;
-const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
 /// How long a symbol's exchange filters are trusted before they are read again.
 const FILTERS_TTL: Duration = Duration::from_secs(3600);
-
-fn unknown_backoff(attempt: u32) -> Duration {
-    Duration::from_millis(200u64.saturating_mul(1 << attempt.saturating_sub(1).min(7)).min(20_000))
-}
-
-fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
-    let seconds: f64 = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim().parse().ok()?;
-    (seconds.is_finite() && seconds >= 0.0).then(|| Duration::from_secs_f64(seconds))
-}
 
 fn timestamp_of(millis: i64) -> Timestamp {
     Timestamp::from_nanos(millis.saturating_mul(1_000_000))
