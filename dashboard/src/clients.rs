@@ -208,6 +208,17 @@ pub struct Fill {
     pub exec_id: String,
     /// Execution time.
     pub ts: DateTime<Utc>,
+    /// `execution`, or a reconciliation entry: `bust` (the reversal of an execution the venue
+    /// broke or corrected) or `correction` (the corrected execution booked in its place).
+    #[serde(default = "execution")]
+    pub kind: String,
+    /// Why a bust or correction was booked.
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+fn execution() -> String {
+    "execution".to_owned()
 }
 
 /// Filters of the engine's order and fill lists; `None` is any.

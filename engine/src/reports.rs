@@ -72,7 +72,7 @@ pub struct AccountReport {
     pub fees: Decimal,
     /// Fills that day.
     pub fill_count: usize,
-    /// The fills, in booking order.
+    /// The fills, in booking order (a correction in the place of the execution it corrects).
     pub trades: Vec<TradeLine>,
     /// Positions held at the end of the day.
     pub positions: Vec<PositionLine>,
@@ -131,7 +131,7 @@ fn day_bounds(date: NaiveDate) -> (DateTime<Utc>, DateTime<Utc>) {
     (start, start + chrono::Duration::days(1))
 }
 
-type FillRecord = (i64, i64, String, String, String, String, Decimal, Decimal, Decimal, Decimal, DateTime<Utc>);
+type FillRecord = (i64, i64, String, String, String, String, Decimal, Decimal, Decimal, Decimal, DateTime<Utc>, bool);
 
 /// Builds the report of `date` from the fills booked up to its end.
 ///
@@ -142,15 +142,18 @@ pub async fn build(pool: &PgPool, date: NaiveDate) -> Result<DailyReport, Report
     // The end-of-day positions come from every fill up to the day's end, streamed so that the
     // memory used does not grow with the history (only the time does).
     let mut fills = sqlx::query_as::<_, FillRecord>(
-        "select fill_id, order_id, account, strategy, symbol, side, qty, price, fee, realized_pnl, ts
-         from fill where ts < $1 order by fill_id",
+        // Busts and corrections (see `oms::busts`): the position replays the executions standing
+        // at the day's end in their original order; reversing rows only carry P&L and fees.
+        "select f.fill_id, f.order_id, f.account, f.strategy, f.symbol, f.side, f.qty, f.price, f.fee, f.realized_pnl,
+                f.ts, f.kind = 'bust' or exists (select 1 from fill b where b.reverses = f.fill_id and b.ts < $1)
+           from fill f where f.ts < $1 order by coalesce(f.replay_seq, f.fill_id), f.fill_id",
     )
     .bind(end)
     .fetch(pool);
     let mut positions: BTreeMap<(String, String, String), Position> = BTreeMap::new();
     let mut accounts: BTreeMap<String, AccountReport> = BTreeMap::new();
     while let Some(record) = futures_util::TryStreamExt::try_next(&mut fills).await? {
-        let (fill_id, order_id, account, strategy, symbol, side, qty, price, fee, realized, ts) = record;
+        let (fill_id, order_id, account, strategy, symbol, side, qty, price, fee, realized, ts, reversed) = record;
         let accounting = |message: String| ReportError::Accounting { fill_id, message };
         let fill = domain::Fill {
             instrument: InstrumentId(0),
@@ -160,11 +163,12 @@ pub async fn build(pool: &PgPool, date: NaiveDate) -> Result<DailyReport, Report
             fee: convert::money(fee).map_err(|e| accounting(e.to_string()))?,
             ts: domain::Timestamp::from_nanos(ts.timestamp_nanos_opt().unwrap_or_default()),
         };
-        positions
+        let position = positions
             .entry((account.clone(), strategy.clone(), symbol.clone()))
-            .or_insert_with(|| Position::flat(InstrumentId(0)))
-            .apply_fill(&fill)
-            .map_err(|e| accounting(e.to_string()))?;
+            .or_insert_with(|| Position::flat(InstrumentId(0)));
+        if !reversed {
+            position.apply_fill(&fill).map_err(|e| accounting(e.to_string()))?;
+        }
         if ts >= start {
             let report = accounts.entry(account.clone()).or_insert_with(|| empty_account(&account));
             report.realized_pnl += realized;

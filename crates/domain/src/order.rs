@@ -11,7 +11,9 @@
 //!
 //! Every state change the engine records goes through [`OrderState::apply`]; an event that is
 //! not legal in the current state is refused and changes nothing, so a late or duplicated venue
-//! message can never move a filled order back to working.
+//! message can never move a filled order back to working. Only a bust the venue reports (an
+//! execution broken after the fact) takes fills away, and a filled order works again only when
+//! the venue says it does.
 
 use serde::{Deserialize, Serialize};
 
@@ -106,6 +108,22 @@ pub enum OrderEvent {
     Cancelled,
     /// The order's time in force ran out.
     Expired,
+    /// The venue broke (busted) an execution of `qty`: it did not happen after all. `working`
+    /// says whether the venue still works the order, which decides where a filled order goes.
+    Bust {
+        /// Quantity of the busted execution.
+        qty: Qty,
+        /// The venue still works the order (its status after the bust is an open one).
+        working: bool,
+    },
+    /// The venue corrected an execution's quantity from `from` to `to` (a price-only
+    /// correction has `from == to` and changes no status).
+    Correct {
+        /// Quantity booked for the execution.
+        from: Qty,
+        /// Quantity the venue now says it was.
+        to: Qty,
+    },
 }
 
 impl OrderEvent {
@@ -120,6 +138,8 @@ impl OrderEvent {
             Self::CancelRejected => "cancel_rejected",
             Self::Cancelled => "cancelled",
             Self::Expired => "expired",
+            Self::Bust { .. } => "bust",
+            Self::Correct { .. } => "correction",
         }
     }
 }
@@ -209,6 +229,43 @@ impl OrderState {
                     S::PartiallyFilled
                 }
             }
+            // Busts and corrections change what filled, not whether the order was sent: they
+            // apply to any order that has fills, ended or not, and never revive a cancelled or
+            // expired one. A filled order goes back to working only if the venue says so.
+            (
+                S::PartiallyFilled | S::Filled | S::PendingCancel | S::Cancelled | S::Expired,
+                E::Bust { qty, working },
+            ) => {
+                let Some(filled) = self.filled.checked_sub(qty).filter(|rest| qty.is_positive() && !rest.is_negative())
+                else {
+                    return Err(TransitionError::Overfill { qty, order_qty: self.qty, filled: self.filled });
+                };
+                self.filled = filled;
+                match self.status {
+                    S::Filled if !working => S::Cancelled,
+                    S::Filled | S::PartiallyFilled if filled.is_zero() => S::New,
+                    S::Filled | S::PartiallyFilled => S::PartiallyFilled,
+                    other => other,
+                }
+            }
+            (
+                S::PartiallyFilled | S::Filled | S::PendingCancel | S::Cancelled | S::Expired,
+                E::Correct { from, to },
+            ) => {
+                let filled = self.filled.checked_sub(from).and_then(|rest| rest.checked_add(to)).filter(|total| {
+                    from.is_positive() && to.is_positive() && from <= self.filled && *total <= self.qty
+                });
+                let Some(filled) = filled else {
+                    return Err(TransitionError::Overfill { qty: to, order_qty: self.qty, filled: self.filled });
+                };
+                self.filled = filled;
+                match self.status {
+                    S::PartiallyFilled | S::PendingCancel if filled == self.qty => S::Filled,
+                    // A filled order corrected to less did not go back to the market.
+                    S::Filled if filled < self.qty => S::Cancelled,
+                    other => other,
+                }
+            }
             _ => return illegal,
         };
         self.status = next;
@@ -282,7 +339,7 @@ mod tests {
     }
 
     #[test]
-    fn terminal_states_accept_no_event() {
+    fn terminal_states_accept_no_lifecycle_event() {
         for status in ORDER_STATUSES.into_iter().filter(|s| s.is_terminal()) {
             for event in EVENTS {
                 let mut state = OrderState { status, qty: Qty::from_units(10), filled: Qty::ZERO };
@@ -308,6 +365,68 @@ mod tests {
         assert!(matches!(state.apply(E::Fill { qty: Qty::from_units(3) }), Err(TransitionError::Overfill { .. })));
         assert!(matches!(state.apply(E::Fill { qty: Qty::ZERO }), Err(TransitionError::Overfill { .. })));
         assert_eq!(state, before);
+    }
+
+    fn state(status: OrderStatus, filled: i64) -> OrderState {
+        OrderState { status, qty: Qty::from_units(10), filled: Qty::from_units(filled) }
+    }
+
+    fn bust(qty: i64, working: bool) -> OrderEvent {
+        E::Bust { qty: Qty::from_units(qty), working }
+    }
+
+    #[test]
+    fn a_bust_of_a_filled_order_reopens_it_only_when_the_venue_still_works_it() {
+        let mut ended = state(S::Filled, 10);
+        assert_eq!(ended.apply(bust(4, false)), Ok(S::Cancelled));
+        assert_eq!(ended.filled, Qty::from_units(6));
+        let mut working = state(S::Filled, 10);
+        assert_eq!(working.apply(bust(4, true)), Ok(S::PartiallyFilled));
+        let mut all = state(S::Filled, 10);
+        assert_eq!(all.apply(bust(10, true)), Ok(S::New));
+        assert_eq!(all.filled, Qty::ZERO);
+    }
+
+    #[test]
+    fn a_bust_keeps_working_and_ended_orders_where_they_are() {
+        for (status, filled, expected) in [
+            (S::PartiallyFilled, 6, S::PartiallyFilled),
+            (S::PartiallyFilled, 4, S::New),
+            (S::PendingCancel, 6, S::PendingCancel),
+            (S::Cancelled, 6, S::Cancelled),
+            (S::Expired, 6, S::Expired),
+        ] {
+            let mut order = state(status, filled);
+            assert_eq!(order.apply(bust(4, false)), Ok(expected), "{status:?} filled {filled}");
+            assert_eq!(order.filled, Qty::from_units(filled - 4));
+        }
+    }
+
+    #[test]
+    fn a_bust_of_more_than_filled_or_of_an_order_without_fills_is_refused_without_change() {
+        let mut order = state(S::PartiallyFilled, 3);
+        assert!(matches!(order.apply(bust(4, true)), Err(TransitionError::Overfill { .. })));
+        assert!(matches!(order.apply(bust(0, true)), Err(TransitionError::Overfill { .. })));
+        assert_eq!(order, state(S::PartiallyFilled, 3));
+        for status in [S::PendingNew, S::New, S::Rejected] {
+            let mut order = state(status, 0);
+            assert!(matches!(order.apply(bust(1, true)), Err(TransitionError::Illegal { .. })), "{status:?}");
+        }
+    }
+
+    #[test]
+    fn a_correction_moves_the_filled_quantity_and_never_revives_an_order() {
+        let correct = |from: i64, to: i64| E::Correct { from: Qty::from_units(from), to: Qty::from_units(to) };
+        let mut price_only = state(S::Filled, 10);
+        assert_eq!(price_only.apply(correct(4, 4)), Ok(S::Filled));
+        let mut less = state(S::Filled, 10);
+        assert_eq!(less.apply(correct(4, 3)), Ok(S::Cancelled));
+        assert_eq!(less.filled, Qty::from_units(9));
+        let mut completes = state(S::PartiallyFilled, 8);
+        assert_eq!(completes.apply(correct(2, 4)), Ok(S::Filled));
+        let mut too_much = state(S::PartiallyFilled, 8);
+        assert!(too_much.apply(correct(2, 5)).is_err());
+        assert_eq!(too_much, state(S::PartiallyFilled, 8));
     }
 
     #[test]

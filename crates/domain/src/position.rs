@@ -43,6 +43,22 @@ impl Position {
         Self { instrument, qty, cost_basis, realized_pnl, fees }
     }
 
+    /// The position that `fills`, applied in order to a flat one, leave: how a position is
+    /// rebuilt when an execution it was booked from is busted or corrected.
+    ///
+    /// # Errors
+    /// [`AccountingOverflow`] on amounts beyond `i64`.
+    pub fn replay<'a>(
+        instrument: InstrumentId,
+        fills: impl IntoIterator<Item = &'a Fill>,
+    ) -> Result<Self, AccountingOverflow> {
+        let mut position = Self::flat(instrument);
+        for fill in fills {
+            position.apply_fill(fill)?;
+        }
+        Ok(position)
+    }
+
     /// Signed quantity held: positive long, negative short.
     #[must_use]
     pub const fn qty(&self) -> Qty {
@@ -164,6 +180,21 @@ mod tests {
 
     fn money(text: &str) -> Money {
         text.parse().unwrap()
+    }
+
+    #[test]
+    fn replay_without_a_busted_closing_fill_restores_the_short_it_closed() {
+        let sold = fill(Side::Sell, 10, "50", "1");
+        let bought_back = fill(Side::Buy, 10, "40", "1");
+        let mut booked = Position::flat(InstrumentId(1));
+        booked.apply_fill(&sold).unwrap();
+        booked.apply_fill(&bought_back).unwrap();
+        assert_eq!(booked.realized_pnl(), money("98"));
+        let rebuilt = Position::replay(InstrumentId(1), [&sold]).unwrap();
+        assert_eq!(rebuilt.qty(), Qty::from_units(-10));
+        assert_eq!(rebuilt.average_price(), Some("50".parse().unwrap()));
+        assert_eq!(rebuilt.realized_pnl(), money("-1"));
+        assert_eq!(rebuilt.fees(), money("1"));
     }
 
     #[test]

@@ -139,7 +139,11 @@ pub fn FillsPage(
                             <td class="num">{f.fill_id}</td><td>{f.ts.format("%Y-%m-%d %H:%M:%S").to_string()}</td>
                             <td class="num"><a href=format!("/orders/{}", f.order_id)>{f.order_id}</a></td>
                             <td>{f.account}</td><td>{f.strategy}</td><td>{f.symbol}</td>
-                            <td class=f.side.clone()>{f.side.clone()}</td><td class="num">{dec(Some(f.qty))}</td>
+                            <td class=f.side.clone()>{f.side.clone()}
+                                {(f.kind != "execution").then(|| view! {
+                                    " "<span class="flag reconciliation" title=f.note.clone().unwrap_or_default()>{f.kind.clone()}</span>
+                                })}
+                            </td><td class="num">{dec(Some(f.qty))}</td>
                             <td class="num">{dec(Some(f.price))}</td><td class="num">{dec(Some(f.fee))}</td>
                             <td class="num">{dec(Some(f.realized_pnl))}</td>
                         </tr>

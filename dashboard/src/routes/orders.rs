@@ -344,7 +344,7 @@ async fn export_fills(
     }
     fills.truncate(FILLS_EXPORT_MAX);
     let mut csv =
-        String::from("fill_id,ts,order_id,account,strategy,symbol,side,qty,price,fee,realized_pnl,exec_id\r\n");
+        String::from("fill_id,ts,order_id,account,strategy,symbol,side,qty,price,fee,realized_pnl,exec_id,kind\r\n");
     for f in &fills {
         let d = |d: rust_decimal::Decimal| d.normalize().to_string();
         csv.push_str(&csv_line(&[
@@ -360,6 +360,7 @@ async fn export_fills(
             d(f.fee),
             d(f.realized_pnl),
             f.exec_id.clone(),
+            f.kind.clone(),
         ]));
     }
     tracing::info!(user = %user.username, rows = fills.len(), "fills exported as CSV");

@@ -295,9 +295,13 @@ pub async fn spawn_engine() -> (String, Arc<Mutex<EngineState>>) {
                     return (StatusCode::BAD_REQUEST, Json(json!({"error": {"code": "invalid_query", "message": "limit or before"}})))
                         .into_response();
                 }
-                let fill = |id: i64| json!({"fill_id": id, "order_id": 8, "account": "demo", "strategy": "demo-sma",
-                    "symbol": "BTCUSD", "side": "buy", "qty": "5", "price": "100.5", "fee": "0.01", "realized_pnl": "-0.01",
-                    "exec_id": format!("paper-x{id}"), "ts": "2026-11-24T10:00:00Z"});
+                // The newest fill is the reversal of a busted execution (a reconciliation entry).
+                let fill = |id: i64| {
+                    let (kind, note) = if id == FILLS { ("bust", json!("busted by the venue")) } else { ("execution", Value::Null) };
+                    json!({"fill_id": id, "order_id": 8, "account": "demo", "strategy": "demo-sma",
+                        "symbol": "BTCUSD", "side": "buy", "qty": "5", "price": "100.5", "fee": "0.01", "realized_pnl": "-0.01",
+                        "exec_id": format!("paper-x{id}"), "ts": "2026-11-24T10:00:00Z", "kind": kind, "note": note})
+                };
                 let page: Vec<Value> = (1..before.min(FILLS + 1)).rev().take(limit as usize).map(fill).collect();
                 Json(page).into_response()
             }),

@@ -390,6 +390,20 @@ async fn fills_are_listed_and_exported_with_their_filters() {
     assert_eq!(asked.get("limit").map(String::as_str), Some("51"), "one page and one more fill");
     assert_eq!(asked.get("before"), None, "the newest page has no cursor");
     assert!(!page.body.contains("id=\"newest\""), "already the newest page");
+    assert_eq!(
+        page.body.matches("class=\"flag reconciliation\"").count(),
+        1,
+        "the one reconciliation entry is flagged, the executions are not"
+    );
+    assert!(
+        page.body.contains("title=\"busted by the venue\" class=\"flag reconciliation\">bust</span>"),
+        "the note is its tooltip"
+    );
+    let csv = b.get("/fills/export.csv?strategy=demo-sma").await;
+    assert!(csv
+        .body
+        .starts_with("fill_id,ts,order_id,account,strategy,symbol,side,qty,price,fee,realized_pnl,exec_id,kind\r\n"));
+    assert!(csv.body.contains(&format!(",paper-x{FILLS},bust\r\n")), "{}", &csv.body[..300]);
 }
 
 #[tokio::test]
@@ -488,7 +502,7 @@ async fn the_fills_export_follows_the_cursor_over_every_engine_page() {
     let lines: Vec<&str> = csv.body.split("\r\n").filter(|l| !l.is_empty()).collect();
     assert!(lines[0].starts_with("fill_id,ts,order_id,"), "{}", lines[0]);
     assert_eq!(lines.len() as i64, FILLS + 1, "a header and every fill");
-    assert!(lines[1].starts_with(&format!("{FILLS},")) && lines[1].ends_with(&format!(",paper-x{FILLS}")));
+    assert!(lines[1].starts_with(&format!("{FILLS},")) && lines[1].ends_with(&format!(",paper-x{FILLS},bust")));
     assert!(lines[FILLS as usize].starts_with("1,"));
     let asked = app.engine.lock().unwrap().fill_queries.clone();
     assert_eq!(asked.len(), 2, "two engine pages: 1,000 and the 100 left");

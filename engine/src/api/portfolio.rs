@@ -85,8 +85,16 @@ pub struct FillRow {
     pub realized_pnl: Decimal,
     /// Venue execution id.
     pub exec_id: String,
-    /// Execution time.
+    /// Execution time (for a bust or correction: when it was booked).
     pub ts: DateTime<Utc>,
+    /// `execution`; `bust` for the reversal of a busted or corrected execution (the opposite
+    /// side, fee refunded, `realized_pnl` the change it made); `correction` for a corrected
+    /// execution booked in place of the one reversed.
+    pub kind: String,
+    /// For a `bust`: the fill it reverses.
+    pub reverses: Option<i64>,
+    /// Why a bust or correction was booked.
+    pub note: Option<String>,
 }
 
 /// List fills, newest first; page on with `before` set to the last `fill_id` of a page.
@@ -97,7 +105,8 @@ pub async fn fills(
 ) -> Result<Json<Vec<FillRow>>, ApiError> {
     let (from, until) = super::time_range(q.from, q.until)?;
     let rows = sqlx::query_as(
-        "select fill_id, order_id, account, strategy, symbol, side, qty, price, fee, realized_pnl, exec_id, ts from fill
+        "select fill_id, order_id, account, strategy, symbol, side, qty, price, fee, realized_pnl, exec_id, ts, kind,
+                reverses, note from fill
           where ($1::text is null or account = $1) and ($2::text is null or strategy = $2) and ($3::text is null or symbol = $3)
             and ($5::bigint is null or fill_id < $5) and ($6::timestamptz is null or ts >= $6)
             and ($7::timestamptz is null or ts < $7)

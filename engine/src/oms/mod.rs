@@ -8,6 +8,7 @@
 //! [`domain::risk::check_order`] → insert the order (`pending_new`, or `rejected` with its
 //! reason) and its first event. Only after the commit is the order handed to the venue.
 
+mod busts;
 pub mod risk;
 
 use std::sync::{
@@ -502,6 +503,9 @@ impl Oms {
             tx.rollback().await?;
             return Err(OmsError::NotOwner(event.order_id));
         }
+        if matches!(event.kind, VenueEventKind::Bust { .. } | VenueEventKind::Correct { .. }) {
+            return self.restate(tx, row, event).await;
+        }
         let mut state = row.state()?;
         // A fill or cancel can overtake the acknowledgement; the order was accepted then.
         if state.status == OrderStatus::PendingNew
@@ -517,6 +521,9 @@ impl Oms {
             VenueEventKind::CancelRejected => (OrderEvent::CancelRejected, None),
             VenueEventKind::Expired => (OrderEvent::Expired, None),
             VenueEventKind::Fill { qty, .. } => (OrderEvent::Fill { qty: *qty }, None),
+            VenueEventKind::Bust { .. } | VenueEventKind::Correct { .. } => {
+                return Err(OmsError::Invalid("a restatement is booked by restate".into()))
+            }
         };
         let from = state.status;
         let next = state.apply(domain_event)?;

@@ -116,6 +116,12 @@ struct AlpacaOrder {
     /// Cumulative filled quantity (in a trade update: after that update's execution).
     #[serde(default)]
     filled_qty: Option<Decimal>,
+    /// Average fill price (in a trade update: after it).
+    #[serde(default)]
+    filled_avg_price: Option<Decimal>,
+    /// Status after the update.
+    #[serde(default)]
+    status: Option<String>,
     /// The order's commission so far (present in stream and Broker samples, not in the OAS).
     #[serde(default)]
     commission: Option<Decimal>,
@@ -141,6 +147,27 @@ struct FillActivity {
     price: Decimal,
     cum_qty: Decimal,
     transaction_time: DateTime<Utc>,
+    /// `fill`, `trade_bust` or `trade_correct` (absent in older answers: a fill).
+    #[serde(default)]
+    execution_type: Option<String>,
+    #[serde(default)]
+    order_status: Option<String>,
+}
+
+/// Alpaca order statuses in which the order still works.
+const WORKING_STATUSES: [&str; 8] = [
+    "new",
+    "accepted",
+    "pending_new",
+    "partially_filled",
+    "pending_cancel",
+    "pending_replace",
+    "accepted_for_bidding",
+    "held",
+];
+
+fn is_working(status: Option<&str>) -> bool {
+    status.is_some_and(|s| WORKING_STATUSES.contains(&s))
 }
 
 /// Activities per page (Alpaca's maximum is 100).
@@ -186,6 +213,27 @@ struct TradeUpdate {
     price: Option<Decimal>,
     qty: Option<Decimal>,
     timestamp: Option<DateTime<Utc>>,
+}
+
+/// A `trade_bust` (the execution of `qty` at `price` is broken) or `trade_correct` (an
+/// execution is now `qty` at `price`) as an event, with the order's totals after it, which
+/// name the booked execution meant and make a replay harmless.
+fn restatement(update: &TradeUpdate) -> Result<VenueEventKind, &'static str> {
+    let (Some(qty), Some(price)) = (update.qty, update.price) else {
+        return Err("without qty or price");
+    };
+    let order_filled = update.order.filled_qty.ok_or("without the order's filled_qty")?;
+    let (Ok(qty), Ok(price), Ok(order_filled)) = (convert::qty(qty), convert::price(price), convert::qty(order_filled))
+    else {
+        return Err("outside the fixed-point range");
+    };
+    if update.event == "trade_bust" {
+        let working = is_working(update.order.status.as_deref());
+        return Ok(VenueEventKind::Bust { qty, price, order_filled, working });
+    }
+    let average = update.order.filled_avg_price.ok_or("without the order's filled_avg_price")?;
+    let order_avg_price = convert::price(average).map_err(|_| "outside the fixed-point range")?;
+    Ok(VenueEventKind::Correct { qty, price, order_filled, order_avg_price })
 }
 
 impl AlpacaVenue {
@@ -393,6 +441,20 @@ impl AlpacaVenue {
             self.emit(order.order_id, VenueEventKind::Accepted).await;
         }
         let at_alpaca = state.filled_qty.unwrap_or_default();
+        if at_alpaca < filled.dec() {
+            // Less filled at Alpaca than booked: an execution was busted while no stream listened.
+            if let Some(executions) = self.executions(&state).await {
+                for bust in executions.iter().filter(|e| e.execution_type.as_deref() == Some("trade_bust")) {
+                    let (Ok(qty), Ok(price), Ok(order_filled)) =
+                        (convert::qty(bust.qty), convert::price(bust.price), convert::qty(bust.cum_qty))
+                    else {
+                        continue;
+                    };
+                    let working = is_working(bust.order_status.as_deref());
+                    self.emit(order.order_id, VenueEventKind::Bust { qty, price, order_filled, working }).await;
+                }
+            }
+        }
         if at_alpaca > filled.dec() {
             let Some(executions) = self.executions(&state).await else {
                 // The final status must wait for the fills, or the order would end short.
@@ -402,7 +464,7 @@ impl AlpacaVenue {
                 );
             };
             let mut found = Decimal::ZERO;
-            for e in executions {
+            for e in executions.into_iter().filter(|e| e.execution_type.as_deref().is_none_or(|t| t == "fill")) {
                 let (Ok(qty), Ok(price)) = (convert::qty(e.qty), convert::price(e.price)) else {
                     tracing::warn!(order_id = order.order_id, activity = %e.id, "fill outside the fixed-point range");
                     continue;
@@ -644,6 +706,13 @@ impl AlpacaVenue {
             }
             "canceled" => VenueEventKind::Cancelled,
             "expired" => VenueEventKind::Expired,
+            "trade_bust" | "trade_correct" => match restatement(&update) {
+                Ok(kind) => kind,
+                Err(problem) => {
+                    tracing::error!(order_id, event = %update.event, problem, "Alpaca restatement unreadable; reconcile this order");
+                    return;
+                }
+            },
             // Also after `new`: the state machine takes a late rejection of an unfilled order.
             "rejected" => VenueEventKind::Rejected { reason: "rejected by Alpaca".into() },
             "order_cancel_rejected" => VenueEventKind::CancelRejected,
@@ -654,9 +723,8 @@ impl AlpacaVenue {
                 return;
             }
             other => {
-                // `replaced`, `trade_bust`, `trade_correct`, `suspended`, `stopped`, `restated`:
-                // not handled yet (no amend, no bust/correction booking); reconciliation is the
-                // remedy. Loud, since each may mean the engine's books differ from Alpaca's.
+                // `replaced`, `suspended`, `stopped`, `restated`: not handled yet (no amend);
+                // reconciliation is the remedy. Loud, since each may mean the engine's books differ from Alpaca's.
                 tracing::warn!(order_id, event = other, "Alpaca trade update not handled; reconcile this order");
                 return;
             }

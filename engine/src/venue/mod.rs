@@ -66,6 +66,30 @@ pub enum VenueEventKind {
     CancelRejected,
     /// Ended by its time in force.
     Expired,
+    /// The venue broke (busted) an execution of the order after the fact: the one of `qty` at
+    /// `price` did not happen. Booked as a reversing entry (see [`crate::oms`]'s busts).
+    Bust {
+        /// Quantity of the busted execution.
+        qty: Qty,
+        /// Its price.
+        price: Price,
+        /// The order's filled quantity at the venue after the bust (a replay finds it booked).
+        order_filled: Qty,
+        /// The venue still works the order.
+        working: bool,
+    },
+    /// The venue corrected an execution of the order: it was `qty` at `price`. Which booked
+    /// execution it was follows from the order's totals at the venue after the correction.
+    Correct {
+        /// Corrected quantity.
+        qty: Qty,
+        /// Corrected price.
+        price: Price,
+        /// The order's filled quantity at the venue after the correction.
+        order_filled: Qty,
+        /// The order's average fill price at the venue after the correction.
+        order_avg_price: Price,
+    },
 }
 
 /// An event about the order `order_id`.

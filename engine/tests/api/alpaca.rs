@@ -400,6 +400,60 @@ impl StandIn {
         json!({"stream": "trade_updates", "data": data}).to_string()
     }
 
+    /// Alpaca breaks the order's `nth` execution (0-based): the order's cumulative quantity and
+    /// average price drop it, the position is reversed, a `trade_bust` activity is recorded and
+    /// the `trade_bust` update (the busted quantity and price, the order after it) is returned.
+    /// The order's status stays what it was (a filled order does not go back to the market).
+    pub(crate) fn bust(&self, client_order_id: &str, nth: usize) -> String {
+        self.restate(client_order_id, nth, None)
+    }
+
+    /// Alpaca corrects the price of the order's `nth` execution to `price`: the order's average
+    /// changes, a `trade_correct` activity is recorded and the `trade_correct` update returned.
+    pub(crate) fn correct(&self, client_order_id: &str, nth: usize, price: &str) -> String {
+        self.restate(client_order_id, nth, Some(price.parse().unwrap()))
+    }
+
+    fn restate(&self, client_order_id: &str, nth: usize, corrected: Option<Decimal>) -> String {
+        let number = |v: &Value| v.as_str().map_or(Decimal::ZERO, |s| s.parse::<Decimal>().unwrap());
+        let mut orders = self.orders.lock().unwrap();
+        let order = orders.get_mut(client_order_id).expect("order reached the stand-in");
+        let mut activities = self.activities.lock().unwrap();
+        let execution = activities
+            .iter()
+            .filter(|a| a["order_id"] == order["id"] && a.get("execution_type").is_none())
+            .nth(nth)
+            .expect("the order has that execution")
+            .clone();
+        let (q, p) = (number(&execution["qty"]), number(&execution["price"]));
+        let (before, average) = (number(&order["filled_qty"]), number(&order["filled_avg_price"]));
+        let (event, cum, notional, price) = match corrected {
+            None => ("trade_bust", before - q, average * before - p * q, p),
+            Some(new) => ("trade_correct", before, average * before - p * q + new * q, new),
+        };
+        order["filled_qty"] = json!(cum.normalize().to_string());
+        order["filled_avg_price"] =
+            if cum.is_zero() { Value::Null } else { json!((notional / cum).round_dp(9).normalize().to_string()) };
+        if corrected.is_none() {
+            let signed = if order["side"] == "sell" { -q } else { q };
+            *self.positions.lock().unwrap().entry(order["symbol"].as_str().unwrap().to_owned()).or_default() -= signed;
+        }
+        let execution_id = uuid::Uuid::new_v4().to_string();
+        let sequence = activities.len();
+        activities.push(json!({
+            "activity_type": "FILL", "id": format!("20261124100001{sequence:03}::{execution_id}"),
+            "cum_qty": cum.normalize().to_string(), "leaves_qty": (number(&order["qty"]) - cum).normalize().to_string(),
+            "order_id": order["id"], "order_status": order["status"], "price": price.normalize().to_string(),
+            "qty": q.normalize().to_string(), "side": order["side"], "symbol": order["symbol"],
+            "transaction_time": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
+            "type": "fill", "execution_type": event
+        }));
+        let data = json!({"event": event, "execution_id": execution_id, "order": order,
+                          "price": price.normalize().to_string(), "qty": q.normalize().to_string(),
+                          "timestamp": "2026-11-24T10:00:09.000000000Z"});
+        json!({"stream": "trade_updates", "data": data}).to_string()
+    }
+
     /// An execution, its trade update sent at once.
     pub(crate) fn fill(&self, client_order_id: &str, qty: &str, price: &str) {
         let update = self.execute(client_order_id, qty, price);
@@ -801,5 +855,127 @@ async fn a_trade_made_by_hand_at_alpaca_seen_on_the_stream_halts_the_accounts_tr
         "reconciliation: alpaca executed an order Halyard did not place: 5 AAPL at 151 (client order id manual-7f3a)"
     );
     assert_eq!(fills_of(&app, "live").await.len(), 1, "nothing booked for it");
+    app.stop().await;
+}
+
+/// The account's fills as (kind, side, qty, price, realized P&L), in booking order.
+async fn ledger(app: &TestApp) -> Vec<(String, String, String, String, String)> {
+    let (_, fills) = app.get("/api/v1/fills?account=live").await;
+    let text = |f: &Value, k: &str| f[k].as_str().unwrap().to_owned();
+    let rows: Vec<_> = fills
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .map(|f| (text(f, "kind"), text(f, "side"), text(f, "qty"), text(f, "price"), text(f, "realized_pnl")))
+        .collect();
+    rows
+}
+
+fn row(kind: &str, side: &str, qty: &str, price: &str, realized: &str) -> (String, String, String, String, String) {
+    (kind.into(), side.into(), qty.into(), price.into(), realized.into())
+}
+
+#[tokio::test]
+async fn a_busted_execution_is_reversed_and_the_position_rebuilt_as_if_it_never_happened_and_a_replay_changes_nothing()
+{
+    let db = test_support::TestDb::new().await;
+    let alpaca = StandIn::start().await;
+    let app = alpaca_engine_with(&db, &alpaca, Duration::from_millis(300)).await;
+    let bought = working_limit_order(&app, "buy", "2", "101", "bust-buy").await;
+    alpaca.fill(&format!("hly-{bought}"), "2", "100");
+    app.order_reaches(bought, "filled").await;
+    let sold = working_limit_order(&app, "sell", "2", "110", "bust-sell").await;
+    alpaca.fill(&format!("hly-{sold}"), "1", "110");
+    alpaca.fill(&format!("hly-{sold}"), "1", "120");
+    app.order_reaches(sold, "filled").await;
+    assert_eq!(app.get("/api/v1/positions?account=live").await.1[0]["realized_pnl"], "30");
+    // The exchange breaks the sale at 120; its update comes, then comes again.
+    let bust = alpaca.bust(&format!("hly-{sold}"), 1);
+    alpaca.send(bust.clone());
+    eventually("the bust is booked", || async {
+        app.get(&format!("/api/v1/orders/{sold}")).await.1["filled_qty"] == "1"
+    })
+    .await;
+    alpaca.send(bust);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (_, order) = app.get(&format!("/api/v1/orders/{sold}")).await;
+    assert_eq!(order["status"], "cancelled", "a filled order whose fill is busted does not work again");
+    assert_eq!(order["avg_fill_price"], "110");
+    let bust_event = order["events"].as_array().unwrap().iter().find(|e| e["event"] == "bust").expect("bust event");
+    assert_eq!(
+        (bust_event["detail"]["price"].as_str(), bust_event["detail"]["reconciliation"].as_bool()),
+        (Some("120"), Some(true))
+    );
+    let (_, positions) = app.get("/api/v1/positions?account=live").await;
+    assert_eq!(
+        (positions[0]["qty"].as_str(), positions[0]["avg_price"].as_str(), positions[0]["realized_pnl"].as_str()),
+        (Some("1"), Some("100"), Some("10")),
+        "as if only the sale at 110 had happened"
+    );
+    assert_eq!(
+        ledger(&app).await,
+        [
+            row("execution", "buy", "2", "100", "0"),
+            row("execution", "sell", "1", "110", "10"),
+            row("execution", "sell", "1", "120", "20"),
+            row("bust", "buy", "1", "120", "-20"),
+        ],
+        "history kept, the reversal booked once, with the P&L it takes back"
+    );
+    let (_, audit) = app.get("/api/v1/audit?action=bust").await;
+    assert_eq!(audit.as_array().map(Vec::len), Some(1), "{audit}");
+    // Alpaca's position equals the rebuilt one: the scheduled check halts nothing.
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(app.get("/api/v1/halt").await.1.as_array().unwrap().len(), 0);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_corrected_execution_price_is_rebooked_in_its_place_and_the_order_and_position_take_alpacas_average() {
+    let (app, alpaca, _db) = spawn_alpaca_engine().await;
+    let id = working_limit_order(&app, "buy", "2", "12", "correct-1").await;
+    alpaca.fill(&format!("hly-{id}"), "1", "10");
+    alpaca.fill(&format!("hly-{id}"), "1", "11");
+    app.order_reaches(id, "filled").await;
+    let correction = alpaca.correct(&format!("hly-{id}"), 0, "9.5");
+    alpaca.send(correction.clone());
+    eventually("the correction is booked", || async {
+        app.get(&format!("/api/v1/orders/{id}")).await.1["avg_fill_price"] == "10.25"
+    })
+    .await;
+    alpaca.send(correction);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (_, order) = app.get(&format!("/api/v1/orders/{id}")).await;
+    assert_eq!((order["status"].as_str(), order["filled_qty"].as_str()), (Some("filled"), Some("2")));
+    assert_eq!(
+        ledger(&app).await,
+        [
+            row("execution", "buy", "1", "10", "0"),
+            row("execution", "buy", "1", "11", "0"),
+            row("bust", "sell", "1", "10", "0"),
+            row("correction", "buy", "1", "9.5", "0"),
+        ]
+    );
+    let (_, positions) = app.get("/api/v1/positions?account=live").await;
+    assert_eq!((positions[0]["qty"].as_str(), positions[0]["avg_price"].as_str()), (Some("2"), Some("10.25")));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_bust_made_while_the_stream_was_down_is_booked_from_alpacas_activities_when_it_reconnects() {
+    let (app, alpaca, _db) = spawn_alpaca_engine().await;
+    let id = working_limit_order(&app, "buy", "3", "12", "gap-bust").await;
+    alpaca.fill(&format!("hly-{id}"), "1", "10");
+    app.order_reaches(id, "partially_filled").await;
+    alpaca.drop_stream();
+    eventually("the stream is down", || async { !*alpaca.listening.lock().unwrap() }).await;
+    let _missed = alpaca.bust(&format!("hly-{id}"), 0);
+    alpaca.restore_stream();
+    let order = app.order_reaches(id, "new").await;
+    assert_eq!(order["filled_qty"], "0", "the working order has nothing filled again");
+    let (_, positions) = app.get("/api/v1/positions?account=live").await;
+    assert_eq!(positions[0]["qty"], "0");
+    assert_eq!(ledger(&app).await, [row("execution", "buy", "1", "10", "0"), row("bust", "sell", "1", "10", "0")]);
     app.stop().await;
 }
