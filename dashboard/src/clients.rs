@@ -294,6 +294,12 @@ pub struct AccountVenue {
     pub kind: String,
     /// Whether it has its own broker account.
     pub own_broker_account: bool,
+    /// Its broker account's buying power as the venue last said (Alpaca only).
+    #[serde(default)]
+    pub buying_power: Option<Decimal>,
+    /// When the venue said it.
+    #[serde(default)]
+    pub buying_power_as_of: Option<DateTime<Utc>>,
 }
 
 /// An account's risk limits; `None` is no limit.

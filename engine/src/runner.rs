@@ -69,7 +69,11 @@ const RECONCILE_QUIET: Duration = Duration::from_secs(2);
 
 /// Reconciles the open orders with a shared venue (nothing for paper): every one at start-up
 /// and after a reconnect, those quiet for [`RECONCILE_QUIET`] on the schedule; `why` is logged.
+/// Each venue's buying power, which pre-trade risk checks orders against, is read again then.
 async fn reconcile(oms: &Oms, why: &'static str) {
+    for (_, venue) in oms.venues().shared() {
+        venue.refresh_buying_power().await;
+    }
     let quiet_for = if why == "scheduled" { RECONCILE_QUIET } else { Duration::ZERO };
     match oms.reconcile_all_open(quiet_for).await {
         Ok(0) => {}

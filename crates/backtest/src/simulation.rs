@@ -183,7 +183,7 @@ struct Book<'a, S: ?Sized> {
     last_equity: Money,
 }
 
-const REASONS: [RiskReason; 10] = [
+const REASONS: [RiskReason; 11] = [
     RiskReason::Halted,
     RiskReason::InvalidQuantity,
     RiskReason::MaxOrderQty,
@@ -194,6 +194,7 @@ const REASONS: [RiskReason; 10] = [
     RiskReason::NoReferencePrice,
     RiskReason::DailyLossLimit,
     RiskReason::OrderRateLimit,
+    RiskReason::InsufficientBuyingPower,
 ];
 const REASON_COUNT: usize = REASONS.len();
 
@@ -248,6 +249,8 @@ impl<S: Strategy + ?Sized> Book<'_, S> {
                     .and_then(Money::checked_abs)
                     .unwrap_or(Money::ZERO),
                 daily_pnl: self.last_equity.checked_sub(self.day_start_equity).unwrap_or(Money::ZERO),
+                // A backtest has no broker account to ask.
+                buying_power: None,
             };
             if let Err(rejection) = check_order(&intent, &snapshot, &self.config.risk_limits) {
                 let slot = REASONS.iter().position(|r| *r == rejection.reason).unwrap_or(0);

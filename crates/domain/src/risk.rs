@@ -27,6 +27,9 @@ pub enum RiskReason {
     DailyLossLimit,
     /// Too many orders in the rate window (counted by the engine, not by [`check_order`]).
     OrderRateLimit,
+    /// The order costs more than the broker account can spend (the venue's buying power, less
+    /// what the engine sent since the venue said so).
+    InsufficientBuyingPower,
 }
 
 impl RiskReason {
@@ -44,6 +47,7 @@ impl RiskReason {
             Self::NoReferencePrice => "no_reference_price",
             Self::DailyLossLimit => "daily_loss_limit",
             Self::OrderRateLimit => "order_rate_limit",
+            Self::InsufficientBuyingPower => "insufficient_buying_power",
         }
     }
 }
@@ -88,12 +92,15 @@ pub struct RiskSnapshot {
     pub gross_exposure: Money,
     /// Realized plus unrealized P&L since the start of the day.
     pub daily_pnl: Money,
+    /// What the broker account can still spend on this order, when the venue says (a live
+    /// venue's buying power; `None` for paper, or while the venue has not answered).
+    pub buying_power: Option<Money>,
 }
 
 /// Checks `intent` against `limits`; `Ok` means the order may be sent.
 ///
 /// Checks run in a fixed order (halt, quantity, daily loss, order size, collar, position,
-/// exposure) and the first failure is reported. Market orders are valued at the last trade,
+/// exposure, buying power) and the first failure is reported. Market orders are valued at the last trade,
 /// limit orders at their limit price.
 ///
 /// # Errors
@@ -165,6 +172,14 @@ pub fn check_order(intent: &OrderIntent, state: &RiskSnapshot, limits: &RiskLimi
             }
         }
     }
+    // An order that reduces the position frees buying power rather than using it. A market
+    // order with no last trade to value it by is left to the venue, which checks its own
+    // buying power: the figure is the venue's, not a limit the trader set.
+    if let (Some(available), false, Some(price)) = (state.buying_power, reduces_risk, valuation_price) {
+        if price.checked_notional(intent.qty).unwrap_or(Money::MAX) > available {
+            return reject(RiskReason::InsufficientBuyingPower);
+        }
+    }
     Ok(())
 }
 
@@ -191,6 +206,22 @@ mod tests {
 
     fn reason(result: Result<(), RiskRejection>) -> Option<RiskReason> {
         result.err().map(|rejection| rejection.reason)
+    }
+
+    #[test]
+    fn deny_order_costing_more_than_the_buying_power_unless_it_reduces_the_position() {
+        let limits = RiskLimits::default();
+        let poor = RiskSnapshot { buying_power: Some(money("999.99")), ..state() };
+        assert_eq!(reason(check_order(&buy(10), &poor, &limits)), Some(RiskReason::InsufficientBuyingPower));
+        let enough = RiskSnapshot { buying_power: Some(money("1000")), ..state() };
+        assert_eq!(reason(check_order(&buy(10), &enough, &limits)), None, "exactly affordable");
+        let long = RiskSnapshot { position: qty(10), buying_power: Some(Money::ZERO), ..state() };
+        let sell = OrderIntent::market(InstrumentId(1), Side::Sell, qty(10));
+        assert_eq!(reason(check_order(&sell, &long, &limits)), None, "closing needs no buying power");
+        let unknown = RiskSnapshot { buying_power: None, ..state() };
+        assert_eq!(reason(check_order(&buy(10), &unknown, &limits)), None, "no figure, no check");
+        let no_price = RiskSnapshot { buying_power: Some(money("1000000")), last_trade: None, ..state() };
+        assert_eq!(reason(check_order(&buy(10), &no_price, &limits)), None, "left to the venue");
     }
 
     #[test]

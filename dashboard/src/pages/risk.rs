@@ -126,14 +126,21 @@ fn AccountList(accounts: Result<Accounts, String>) -> impl IntoView {
             view! {
                 <p class="meta" id="default-venue">{format!("Accounts without their own broker account trade at {default_venue}.")}</p>
                 <table id="accounts">
-                    <thead><tr><th scope="col">"Account"</th><th scope="col">"Venue"</th><th scope="col">"Broker account"</th></tr></thead>
+                    <thead><tr><th scope="col">"Account"</th><th scope="col">"Venue"</th><th scope="col">"Broker account"</th><th scope="col" class="num">"Buying power"</th></tr></thead>
                     <tbody>
                         {a.accounts.into_iter().map(|acct| {
                             let href = format!("/risk?account={}", acct.account);
                             let own = if acct.own_broker_account { "its own" } else { "the default venue" };
+                            // Only Alpaca reports one; pre-trade risk checks buy orders against it.
+                            let buying_power = match (acct.buying_power, acct.buying_power_as_of) {
+                                (Some(amount), Some(at)) => format!("{} (at {} UTC)", amount.normalize(), at.format("%H:%M:%S")),
+                                (Some(amount), None) => amount.normalize().to_string(),
+                                (None, _) => "not reported".to_owned(),
+                            };
                             view! {
                                 <tr class="account" data-account=acct.account.clone()>
                                     <td><a href=href>{acct.account.clone()}</a></td><td>{acct.venue}</td><td>{own}</td>
+                                    <td class="num">{buying_power}</td>
                                 </tr>
                             }
                         }).collect_view()}

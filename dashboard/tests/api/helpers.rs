@@ -355,6 +355,8 @@ pub async fn spawn_engine() -> (String, Arc<Mutex<EngineState>>) {
                 }
                 Json(json!({"default_venue": "paper", "accounts": [
                     {"account": "crypto", "venue": "binance:crypto", "kind": "binance", "own_broker_account": true},
+                    {"account": "us", "venue": "alpaca:us", "kind": "alpaca", "own_broker_account": true,
+                     "buying_power": "245432.61", "buying_power_as_of": "2026-11-24T10:00:05Z"},
                     {"account": "demo", "venue": "paper", "kind": "paper", "own_broker_account": false}
                 ]}))
                 .into_response()

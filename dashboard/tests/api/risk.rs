@@ -97,8 +97,12 @@ async fn the_risk_page_lists_the_accounts_with_the_venue_each_trades_at() {
     assert!(page.body.contains("Accounts without their own broker account trade at paper."), "{}", page.body);
     assert!(page
         .body
-        .contains("<td><a href=\"/risk?account=crypto\">crypto</a></td><td>binance:crypto</td><td>its own</td>"));
+        .contains("<td><a href=\"/risk?account=crypto\">crypto</a></td><td>binance:crypto</td><td>its own</td><td class=\"num\">not reported</td>"));
     assert!(page
         .body
-        .contains("<td><a href=\"/risk?account=demo\">demo</a></td><td>paper</td><td>the default venue</td>"));
+        .contains("<td><a href=\"/risk?account=demo\">demo</a></td><td>paper</td><td>the default venue</td><td class=\"num\">not reported</td>"));
+    assert!(
+        page.body.contains("<td>alpaca:us</td><td>its own</td><td class=\"num\">245432.61 (at 10:00:05 UTC)</td>"),
+        "Alpaca's buying power, with when it was read"
+    );
 }

@@ -70,7 +70,7 @@ impl Modify for BearerAuth {
         crate::backtests::jobs::JobView, crate::backtests::jobs::TradeRow,
         crate::reports::Published, crate::reports::DailyReport, crate::reports::AccountReport,
         crate::reports::TradeLine, crate::reports::PositionLine, audit::AuditEntry,
-        accounts::Accounts, accounts::AccountView,
+        accounts::Accounts, accounts::AccountView, accounts::VenueView,
     ))
 )]
 pub struct ApiDoc;

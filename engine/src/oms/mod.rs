@@ -381,7 +381,9 @@ impl Oms {
             order_type: order.order_type,
             time_in_force: order.time_in_force,
         };
-        let verdict = risk::evaluate(tx, &self.market, order, &intent).await?;
+        let (venue_name, venue) = self.venues.route(&order.account);
+        let buying_power = venue.buying_power().map(|figure| (venue_name, figure));
+        let verdict = risk::evaluate(tx, &self.market, order, &intent, buying_power).await?;
         let (status, reason) = match verdict {
             Ok(()) => (OrderStatus::PendingNew, None),
             Err(reason) => (OrderStatus::Rejected, Some(reason)),

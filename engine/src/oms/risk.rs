@@ -14,7 +14,7 @@ use sqlx::PgConnection;
 use utoipa::ToSchema;
 
 use super::{NewOrder, OmsError};
-use crate::{convert, market::MarketData};
+use crate::{convert, market::MarketData, venue::BuyingPower};
 
 /// An account's limits as stored and served by the API; absent = no limit.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, sqlx::FromRow, ToSchema)]
@@ -140,12 +140,50 @@ impl AccountState {
     }
 }
 
+/// What the broker account behind `venue` can still spend: the venue's buying power less what
+/// the engine's buy orders at that venue (every account routed there shares it) committed since
+/// the venue said so (and any still on its way to the venue), an open order for its whole
+/// quantity, an ended one for what filled, each at its limit price, its average fill price or
+/// the last trade.
+pub async fn available_buying_power(
+    tx: &mut PgConnection,
+    market: &MarketData,
+    venue: &str,
+    buying_power: BuyingPower,
+) -> Result<Money, OmsError> {
+    let since: Vec<(String, Decimal, Option<Decimal>)> = sqlx::query_as(
+        "select symbol, case when status = any($3) then qty else filled_qty end, coalesce(limit_price, avg_fill_price)
+           from \"order\" where venue = $1 and side = 'buy' and status <> 'rejected'
+            and (created_at >= $2 or status = 'pending_new')",
+    )
+    .bind(venue)
+    .bind(buying_power.as_of)
+    .bind(&super::OPEN_STATUSES[..])
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut committed = Money::ZERO;
+    for (symbol, qty, price) in since {
+        let qty = convert::qty(qty)?;
+        let price = match price {
+            Some(price) => Some(convert::price(price)?),
+            None => market.cached_price(&symbol),
+        };
+        // An order with no price to value it by (a market order before any trade) is counted
+        // at nothing; the venue's own check still stands behind this one.
+        let cost = price.and_then(|p| p.checked_notional(qty)).unwrap_or(Money::ZERO);
+        committed = committed.checked_add(cost).unwrap_or(Money::MAX);
+    }
+    Ok(buying_power.amount.checked_sub(committed).unwrap_or(Money::ZERO).max(Money::ZERO))
+}
+
 /// Runs every check for `order`; the inner `Err` is the reason code stored on the rejection.
+/// `buying_power` is the order's venue and what it last said the account can spend.
 pub async fn evaluate(
     tx: &mut PgConnection,
     market: &MarketData,
     order: &NewOrder,
     intent: &OrderIntent,
+    buying_power: Option<(&str, BuyingPower)>,
 ) -> Result<Result<(), &'static str>, OmsError> {
     let halted = !order.bypass_halt && is_halted(tx, &order.account, &order.strategy).await?;
     if halted {
@@ -194,6 +232,10 @@ pub async fn evaluate(
         last_trade: market.last_price(&order.symbol).await,
         gross_exposure,
         daily_pnl: state.realized_today.checked_add(unrealized).unwrap_or_default(),
+        buying_power: match buying_power {
+            Some((venue, figure)) => Some(available_buying_power(tx, market, venue, figure).await?),
+            None => None,
+        },
     };
     Ok(check_order(intent, &snapshot, &limits).map_err(|rejection| rejection.reason.code()))
 }

@@ -85,6 +85,8 @@ pub struct AlpacaVenue {
     connected: Arc<tokio::sync::Notify>,
     /// Executions of orders the engine did not place (see [`super::Venue::take_foreign_executions`]).
     foreign: Arc<std::sync::Mutex<Vec<String>>>,
+    /// The account's buying power as last read (see [`super::Venue::buying_power`]).
+    buying_power: Arc<std::sync::Mutex<Option<super::BuyingPower>>>,
 }
 
 /// The key a fill is booked under: Alpaca's order id and the order's cumulative filled quantity
@@ -252,6 +254,7 @@ impl AlpacaVenue {
             events,
             connected: Arc::default(),
             foreign: Arc::default(),
+            buying_power: Arc::default(),
         };
         let task = tokio::spawn(venue.clone().run_stream(stop));
         (venue, task)
@@ -558,6 +561,47 @@ impl AlpacaVenue {
                 })
                 .collect(),
         )
+    }
+
+    /// Reads `GET /v2/account` and keeps its `buying_power` (0 while `trading_blocked`,
+    /// `account_blocked` or a status other than `ACTIVE` says the account cannot trade). The
+    /// figure is taken as read: Alpaca has already reduced it by the account's open orders.
+    pub async fn refresh_buying_power(&self) {
+        #[derive(Deserialize)]
+        struct Account {
+            status: String,
+            buying_power: Option<Decimal>,
+            #[serde(default)]
+            trading_blocked: bool,
+            #[serde(default)]
+            account_blocked: bool,
+        }
+        let as_of = Utc::now();
+        let account = match self.call(reqwest::Method::GET, "/v2/account", |r| r).await {
+            Ok(response) if response.status().is_success() => response.json::<Account>().await.ok(),
+            Ok(response) => {
+                tracing::warn!(status = response.status().as_u16(), "Alpaca refused the account request");
+                None
+            }
+            Err(_) => None,
+        };
+        let Some(account) = account else { return };
+        let blocked = account.trading_blocked || account.account_blocked || account.status != "ACTIVE";
+        let amount =
+            if blocked { Some(Money::ZERO) } else { account.buying_power.and_then(|b| convert::money(b).ok()) };
+        let Some(amount) = amount else {
+            return tracing::warn!("Alpaca's account has no readable buying_power; the last figure stands");
+        };
+        if blocked {
+            tracing::warn!(status = %account.status, "Alpaca says the account cannot trade; its buying power counts as 0");
+        }
+        *self.buying_power.lock().unwrap_or_else(std::sync::PoisonError::into_inner) =
+            Some(super::BuyingPower { amount, as_of });
+    }
+
+    /// The buying power as last read.
+    pub fn buying_power(&self) -> Option<super::BuyingPower> {
+        *self.buying_power.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// `DELETE /v2/orders/{id}` (looked up by client order id); the stream confirms.

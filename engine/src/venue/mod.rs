@@ -101,6 +101,15 @@ pub struct VenueEvent {
     pub kind: VenueEventKind,
 }
 
+/// What a broker account can spend, as the venue last said (Alpaca's `buying_power`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BuyingPower {
+    /// The amount (0 while the venue blocks the account's trading).
+    pub amount: Money,
+    /// When the venue was asked: orders the engine sent after it are not in `amount` yet.
+    pub as_of: chrono::DateTime<chrono::Utc>,
+}
+
 /// What the engine has booked of an order being reconciled, so only the rest is reported.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Booked {
@@ -192,6 +201,23 @@ impl Venue {
         match self {
             Self::Paper(_) | Self::Binance(_) => None,
             Self::Alpaca(alpaca) => alpaca.positions().await,
+        }
+    }
+
+    /// Asks the venue for the account's buying power and keeps it for [`Self::buying_power`];
+    /// a failed read keeps the last figure.
+    pub async fn refresh_buying_power(&self) {
+        if let Self::Alpaca(alpaca) = self {
+            alpaca.refresh_buying_power().await;
+        }
+    }
+
+    /// The account's buying power as last read; `None` for paper and Binance (whose spot
+    /// balances are per asset and not read), or before the first answer.
+    pub fn buying_power(&self) -> Option<BuyingPower> {
+        match self {
+            Self::Paper(_) | Self::Binance(_) => None,
+            Self::Alpaca(alpaca) => alpaca.buying_power(),
         }
     }
 

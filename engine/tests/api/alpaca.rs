@@ -55,6 +55,8 @@ pub struct StandIn {
     pub chaos: Arc<Mutex<Option<Arc<Chaos>>>>,
     /// How many times each client order id was placed (a duplicate would count 2).
     pub placements: Arc<Mutex<HashMap<String, u32>>>,
+    /// The account's `buying_power` and `status` in `GET /v2/account`.
+    pub account: Arc<Mutex<(Decimal, &'static str)>>,
 }
 
 /// Sent on the stand-in's internal channel to close every open stream connection.
@@ -266,6 +268,39 @@ async fn positions(State(s): State<StandIn>, headers: HeaderMap) -> (StatusCode,
     (StatusCode::OK, Json(Value::Array(positions)))
 }
 
+/// `GET /v2/account`: Alpaca's documented account (`account.json` of the shared samples) with
+/// the status a test set and, as Alpaca reports it, the buying power a test set less what the
+/// account's executions spent (plus what its sales brought) and what its open buy orders hold.
+async fn account(State(s): State<StandIn>, headers: HeaderMap) -> (StatusCode, Json<Value>) {
+    if !s.authorized(&headers) {
+        return unauthorized();
+    }
+    let (set, status) = *s.account.lock().unwrap();
+    let number = |v: &Value| v.as_str().map_or(Decimal::ZERO, |s| s.parse::<Decimal>().unwrap());
+    let mut buying_power = set;
+    for order in s.orders.lock().unwrap().values() {
+        let buy = order["side"] == "buy";
+        let spent = number(&order["filled_qty"]) * number(&order["filled_avg_price"]);
+        buying_power += if buy { -spent } else { spent };
+        let open = matches!(order["status"].as_str(), Some("new" | "accepted" | "partially_filled"));
+        if buy && open {
+            buying_power -= (number(&order["qty"]) - number(&order["filled_qty"])) * number(&order["limit_price"]);
+        }
+    }
+    let buying_power = buying_power.normalize();
+    (
+        StatusCode::OK,
+        Json(
+            json!({"account_blocked": false, "account_number": "PALPACA_123", "buying_power": buying_power.to_string(),
+                    "cash": "122086.5", "crypto_status": "ACTIVE", "currency": "USD", "equity": "123346.11",
+                    "id": "1d9eed04-be39-4e01-9b84-a48ac5bbafcf", "multiplier": "2",
+                    "non_marginable_buying_power": "122086.5", "portfolio_value": "123346.11",
+                    "regt_buying_power": buying_power.to_string(), "shorting_enabled": true, "status": status,
+                    "trade_suspended_by_user": false, "trading_blocked": false, "transfers_blocked": false}),
+        ),
+    )
+}
+
 async fn stream(State(s): State<StandIn>, ws: WebSocketUpgrade) -> axum::response::Response {
     if s.stream_down.load(Ordering::SeqCst) {
         return StatusCode::SERVICE_UNAVAILABLE.into_response();
@@ -319,6 +354,7 @@ impl StandIn {
             positions: Arc::default(),
             chaos: Arc::default(),
             placements: Arc::default(),
+            account: Arc::new(Mutex::new((Decimal::from(100_000_000), "ACTIVE"))),
         };
         let app = Router::new()
             .route("/v2/orders", post(create_order))
@@ -326,6 +362,7 @@ impl StandIn {
             .route("/v2/orders/{id}", delete(cancel_order))
             .route("/v2/account/activities/FILL", get(fill_activities))
             .route("/v2/positions", get(positions))
+            .route("/v2/account", get(account))
             .route("/stream", get(stream))
             .with_state(s.clone());
         tokio::spawn(async move { axum::serve(listener, app).await });
@@ -977,5 +1014,58 @@ async fn a_bust_made_while_the_stream_was_down_is_booked_from_alpacas_activities
     let (_, positions) = app.get("/api/v1/positions?account=live").await;
     assert_eq!(positions[0]["qty"], "0");
     assert_eq!(ledger(&app).await, [row("execution", "buy", "1", "10", "0"), row("bust", "sell", "1", "10", "0")]);
+    app.stop().await;
+}
+
+/// Waits until the engine has read Alpaca's buying power, and it is `amount`.
+async fn buying_power_is(app: &TestApp, amount: &str) {
+    eventually("the engine read Alpaca's buying power", || async {
+        app.get("/api/v1/accounts").await.1["venues"][0]["buying_power"] == amount
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn orders_beyond_alpacas_buying_power_less_what_was_sent_since_are_rejected_and_closing_ones_pass() {
+    let db = test_support::TestDb::new().await;
+    let alpaca = StandIn::start().await;
+    *alpaca.account.lock().unwrap() = (Decimal::from(1000), "ACTIVE");
+    let app = alpaca_engine_with(&db, &alpaca, Duration::from_secs(3600)).await;
+    buying_power_is(&app, "1000").await;
+    let first = working_limit_order(&app, "buy", "2", "400", "bp-1").await;
+    alpaca.fill(&format!("hly-{first}"), "2", "400");
+    app.order_reaches(first, "filled").await;
+    // Alpaca said 1,000 before the first order: 800 of it is spent since, 300 more is too much.
+    let body = json!({"account": "live", "symbol": "AAPL", "side": "buy", "qty": "1", "limit_price": "300",
+                      "client_order_id": "bp-2"});
+    let (status, refused) = app.post("/api/v1/orders", body).await;
+    assert_eq!(
+        (status, refused["status"].as_str(), refused["reject_reason"].as_str()),
+        (201, Some("rejected"), Some("insufficient_buying_power")),
+        "{refused}"
+    );
+    let body = json!({"account": "live", "symbol": "AAPL", "side": "buy", "qty": "1", "limit_price": "200",
+                      "client_order_id": "bp-3"});
+    let (_, affordable) = app.post("/api/v1/orders", body).await;
+    assert_eq!(affordable["status"], "pending_new", "200 fits in what is left: {affordable}");
+    // Closing the position spends nothing, whatever the buying power.
+    *alpaca.account.lock().unwrap() = (Decimal::ZERO, "ACTIVE");
+    let closing = working_limit_order(&app, "sell", "2", "401", "bp-4").await;
+    assert!(closing > 0);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_account_alpaca_says_cannot_trade_has_no_buying_power() {
+    let db = test_support::TestDb::new().await;
+    let alpaca = StandIn::start().await;
+    *alpaca.account.lock().unwrap() = (Decimal::from(1_000_000), "ACCOUNT_CLOSED");
+    let app = alpaca_engine_with(&db, &alpaca, Duration::from_secs(3600)).await;
+    buying_power_is(&app, "0").await;
+    let body = json!({"account": "live", "symbol": "AAPL", "side": "buy", "qty": "1", "limit_price": "10",
+                      "client_order_id": "closed-1"});
+    let (_, refused) = app.post("/api/v1/orders", body).await;
+    assert_eq!(refused["reject_reason"], "insufficient_buying_power", "{refused}");
+    assert!(alpaca.requests.lock().unwrap().is_empty(), "nothing reached Alpaca");
     app.stop().await;
 }

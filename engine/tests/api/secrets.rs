@@ -130,6 +130,12 @@ async fn rotated_alpaca_keys_are_picked_up_when_alpaca_refuses_the_old_ones() {
     let source = Arc::new(SecretsManagerSource::new(client.clone(), Duration::from_secs(300)));
     let app = spawn_with_secrets(settings, source).await;
     eventually("the engine listens to trade_updates", || async { *alpaca.listening.lock().unwrap() }).await;
+    // The start-up read of the account is done: a request refused while the secret still holds
+    // the old keys would re-read it, and a re-read within a second of another is skipped.
+    eventually("the engine read Alpaca's account", || async {
+        !app.get("/api/v1/accounts").await.1["venues"][0]["buying_power"].is_null()
+    })
+    .await;
 
     // Alpaca rotates the keys; the new ones are stored in Secrets Manager.
     *alpaca.keys.lock().unwrap() = ("key-2".into(), "secret-2".into());
