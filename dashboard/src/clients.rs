@@ -575,9 +575,10 @@ impl EngineClient {
         self.0.send(self.0.request(reqwest::Method::GET, "/api/v1/orders").query(&query)).await
     }
 
-    /// Orders still working (pending, new, partially filled, pending cancel), newest first.
+    /// Orders still working (pending, new, partially filled, pending cancel or replace), newest
+    /// first.
     pub async fn working_orders(&self) -> Result<Vec<Order>, UpstreamError> {
-        let statuses = ["pending_new", "new", "partially_filled", "pending_cancel"];
+        let statuses = ["pending_new", "new", "partially_filled", "pending_cancel", "pending_replace"];
         let pages = futures_util::future::join_all(statuses.iter().map(|s| self.orders(Some(s), None, 200))).await;
         let mut orders = Vec::new();
         for page in pages {

@@ -39,10 +39,14 @@ pub enum OrderStatus {
     Rejected,
     /// Ended by its time in force (terminal).
     Expired,
+    /// Working, nothing filled, and an amend (cancel/replace) was sent and is not confirmed.
+    PendingReplace,
+    /// Replaced by the amended order, which carries on (terminal).
+    Replaced,
 }
 
 /// Every status, in lifecycle order.
-pub const ORDER_STATUSES: [OrderStatus; 8] = [
+pub const ORDER_STATUSES: [OrderStatus; 10] = [
     OrderStatus::PendingNew,
     OrderStatus::New,
     OrderStatus::PartiallyFilled,
@@ -51,6 +55,8 @@ pub const ORDER_STATUSES: [OrderStatus; 8] = [
     OrderStatus::Cancelled,
     OrderStatus::Rejected,
     OrderStatus::Expired,
+    OrderStatus::PendingReplace,
+    OrderStatus::Replaced,
 ];
 
 impl OrderStatus {
@@ -66,6 +72,8 @@ impl OrderStatus {
             Self::Cancelled => "cancelled",
             Self::Rejected => "rejected",
             Self::Expired => "expired",
+            Self::PendingReplace => "pending_replace",
+            Self::Replaced => "replaced",
         }
     }
 
@@ -78,7 +86,7 @@ impl OrderStatus {
     /// True once nothing more can happen to the order.
     #[must_use]
     pub const fn is_terminal(self) -> bool {
-        matches!(self, Self::Filled | Self::Cancelled | Self::Rejected | Self::Expired)
+        matches!(self, Self::Filled | Self::Cancelled | Self::Rejected | Self::Expired | Self::Replaced)
     }
 
     /// True while the order may still fill (working, or pending at either end).
@@ -108,6 +116,12 @@ pub enum OrderEvent {
     Cancelled,
     /// The order's time in force ran out.
     Expired,
+    /// The engine asked the venue to amend the order (cancel/replace).
+    ReplaceRequested,
+    /// The venue replaced the order by the amended one.
+    Replaced,
+    /// The venue refused the amend; the order works on unchanged.
+    ReplaceRejected,
     /// The venue broke (busted) an execution of `qty`: it did not happen after all. `working`
     /// says whether the venue still works the order, which decides where a filled order goes.
     Bust {
@@ -138,6 +152,9 @@ impl OrderEvent {
             Self::CancelRejected => "cancel_rejected",
             Self::Cancelled => "cancelled",
             Self::Expired => "expired",
+            Self::ReplaceRequested => "replace_requested",
+            Self::Replaced => "replaced",
+            Self::ReplaceRejected => "replace_rejected",
             Self::Bust { .. } => "bust",
             Self::Correct { .. } => "correction",
         }
@@ -205,9 +222,23 @@ impl OrderState {
             // A venue may refuse an order after acknowledging it (Alpaca's asynchronous
             // `rejected`), as long as nothing of it filled.
             (S::PendingNew | S::New, E::Rejected) => S::Rejected,
-            (S::PendingNew | S::New | S::PartiallyFilled | S::PendingCancel, E::Cancelled) => S::Cancelled,
-            (S::PendingNew | S::New | S::PartiallyFilled | S::PendingCancel, E::Expired) => S::Expired,
-            (S::New | S::PartiallyFilled, E::CancelRequested) => S::PendingCancel,
+            (S::PendingNew | S::New | S::PartiallyFilled | S::PendingCancel | S::PendingReplace, E::Cancelled) => {
+                S::Cancelled
+            }
+            (S::PendingNew | S::New | S::PartiallyFilled | S::PendingCancel | S::PendingReplace, E::Expired) => {
+                S::Expired
+            }
+            (S::New | S::PartiallyFilled | S::PendingReplace, E::CancelRequested) => S::PendingCancel,
+            // Only an order with nothing filled is amended: the amended order starts afresh.
+            (S::New, E::ReplaceRequested) => S::PendingReplace,
+            (S::PendingReplace, E::Replaced) => S::Replaced,
+            (S::PendingReplace, E::ReplaceRejected) => {
+                if self.filled.is_zero() {
+                    S::New
+                } else {
+                    S::PartiallyFilled
+                }
+            }
             (S::PendingCancel, E::CancelRejected) => {
                 if self.filled.is_zero() {
                     S::New
@@ -215,7 +246,8 @@ impl OrderState {
                     S::PartiallyFilled
                 }
             }
-            (S::New | S::PartiallyFilled | S::PendingCancel, E::Fill { qty }) => {
+            // A fill can beat the amend to the venue; the amend then fails or replaces the rest.
+            (S::New | S::PartiallyFilled | S::PendingCancel | S::PendingReplace, E::Fill { qty }) => {
                 let filled = self.filled.checked_add(qty).filter(|total| qty.is_positive() && *total <= self.qty);
                 let Some(filled) = filled else {
                     return Err(TransitionError::Overfill { qty, order_qty: self.qty, filled: self.filled });
@@ -223,8 +255,8 @@ impl OrderState {
                 self.filled = filled;
                 if filled == self.qty {
                     S::Filled
-                } else if self.status == S::PendingCancel {
-                    S::PendingCancel
+                } else if matches!(self.status, S::PendingCancel | S::PendingReplace) {
+                    self.status
                 } else {
                     S::PartiallyFilled
                 }
@@ -279,7 +311,7 @@ mod tests {
     use OrderEvent as E;
     use OrderStatus as S;
 
-    const EVENTS: [OrderEvent; 7] = [
+    const EVENTS: [OrderEvent; 10] = [
         E::Accepted,
         E::Rejected,
         E::Fill { qty: Qty::from_units(4) },
@@ -287,6 +319,9 @@ mod tests {
         E::CancelRejected,
         E::Cancelled,
         E::Expired,
+        E::ReplaceRequested,
+        E::Replaced,
+        E::ReplaceRejected,
     ];
 
     /// The expected outcome of every (status, event) pair for an order of 10 with `filled`
@@ -296,9 +331,17 @@ mod tests {
         match (status, event) {
             (S::PendingNew, E::Accepted) => Some(S::New),
             (S::PendingNew | S::New, E::Rejected) => Some(S::Rejected),
-            (S::PendingNew | S::New | S::PartiallyFilled | S::PendingCancel, E::Cancelled) => Some(S::Cancelled),
-            (S::PendingNew | S::New | S::PartiallyFilled | S::PendingCancel, E::Expired) => Some(S::Expired),
-            (S::New | S::PartiallyFilled, E::CancelRequested) => Some(S::PendingCancel),
+            (S::PendingNew | S::New | S::PartiallyFilled | S::PendingCancel | S::PendingReplace, E::Cancelled) => {
+                Some(S::Cancelled)
+            }
+            (S::PendingNew | S::New | S::PartiallyFilled | S::PendingCancel | S::PendingReplace, E::Expired) => {
+                Some(S::Expired)
+            }
+            (S::New | S::PartiallyFilled | S::PendingReplace, E::CancelRequested) => Some(S::PendingCancel),
+            (S::New, E::ReplaceRequested) => Some(S::PendingReplace),
+            (S::PendingReplace, E::Replaced) => Some(S::Replaced),
+            (S::PendingReplace, E::ReplaceRejected) => Some(if filled == 0 { S::New } else { S::PartiallyFilled }),
+            (S::PendingReplace, E::Fill { .. }) => Some(if completes { S::Filled } else { S::PendingReplace }),
             (S::PendingCancel, E::CancelRejected) => Some(if filled == 0 { S::New } else { S::PartiallyFilled }),
             (S::New | S::PartiallyFilled, E::Fill { .. }) => {
                 Some(if completes { S::Filled } else { S::PartiallyFilled })
@@ -335,7 +378,7 @@ mod tests {
                 }
             }
         }
-        assert_eq!(checked, 8 * 7 * 3);
+        assert_eq!(checked, 10 * 10 * 3);
     }
 
     #[test]

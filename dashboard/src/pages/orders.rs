@@ -10,8 +10,18 @@ use crate::{
 };
 
 /// Every status an order can have, in lifecycle order (the engine's codes).
-pub const ORDER_STATUSES: [&str; 8] =
-    ["pending_new", "new", "partially_filled", "filled", "pending_cancel", "cancelled", "rejected", "expired"];
+pub const ORDER_STATUSES: [&str; 10] = [
+    "pending_new",
+    "new",
+    "partially_filled",
+    "filled",
+    "pending_cancel",
+    "cancelled",
+    "rejected",
+    "expired",
+    "pending_replace",
+    "replaced",
+];
 
 /// `path` with the filters and `extra` pairs as its query string, empty values left out.
 pub fn link(path: &str, filter: &ListFilter, extra: &[(&'static str, String)]) -> String {

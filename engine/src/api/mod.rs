@@ -49,7 +49,7 @@ impl Modify for BearerAuth {
     paths(
         crate::signals::webhook::tradingview,
         signals::list,
-        orders::list, orders::get_one, orders::place, orders::cancel,
+        orders::list, orders::get_one, orders::place, orders::cancel, orders::replace,
         portfolio::fills, portfolio::positions, portfolio::pnl, portfolio::equity,
         strategies::create, strategies::list, strategies::get_one, strategies::configure, strategies::enable, strategies::disable,
         risk::get_limits, risk::put_limits,
@@ -61,7 +61,7 @@ impl Modify for BearerAuth {
     ),
     components(schemas(
         crate::signals::webhook::Alert, crate::signals::webhook::SignalReceipt, signals::SignalRow,
-        crate::oms::OrderRow, orders::OrderPage, orders::OrderDetail, orders::OrderEventRow, orders::PlaceOrder,
+        crate::oms::OrderRow, orders::OrderPage, orders::OrderDetail, orders::OrderEventRow, orders::PlaceOrder, orders::ReplaceOrder,
         portfolio::FillRow, portfolio::PositionView, portfolio::Pnl, portfolio::EquityPoint,
         crate::strategies::StrategyRow, strategies::CreateStrategy, strategies::ConfigureStrategy,
         crate::oms::risk::StoredLimits,

@@ -1,4 +1,4 @@
-//! Orders: list (filters, paging), get with its event log, place manually, cancel.
+//! Orders: list (filters, paging), get with its event log, place manually, cancel, amend.
 
 use axum::{
     extract::State,
@@ -26,6 +26,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/orders", get(list).post(place))
         .route("/api/v1/orders/{order_id}", get(get_one))
         .route("/api/v1/orders/{order_id}/cancel", post(cancel))
+        .route("/api/v1/orders/{order_id}/replace", post(replace))
 }
 
 /// Order filters and paging (newest first).
@@ -247,4 +248,52 @@ pub async fn cancel(
 ) -> Result<(StatusCode, Json<OrderRow>), ApiError> {
     let order = state.oms.cancel(order_id, &caller.name).await?;
     Ok((StatusCode::ACCEPTED, Json(order)))
+}
+
+/// An amend: the new quantity, limit price, or both.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReplaceOrder {
+    /// New total quantity (decimal string, at most 8 decimals).
+    #[schema(value_type = Option<String>, pattern = r"^[0-9]{1,11}(\.[0-9]{1,8})?$")]
+    pub qty: Option<Decimal>,
+    /// New limit price (limit orders only).
+    #[schema(value_type = Option<String>, pattern = r"^[0-9]{1,11}(\.[0-9]{1,8})?$")]
+    pub limit_price: Option<Decimal>,
+}
+
+/// Amend (cancel/replace) a working order with nothing filled. 201 with the amendment, a new
+/// order (`client_order_id` `amend-<order_id>`, `replaces` the order) written through the same
+/// risk checks: `pending_new` while the venue replaces the order (which is `pending_replace`
+/// meanwhile, then `replaced`), or `rejected` with the risk reason (the order works on). A
+/// repeated request returns the same amendment with 200. 409 when the order cannot be amended.
+#[utoipa::path(post, path = "/api/v1/orders/{order_id}/replace", tag = "orders", params(("order_id" = i64, Path)),
+    request_body = ReplaceOrder, security(("bearer" = [])),
+    responses((status = 201, body = OrderRow), (status = 200, body = OrderRow, description = "repeated request"),
+              (status = 404), (status = 409, description = "not amendable in its state"), (status = 422, description = "invalid amend")))]
+pub async fn replace(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(order_id): ApiPath<i64>,
+    ApiJson(req): ApiJson<ReplaceOrder>,
+) -> Result<(StatusCode, Json<OrderRow>), ApiError> {
+    let invalid = |m: String| ApiError::unprocessable("invalid_order", m);
+    let qty = match req.qty {
+        Some(q) if q > Decimal::ZERO => Some(convert::qty(q).map_err(|e| invalid(format!("qty: {e}")))?),
+        Some(_) => return Err(invalid("qty must be greater than zero".into())),
+        None => None,
+    };
+    let limit_price = match req.limit_price {
+        Some(p) if p > Decimal::ZERO => Some(convert::price(p).map_err(|e| invalid(format!("limit_price: {e}")))?),
+        Some(_) => return Err(invalid("limit_price must be greater than zero".into())),
+        None => None,
+    };
+    if qty.is_none() && limit_price.is_none() {
+        return Err(invalid("give qty, limit_price or both".into()));
+    }
+    tracing::info!(actor = %caller.name, order_id, "amend");
+    match state.oms.replace(order_id, qty, limit_price, &caller.name).await? {
+        WriteOutcome::Created(o) => Ok((StatusCode::CREATED, Json(o))),
+        WriteOutcome::Existing(o) => Ok((StatusCode::OK, Json(o))),
+    }
 }

@@ -113,7 +113,7 @@ pub struct OrderRow {
     #[schema(value_type = Option<String>)]
     pub avg_fill_price: Option<Decimal>,
     /// Lifecycle status (`pending_new`, `new`, `partially_filled`, `filled`, `pending_cancel`,
-    /// `cancelled`, `rejected`, `expired`).
+    /// `cancelled`, `rejected`, `expired`, `pending_replace`, `replaced`).
     pub status: String,
     /// Risk or venue rejection reason code.
     pub reject_reason: Option<String>,
@@ -123,6 +123,8 @@ pub struct OrderRow {
     pub instance_id: Option<String>,
     /// Originating signal.
     pub signal_id: Option<i64>,
+    /// The order this one amends (replaces), if it is an amendment.
+    pub replaces: Option<i64>,
     /// Created.
     pub created_at: DateTime<Utc>,
     /// Last change.
@@ -189,6 +191,11 @@ pub enum OmsError {
     /// The order cannot be cancelled in its state.
     #[error("order {0} is {1} and cannot be cancelled")]
     NotCancellable(i64, String),
+    /// The order cannot be amended in its state.
+    #[error(
+        "order {0} is {1}; only a working order with nothing filled can be amended (cancel it and place a new one)"
+    )]
+    NotAmendable(i64, String),
     /// Stored data does not fit the domain types.
     #[error("stored data: {0}")]
     Corrupt(String),
@@ -213,7 +220,7 @@ impl From<OmsError> for platform::http::ApiError {
             OmsError::StaleLease => ApiError::Conflict(e.to_string()),
             OmsError::Invalid(m) => ApiError::unprocessable("invalid_order", m),
             OmsError::NotFound(_) => ApiError::NotFound(e.to_string()),
-            OmsError::NotCancellable(..) => ApiError::Conflict(e.to_string()),
+            OmsError::NotCancellable(..) | OmsError::NotAmendable(..) => ApiError::Conflict(e.to_string()),
             OmsError::Db(db) => db.into(),
             other => ApiError::Internal(anyhow::anyhow!(other)),
         }
@@ -246,10 +253,10 @@ pub struct BookedFill {
 }
 
 const ORDER_COLUMNS: &str = "order_id, account, strategy, client_order_id, symbol, side, order_type, limit_price, \
-    time_in_force, qty, filled_qty, avg_fill_price, status, reject_reason, venue, instance_id, signal_id, created_at, updated_at";
+    time_in_force, qty, filled_qty, avg_fill_price, status, reject_reason, venue, instance_id, signal_id, replaces, created_at, updated_at";
 
 /// Statuses in which an order may still fill.
-pub const OPEN_STATUSES: [&str; 4] = ["pending_new", "new", "partially_filled", "pending_cancel"];
+pub const OPEN_STATUSES: [&str; 5] = ["pending_new", "new", "partially_filled", "pending_cancel", "pending_replace"];
 
 impl Oms {
     /// An order manager sending each account's orders to its venue in `venues` (a single
@@ -459,6 +466,101 @@ impl Oms {
         Ok(updated)
     }
 
+    /// Amends a working order with nothing filled (cancel/replace): its amendment, a new order
+    /// with the new quantity and limit price (client order id `amend-<order id>`), is written
+    /// through the same checks as any order (risk, halts, kill switch); the order goes to
+    /// `pending_replace` and the venue replaces it, or refuses and it works on. A repeated
+    /// request returns the amendment already written.
+    ///
+    /// # Errors
+    /// [`OmsError::NotAmendable`] unless the order is `new`; [`OmsError::Invalid`] for an amend
+    /// that changes nothing or gives a market order a limit price.
+    pub async fn replace(
+        &self,
+        order_id: i64,
+        qty: Option<Qty>,
+        limit_price: Option<domain::Price>,
+        by: &str,
+    ) -> Result<WriteOutcome, OmsError> {
+        let mut tx = self.pool.begin().await?;
+        let row: OrderRow =
+            sqlx::query_as(&format!("select {ORDER_COLUMNS} from \"order\" where order_id = $1 for update"))
+                .bind(order_id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or(OmsError::NotFound(order_id))?;
+        let client_order_id = format!("amend-{order_id}");
+        if let Some(existing) = find_by_client_id(&mut tx, &row.account, &client_order_id).await? {
+            return Ok(WriteOutcome::Existing(existing));
+        }
+        let mut state = row.state()?;
+        if state.status != OrderStatus::New {
+            return Err(OmsError::NotAmendable(order_id, row.status.clone()));
+        }
+        let old_limit = row.limit_price.map(convert::price).transpose()?;
+        let order_type = match (old_limit, limit_price) {
+            (None, Some(_)) => return Err(OmsError::Invalid("a market order has no limit price to amend".into())),
+            (_, Some(price)) => OrderType::Limit(price),
+            (Some(price), None) => OrderType::Limit(price),
+            (None, None) => OrderType::Market,
+        };
+        let new_qty = qty.unwrap_or(state.qty);
+        if !new_qty.is_positive() {
+            return Err(OmsError::Invalid("qty must be positive".into()));
+        }
+        if new_qty == state.qty && limit_price.is_none_or(|p| Some(p) == old_limit) {
+            return Err(OmsError::Invalid("the amend changes nothing".into()));
+        }
+        let instrument = self.market.instruments.id(&row.symbol);
+        let time_in_force = row.open_intent(instrument)?.time_in_force;
+        let amendment = NewOrder {
+            account: row.account.clone(),
+            strategy: row.strategy.clone(),
+            client_order_id,
+            symbol: row.symbol.clone(),
+            side: if row.side == "buy" { Side::Buy } else { Side::Sell },
+            qty: new_qty,
+            order_type,
+            time_in_force,
+            signal_id: row.signal_id,
+            lease: None,
+            bypass_halt: false,
+        };
+        let outcome = self.write(&mut tx, &amendment).await?;
+        let WriteOutcome::Created(child) = outcome else {
+            tx.commit().await?;
+            return Ok(outcome);
+        };
+        if child.status != OrderStatus::PendingNew.code() {
+            // Refused by risk: recorded, and the order works on unchanged.
+            tx.commit().await?;
+            let outcome = WriteOutcome::Created(child);
+            self.after_commit(&outcome).await;
+            return Ok(outcome);
+        }
+        let child: OrderRow = sqlx::query_as(&format!(
+            "update \"order\" set replaces = $2 where order_id = $1 returning {ORDER_COLUMNS}"
+        ))
+        .bind(child.order_id)
+        .bind(order_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        let next = state.apply(OrderEvent::ReplaceRequested)?;
+        update_status(&mut tx, &row, &state, None).await?;
+        let detail = serde_json::json!({"by": by, "amendment": child.order_id, "qty": new_qty.dec().normalize(),
+                                        "limit_price": limit_price.map(|p| p.dec().normalize())});
+        record_event(&mut tx, &row, OrderEvent::ReplaceRequested.code(), Some(&row.status), next.code(), Some(detail))
+            .await?;
+        tx.commit().await?;
+        crate::metrics::order_submitted();
+        crate::metrics::order_state(next.code());
+        if let (Some(venue), Ok(intent)) = (self.venue_of(&row), child.open_intent(instrument)) {
+            let symbol = std::sync::Arc::from(child.symbol.as_str());
+            venue.replace(order_id, VenueOrder { order_id: child.order_id, symbol, intent }).await;
+        }
+        Ok(WriteOutcome::Created(child))
+    }
+
     /// Applies venue events until the channel closes or `stop`; at `stop` the events already
     /// queued are still applied.
     pub async fn run_events(self, mut events: mpsc::Receiver<VenueEvent>, stop: tokio_util::sync::CancellationToken) {
@@ -523,6 +625,10 @@ impl Oms {
             VenueEventKind::CancelRejected => (OrderEvent::CancelRejected, None),
             VenueEventKind::Expired => (OrderEvent::Expired, None),
             VenueEventKind::Fill { qty, .. } => (OrderEvent::Fill { qty: *qty }, None),
+            VenueEventKind::Replaced => (OrderEvent::Replaced, None),
+            VenueEventKind::ReplaceRejected { reason } => {
+                (OrderEvent::ReplaceRejected, Some(serde_json::json!({"reason": reason})))
+            }
             VenueEventKind::Bust { .. } | VenueEventKind::Correct { .. } => {
                 return Err(OmsError::Invalid("a restatement is booked by restate".into()))
             }
@@ -574,6 +680,7 @@ impl Oms {
         .execute(&mut *tx)
         .await?;
         record_event(&mut tx, &row, domain_event.code(), Some(from.code()), next.code(), fill_detail).await?;
+        settle_amendment(&mut tx, &row, from, next, &event.kind).await?;
         tx.commit().await?;
         if next != from {
             crate::metrics::order_state(next.code());
@@ -797,6 +904,9 @@ impl Oms {
             let per_process = self.venues.named(&order.venue).is_some_and(Venue::is_per_process);
             if order.status == OrderStatus::PendingCancel.code() && per_process {
                 self.apply(&VenueEvent { order_id: order.order_id, kind: VenueEventKind::Cancelled }).await?;
+            } else if order.status == OrderStatus::PendingReplace.code() && per_process {
+                // The lost book held it; its amendment, re-sent as pending_new, replaces it here.
+                self.apply(&VenueEvent { order_id: order.order_id, kind: VenueEventKind::Replaced }).await?;
             } else {
                 self.reconcile(order).await;
             }
@@ -804,8 +914,23 @@ impl Oms {
         Ok(())
     }
 
-    /// Reconciles one open order with the venue (see [`Venue::reconcile`]).
+    /// Reconciles one open order with the venue (see [`Venue::reconcile`]). An amendment not
+    /// yet acknowledged is never sent as a new order: while the order it replaces waits for the
+    /// venue, that one is asked about instead (the venue's answer settles both).
     pub async fn reconcile(&self, order: &OrderRow) {
+        if let (Some(parent), true) = (order.replaces, order.status == OrderStatus::PendingNew.code()) {
+            match get_order(&self.pool, parent).await {
+                Ok(Some(parent)) if parent.status == OrderStatus::PendingReplace.code() => {
+                    return self.reconcile_one(&parent).await;
+                }
+                Ok(_) => {}
+                Err(e) => return tracing::warn!(order_id = order.order_id, error = %e, "amendment not reconciled"),
+            }
+        }
+        self.reconcile_one(order).await;
+    }
+
+    async fn reconcile_one(&self, order: &OrderRow) {
         let instrument = self.market.instruments.id(&order.symbol);
         let filled = match convert::qty(order.filled_qty) {
             Ok(filled) => filled,
@@ -906,6 +1031,63 @@ async fn update_status(
     .bind(reason)
     .fetch_one(&mut *tx)
     .await
+}
+
+/// Keeps an amendment and the order it replaces consistent, in the transaction that moved
+/// `row` from `from` to `next`: an order that leaves `pending_replace` other than by being
+/// replaced (the venue refused the amend, or it filled, was cancelled or expired first) takes
+/// its unacknowledged amendment with it, rejected; an amendment the venue rejects puts the
+/// order it was to replace back to working.
+async fn settle_amendment(
+    tx: &mut PgConnection,
+    row: &OrderRow,
+    from: OrderStatus,
+    next: OrderStatus,
+    kind: &VenueEventKind,
+) -> Result<(), OmsError> {
+    if from == OrderStatus::PendingReplace && !matches!(next, OrderStatus::PendingReplace | OrderStatus::Replaced) {
+        let child: Option<OrderRow> = sqlx::query_as(&format!(
+            "select {ORDER_COLUMNS} from \"order\" where replaces = $1 and status = 'pending_new' for update"
+        ))
+        .bind(row.order_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(child) = child {
+            let why = match kind {
+                VenueEventKind::ReplaceRejected { reason } => format!("amend refused: {reason}"),
+                _ => format!("amend not applied: order {} is {}", row.order_id, next.code()),
+            };
+            let mut state = child.state()?;
+            state.apply(OrderEvent::Rejected)?;
+            update_status(tx, &child, &state, Some(&why)).await?;
+            record_event(
+                tx,
+                &child,
+                "rejected",
+                Some(&child.status),
+                state.status.code(),
+                Some(serde_json::json!({"reason": why})),
+            )
+            .await?;
+        }
+    }
+    if let (Some(parent), VenueEventKind::Rejected { reason }) = (row.replaces, kind) {
+        let parent: Option<OrderRow> = sqlx::query_as(&format!(
+            "select {ORDER_COLUMNS} from \"order\" where order_id = $1 and status = 'pending_replace' for update"
+        ))
+        .bind(parent)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(parent) = parent {
+            let mut state = parent.state()?;
+            state.apply(OrderEvent::ReplaceRejected)?;
+            update_status(tx, &parent, &state, None).await?;
+            let detail = serde_json::json!({"reason": format!("amendment {} rejected: {reason}", row.order_id)});
+            record_event(tx, &parent, "replace_rejected", Some(&parent.status), state.status.code(), Some(detail))
+                .await?;
+        }
+    }
+    Ok(())
 }
 
 async fn record_event(

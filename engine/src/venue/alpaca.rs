@@ -488,6 +488,7 @@ impl AlpacaVenue {
             "canceled" => VenueEventKind::Cancelled,
             "expired" => VenueEventKind::Expired,
             "rejected" => VenueEventKind::Rejected { reason: "rejected by Alpaca".into() },
+            "replaced" => VenueEventKind::Replaced,
             _ => return,
         };
         self.emit(order.order_id, last).await;
@@ -634,6 +635,60 @@ impl AlpacaVenue {
         }
     }
 
+    /// `PATCH /v2/orders/{id}` with the amendment's quantity, limit price and client order id
+    /// (Alpaca's replace: the answer is the new order, and the old one becomes `replaced`).
+    /// Alpaca's 4xx refuses it (the order works on); an unclear answer is settled by asking for
+    /// the amendment's client order id once the moment has passed.
+    pub async fn replace(&self, old: i64, amendment: VenueOrder) {
+        let lookup = self
+            .call(reqwest::Method::GET, "/v2/orders:by_client_order_id", |r| {
+                r.query(&[("client_order_id", client_order_id(old))])
+            })
+            .await;
+        let alpaca_id = match lookup {
+            Ok(res) if res.status().is_success() => res.json::<AlpacaOrder>().await.ok().map(|o| o.id),
+            _ => None,
+        };
+        let Some(alpaca_id) = alpaca_id else {
+            let reason = "the order could not be found at Alpaca to amend it".to_owned();
+            return self.emit(old, VenueEventKind::ReplaceRejected { reason }).await;
+        };
+        let mut body = json!({"qty": amendment.intent.qty.dec().normalize().to_string(),
+                              "client_order_id": client_order_id(amendment.order_id)});
+        if let domain::OrderType::Limit(price) = amendment.intent.order_type {
+            body["limit_price"] = json!(price.dec().normalize().to_string());
+        }
+        let answer = self.call(reqwest::Method::PATCH, &format!("/v2/orders/{alpaca_id}"), |r| r.json(&body)).await;
+        match answer {
+            Ok(res) if res.status().is_success() => {
+                self.emit(old, VenueEventKind::Replaced).await;
+                self.emit(amendment.order_id, VenueEventKind::Accepted).await;
+            }
+            Ok(res) if res.status().is_client_error() && res.status().as_u16() != 429 => {
+                let status = res.status().as_u16();
+                let message = res.json::<AlpacaError>().await.ok().and_then(|e| e.message).unwrap_or_default();
+                let reason = format!("alpaca {status}: {message}");
+                self.emit(old, VenueEventKind::ReplaceRejected { reason }).await;
+            }
+            unclear => {
+                tracing::warn!(old, status = ?unclear.as_ref().ok().map(reqwest::Response::status), "unclear answer to an amend; asking Alpaca");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                match self.lookup(amendment.order_id).await {
+                    Lookup::Found(_) => {
+                        self.emit(old, VenueEventKind::Replaced).await;
+                        self.emit(amendment.order_id, VenueEventKind::Accepted).await;
+                    }
+                    Lookup::Missing => {
+                        let reason = "Alpaca did not take the amend".to_owned();
+                        self.emit(old, VenueEventKind::ReplaceRejected { reason }).await;
+                    }
+                    // Left pending: reconciliation asks about the order being replaced.
+                    Lookup::Unanswered { .. } => {}
+                }
+            }
+        }
+    }
+
     async fn run_stream(self, stop: CancellationToken) {
         let mut attempt: u32 = 0;
         loop {
@@ -760,15 +815,18 @@ impl AlpacaVenue {
             // Also after `new`: the state machine takes a late rejection of an unfilled order.
             "rejected" => VenueEventKind::Rejected { reason: "rejected by Alpaca".into() },
             "order_cancel_rejected" => VenueEventKind::CancelRejected,
+            "replaced" => VenueEventKind::Replaced,
+            "order_replace_rejected" => VenueEventKind::ReplaceRejected {
+                reason: "Alpaca rejected the replace (order_replace_rejected)".into(),
+            },
             // Nothing to book: the cancel request is already recorded as pending_cancel, and a
             // day order's `done_for_day` is followed by `expired` or `canceled`.
-            "pending_cancel" | "done_for_day" | "calculated" | "pending_replace" | "order_replace_rejected" => {
+            "pending_cancel" | "done_for_day" | "calculated" | "pending_replace" => {
                 tracing::debug!(order_id, event = %update.event, "trade update needs no booking");
                 return;
             }
             other => {
-                // `replaced`, `suspended`, `stopped`, `restated`: not handled yet (no amend);
-                // reconciliation is the remedy. Loud, since each may mean the engine's books differ from Alpaca's.
+                // `suspended`, `stopped`, `restated`: not handled; reconciliation is the remedy. Loud, since each may mean the engine's books differ from Alpaca's.
                 tracing::warn!(order_id, event = other, "Alpaca trade update not handled; reconcile this order");
                 return;
             }

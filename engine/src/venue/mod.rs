@@ -66,6 +66,13 @@ pub enum VenueEventKind {
     CancelRejected,
     /// Ended by its time in force.
     Expired,
+    /// Replaced by its amendment (which is acknowledged separately).
+    Replaced,
+    /// The venue refused to amend the order; it works on unchanged.
+    ReplaceRejected {
+        /// The venue's reason.
+        reason: String,
+    },
     /// The venue broke (busted) an execution of the order after the fact: the one of `qty` at
     /// `price` did not happen. Booked as a reversing entry (see [`crate::oms`]'s busts).
     Bust {
@@ -180,6 +187,17 @@ impl Venue {
             Self::Paper(paper) => paper.submit(order).await,
             Self::Alpaca(alpaca) => alpaca.reconcile(order, booked).await,
             Self::Binance(binance) => binance.reconcile(order, booked).await,
+        }
+    }
+
+    /// Asks the venue to replace the working order `old` by `amendment` (cancel/replace). The
+    /// venue answers with [`VenueEventKind::Replaced`] for `old` and an acknowledgement of the
+    /// amendment, or [`VenueEventKind::ReplaceRejected`] for `old`.
+    pub async fn replace(&self, old: i64, amendment: VenueOrder) {
+        match self {
+            Self::Paper(paper) => paper.replace(old, amendment).await,
+            Self::Alpaca(alpaca) => alpaca.replace(old, amendment).await,
+            Self::Binance(binance) => binance.refuse_replace(old).await,
         }
     }
 

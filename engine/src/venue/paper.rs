@@ -26,6 +26,7 @@ use crate::{
 enum Command {
     Submit(VenueOrder),
     Cancel(i64),
+    Replace(i64, VenueOrder),
 }
 
 /// Handle to the paper venue task.
@@ -77,6 +78,7 @@ impl PaperVenue {
                     command = rx.recv() => match command {
                         Some(Command::Submit(order)) => book.submit(order).await,
                         Some(Command::Cancel(order_id)) => book.cancel(order_id).await,
+                        Some(Command::Replace(old, amendment)) => book.replace(old, amendment).await,
                         None => return,
                     },
                     tick = ticks.recv() => match tick {
@@ -98,6 +100,11 @@ impl PaperVenue {
     /// Queues a cancel.
     pub async fn cancel(&self, order_id: i64) {
         let _ = self.commands.send(Command::Cancel(order_id)).await;
+    }
+
+    /// Queues a replace of `old` by `amendment`.
+    pub async fn replace(&self, old: i64, amendment: VenueOrder) {
+        let _ = self.commands.send(Command::Replace(old, amendment)).await;
     }
 }
 
@@ -147,6 +154,22 @@ impl Book {
             None => {
                 self.cancelled_early.insert(order_id);
                 self.emit(order_id, VenueEventKind::Cancelled).await;
+            }
+        }
+    }
+
+    /// Takes `old` off the book and works `amendment` in its place, in one step: no trade can
+    /// fill both. An order no longer working (filled meanwhile) is not replaced.
+    async fn replace(&mut self, old: i64, amendment: VenueOrder) {
+        match self.by_order.get(&old).copied() {
+            Some(id) if self.sim.cancel(id) => {
+                self.forget(id);
+                self.emit(old, VenueEventKind::Replaced).await;
+                self.submit(amendment).await;
+            }
+            _ => {
+                let reason = "the order is no longer working at the paper venue".to_owned();
+                self.emit(old, VenueEventKind::ReplaceRejected { reason }).await;
             }
         }
     }

@@ -43,6 +43,10 @@ pub struct StandIn {
     pub create_faults: Arc<Mutex<VecDeque<CreateFault>>>,
     /// Cancels are refused on the stream (`order_cancel_rejected`), as when the order filled.
     pub reject_cancels: Arc<AtomicBool>,
+    /// Replaces (`PATCH /v2/orders/{id}`) are refused with 422.
+    pub reject_replaces: Arc<AtomicBool>,
+    /// The bodies of `PATCH /v2/orders/{id}`.
+    pub replaces: Arc<Mutex<Vec<Value>>>,
     /// The account's FILL activities, oldest first.
     pub activities: Arc<Mutex<Vec<Value>>>,
     /// While set, the stream is down: open connections are closed and new ones refused (503).
@@ -182,6 +186,54 @@ async fn by_client_order_id(
         Some(order) => (StatusCode::OK, Json(order.clone())),
         None => (StatusCode::NOT_FOUND, Json(json!({"code": 40410000, "message": "order not found"}))),
     }
+}
+
+/// `PATCH /v2/orders/{id}`: Alpaca's replace. The order becomes `replaced` and a new order
+/// (the body's `qty`, `limit_price` and `client_order_id`, nothing filled, `replaces` the old)
+/// takes its place; the stream says `replaced` for the old one and `new` for the new one. An
+/// order no longer working, or every order while `reject_replaces` is set, is refused with 422.
+async fn replace_order(
+    State(s): State<StandIn>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Json(body): Json<Value>,
+) -> (StatusCode, Json<Value>) {
+    if !s.authorized(&headers) {
+        return unauthorized();
+    }
+    s.replaces.lock().unwrap().push(body.clone());
+    let mut orders = s.orders.lock().unwrap();
+    let Some(old) = orders.values_mut().find(|o| o["id"] == id.as_str()) else {
+        return (StatusCode::NOT_FOUND, Json(json!({"code": 40410000, "message": "order not found"})));
+    };
+    let working = matches!(old["status"].as_str(), Some("new" | "accepted")) && old["filled_qty"] == "0";
+    if !working || s.reject_replaces.load(Ordering::SeqCst) {
+        return (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Json(json!({"code": 42210000, "message": "order is not replaceable"})),
+        );
+    }
+    let mut new = old.clone();
+    let new_id = uuid::Uuid::new_v4().to_string();
+    old["status"] = json!("replaced");
+    old["replaced_by"] = json!(new_id);
+    let replaced = old.clone();
+    new["id"] = json!(new_id);
+    new["replaces"] = replaced["id"].clone();
+    new["client_order_id"] = body["client_order_id"].clone();
+    new["status"] = json!("new");
+    for field in ["qty", "limit_price"] {
+        if let Some(value) = body.get(field) {
+            new[field] = value.clone();
+        }
+    }
+    let client_order_id = new["client_order_id"].as_str().unwrap().to_owned();
+    orders.insert(client_order_id.clone(), new.clone());
+    drop(orders);
+    *s.placements.lock().unwrap().entry(client_order_id).or_default() += 1;
+    s.push("replaced", &replaced);
+    s.push("new", &new);
+    (StatusCode::OK, Json(new))
 }
 
 async fn cancel_order(State(s): State<StandIn>, headers: HeaderMap, Path(id): Path<String>) -> StatusCode {
@@ -349,6 +401,8 @@ impl StandIn {
             keys: Arc::new(Mutex::new(("key".into(), "secret".into()))),
             create_faults: Arc::default(),
             reject_cancels: Arc::default(),
+            reject_replaces: Arc::default(),
+            replaces: Arc::default(),
             activities: Arc::default(),
             stream_down: Arc::default(),
             positions: Arc::default(),
@@ -359,7 +413,7 @@ impl StandIn {
         let app = Router::new()
             .route("/v2/orders", post(create_order))
             .route("/v2/orders:by_client_order_id", get(by_client_order_id))
-            .route("/v2/orders/{id}", delete(cancel_order))
+            .route("/v2/orders/{id}", delete(cancel_order).patch(replace_order))
             .route("/v2/account/activities/FILL", get(fill_activities))
             .route("/v2/positions", get(positions))
             .route("/v2/account", get(account))
@@ -1067,5 +1121,54 @@ async fn an_account_alpaca_says_cannot_trade_has_no_buying_power() {
     let (_, refused) = app.post("/api/v1/orders", body).await;
     assert_eq!(refused["reject_reason"], "insufficient_buying_power", "{refused}");
     assert!(alpaca.requests.lock().unwrap().is_empty(), "nothing reached Alpaca");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_amend_is_a_patch_at_alpaca_the_order_is_replaced_and_the_amendment_works_and_fills() {
+    let (app, alpaca, _db) = spawn_alpaca_engine().await;
+    let id = working_limit_order(&app, "buy", "3", "150", "amend-me").await;
+    let (status, amendment) =
+        app.post(&format!("/api/v1/orders/{id}/replace"), json!({"qty": "2", "limit_price": "151.5"})).await;
+    assert_eq!(status, 201, "{amendment}");
+    assert_eq!(
+        (amendment["client_order_id"].as_str(), amendment["replaces"].as_i64()),
+        (Some(&*format!("amend-{id}")), Some(id))
+    );
+    let new_id = amendment["order_id"].as_i64().unwrap();
+    app.order_reaches(id, "replaced").await;
+    app.order_reaches(new_id, "new").await;
+    assert_eq!(
+        alpaca.replaces.lock().unwrap().clone(),
+        [json!({"qty": "2", "limit_price": "151.5", "client_order_id": format!("hly-{new_id}")})],
+        "Alpaca's PATCH body"
+    );
+    // The same request again: the same amendment, nothing more sent.
+    let (status, again) =
+        app.post(&format!("/api/v1/orders/{id}/replace"), json!({"qty": "2", "limit_price": "151.5"})).await;
+    assert_eq!((status, again["order_id"].as_i64()), (200, Some(new_id)));
+    alpaca.fill(&format!("hly-{new_id}"), "2", "151.5");
+    let filled = app.order_reaches(new_id, "filled").await;
+    assert_eq!(filled["filled_qty"], "2");
+    assert_eq!(alpaca.requests.lock().unwrap().len(), 1, "the amendment was never placed as a new order");
+    assert_eq!(alpaca.replaces.lock().unwrap().len(), 1);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_amend_alpaca_refuses_leaves_the_order_working_and_rejects_the_amendment_with_alpacas_reason() {
+    let (app, alpaca, _db) = spawn_alpaca_engine().await;
+    let id = working_limit_order(&app, "sell", "1", "160", "keep-me").await;
+    alpaca.reject_replaces.store(true, Ordering::SeqCst);
+    let (_, amendment) = app.post(&format!("/api/v1/orders/{id}/replace"), json!({"limit_price": "159"})).await;
+    let new_id = amendment["order_id"].as_i64().unwrap();
+    let rejected = app.order_reaches(new_id, "rejected").await;
+    assert_eq!(rejected["reject_reason"], "amend refused: alpaca 422: order is not replaceable");
+    let order = app.order_reaches(id, "new").await;
+    let events: Vec<&str> = order["events"].as_array().unwrap().iter().map(|e| e["event"].as_str().unwrap()).collect();
+    assert_eq!(events, ["created", "accepted", "replace_requested", "replace_rejected"]);
+    // It still works at its old price and fills there.
+    alpaca.fill(&format!("hly-{id}"), "1", "160");
+    app.order_reaches(id, "filled").await;
     app.stop().await;
 }

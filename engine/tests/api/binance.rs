@@ -717,3 +717,16 @@ async fn a_trade_made_by_hand_at_binance_halts_the_accounts_trading_there() {
     assert_eq!(fills_of(&app, "spot").await.len(), 1, "nothing booked for it");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn an_amend_at_binance_is_refused_and_the_order_works_on() {
+    let (app, binance, _db) = spawn_binance_engine().await;
+    let id = working_limit_order(&app, "buy", "0.01", "60000", "amend-binance").await;
+    let (_, amendment) = app.post(&format!("/api/v1/orders/{id}/replace"), json!({"limit_price": "61000"})).await;
+    let new_id = amendment["order_id"].as_i64().unwrap();
+    let rejected = app.order_reaches(new_id, "rejected").await;
+    assert!(rejected["reject_reason"].as_str().unwrap().contains("Binance Spot orders are not amended"), "{rejected}");
+    app.order_reaches(id, "new").await;
+    assert_eq!(binance.placed(), 1, "nothing placed for the amendment");
+    app.stop().await;
+}

@@ -315,3 +315,82 @@ async fn orders_filter_by_the_time_they_were_created() {
     assert_eq!((status, bad["error"]["code"].as_str()), (400, Some("invalid_range")), "{bad}");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn an_amended_paper_order_is_replaced_at_once_and_its_amendment_fills_at_the_new_price() {
+    let (app, feed, _db) = spawn_app().await;
+    feed.tick("BTCUSD", "100");
+    let (_, resting) = app
+        .post(
+            "/api/v1/orders",
+            json!({"account": "a", "symbol": "BTCUSD", "side": "buy", "qty": "2",
+                                      "limit_price": "95", "client_order_id": "rest-1"}),
+        )
+        .await;
+    let id = resting["order_id"].as_i64().unwrap();
+    app.order_reaches(id, "new").await;
+    let (status, amendment) = app.post(&format!("/api/v1/orders/{id}/replace"), json!({"limit_price": "99"})).await;
+    assert_eq!((status, amendment["qty"].as_str(), amendment["limit_price"].as_str()), (201, Some("2"), Some("99")));
+    let new_id = amendment["order_id"].as_i64().unwrap();
+    let replaced = app.order_reaches(id, "replaced").await;
+    let events: Vec<&str> =
+        replaced["events"].as_array().unwrap().iter().map(|e| e["event"].as_str().unwrap()).collect();
+    assert_eq!(events, ["created", "accepted", "replace_requested", "replaced"]);
+    app.order_reaches(new_id, "new").await;
+    feed.tick("BTCUSD", "98.5");
+    assert_eq!(app.order_reaches(new_id, "filled").await["avg_fill_price"], "98.5");
+    assert_eq!(app.get(&format!("/api/v1/orders/{id}")).await.1["filled_qty"], "0", "the old order never fills");
+    let (_, positions) = app.get("/api/v1/positions?account=a").await;
+    assert_eq!(positions[0]["qty"], "2", "filled once, by the amendment");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn only_a_working_unfilled_order_is_amended_and_a_bad_amend_is_explained() {
+    let (app, feed, _db) = spawn_app().await;
+    feed.tick("BTCUSD", "100");
+    let (_, filled) = app
+        .post(
+            "/api/v1/orders",
+            json!({"account": "a", "symbol": "BTCUSD", "side": "buy", "qty": "1", "client_order_id": "mkt-1"}),
+        )
+        .await;
+    let filled = filled["order_id"].as_i64().unwrap();
+    feed.tick("BTCUSD", "100.5");
+    app.order_reaches(filled, "filled").await;
+    let (status, body) = app.post(&format!("/api/v1/orders/{filled}/replace"), json!({"qty": "2"})).await;
+    assert_eq!(status, 409, "{body}");
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("only a working order with nothing filled can be amended"));
+    let (_, resting) = app
+        .post(
+            "/api/v1/orders",
+            json!({"account": "a", "symbol": "BTCUSD", "side": "buy", "qty": "1",
+                                      "limit_price": "90", "client_order_id": "rest-2"}),
+        )
+        .await;
+    let resting = resting["order_id"].as_i64().unwrap();
+    app.order_reaches(resting, "new").await;
+    for (body, why) in [
+        (json!({}), "give qty, limit_price or both"),
+        (json!({"qty": "0"}), "qty must be greater than zero"),
+        (json!({"limit_price": "90"}), "the amend changes nothing"),
+        (json!({"price": "91"}), "unknown field"),
+    ] {
+        let (status, answer) = app.post(&format!("/api/v1/orders/{resting}/replace"), body.clone()).await;
+        assert!(status == 422 || status == 400, "{body}: {status} {answer}");
+        assert!(answer.to_string().contains(why), "{body}: {answer}");
+    }
+    assert_eq!(app.post("/api/v1/orders/999999/replace", json!({"qty": "1"})).await.0, 404);
+    // An amendment that breaks a limit is refused by risk; the order works on unchanged.
+    app.send(reqwest::Method::PUT, "/api/v1/risk-limits/a", json!({"max_order_qty": "5"})).await;
+    let (status, refused) = app.post(&format!("/api/v1/orders/{resting}/replace"), json!({"qty": "6"})).await;
+    assert_eq!(
+        (status, refused["status"].as_str(), refused["reject_reason"].as_str()),
+        (201, Some("rejected"), Some("max_order_qty"))
+    );
+    assert_eq!(app.get(&format!("/api/v1/orders/{resting}")).await.1["status"], "new");
+    app.stop().await;
+}

@@ -639,6 +639,13 @@ impl BinanceVenue {
         response.json().await.ok()
     }
 
+    /// Binance Spot has no amend in place that keeps an order's client id and state in one
+    /// step the engine can follow, so an amend is refused: the order works on unchanged.
+    pub async fn refuse_replace(&self, order_id: i64) {
+        let reason = "Binance Spot orders are not amended; cancel the order and place a new one".to_owned();
+        self.emit(order_id, VenueEventKind::ReplaceRejected { reason }).await;
+    }
+
     /// `DELETE /api/v3/order` by `origClientOrderId`; the stream confirms. `-2011 Unknown order
     /// sent.` is a cancel rejection when Binance has the order (it is no longer open), and a
     /// cancel when it never got it.
