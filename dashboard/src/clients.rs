@@ -302,6 +302,29 @@ pub struct AccountVenue {
     pub buying_power_as_of: Option<DateTime<Utc>>,
 }
 
+/// Something the engine booked because the venue said so when asked (a fill, an
+/// acknowledgement or a final status found by reconciliation) or restated later (a bust or a
+/// correction).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct ReconciliationEvent {
+    /// The order.
+    pub order_id: i64,
+    /// Symbol.
+    pub symbol: String,
+    /// Venue.
+    pub venue: String,
+    /// `fill`, `accepted`, `cancelled`, `bust`, `correction`, ...
+    pub event: String,
+    /// Status before.
+    pub from_status: Option<String>,
+    /// Status after.
+    pub to_status: String,
+    /// What was booked.
+    pub detail: serde_json::Value,
+    /// When.
+    pub ts: DateTime<Utc>,
+}
+
 /// An account's risk limits; `None` is no limit.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 pub struct RiskLimits {
@@ -702,6 +725,16 @@ impl EngineClient {
     /// The accounts and their venues.
     pub async fn accounts(&self) -> Result<Accounts, UpstreamError> {
         self.0.get("/api/v1/accounts").await
+    }
+
+    /// The account's latest reconciliation events (`GET /api/v1/reconciliation-events`).
+    pub async fn reconciliation_events(
+        &self,
+        account: &str,
+        limit: u32,
+    ) -> Result<Vec<ReconciliationEvent>, UpstreamError> {
+        let query = [("account", account.to_owned()), ("limit", limit.to_string())];
+        self.0.send(self.0.request(reqwest::Method::GET, "/api/v1/reconciliation-events").query(&query)).await
     }
 
     /// An account's limits. `account` goes into the path as it is: callers pass only names

@@ -7,7 +7,7 @@ use leptos::prelude::*;
 use rust_decimal::Decimal;
 
 use super::unavailable;
-use crate::clients::{Accounts, AuditEntry, RiskLimits};
+use crate::clients::{Accounts, AuditEntry, ReconciliationEvent, RiskLimits};
 
 /// The limits, their labels and their values as text (empty = no limit), in display order.
 pub fn fields(l: &RiskLimits) -> [(&'static str, &'static str, String); 7] {
@@ -166,6 +166,7 @@ pub fn RiskPage(
     accounts: Result<Accounts, String>,
     limits: Result<RiskLimits, String>,
     audit: Result<Vec<AuditEntry>, String>,
+    reconciliation: Result<Vec<ReconciliationEvent>, String>,
     csrf: Option<String>,
     error: Option<String>,
 ) -> impl IntoView {
@@ -215,7 +216,62 @@ pub fn RiskPage(
         <AccountList accounts=accounts/>
         <h2 id="risk-account">{format!("Account {account}")}</h2>
         {body}
+        <ReconciliationLog events=reconciliation/>
         <AuditLog entries=audit/>
+    }
+}
+
+/// What one reconciliation event booked, in words.
+fn booked(event: &ReconciliationEvent) -> String {
+    let text = |key: &str| event.detail[key].as_str().map(str::to_owned);
+    match (event.event.as_str(), text("qty"), text("price")) {
+        ("bust", Some(qty), Some(price)) => format!("execution of {qty} at {price} busted and reversed"),
+        ("correction", Some(qty), Some(price)) => {
+            let to = format!(
+                "{} at {}",
+                text("corrected_qty").unwrap_or_default(),
+                text("corrected_price").unwrap_or_default()
+            );
+            format!("execution of {qty} at {price} corrected to {to}")
+        }
+        ("fill", Some(qty), Some(price)) => format!("execution of {qty} at {price} booked"),
+        (other, ..) => format!("{other} booked"),
+    }
+}
+
+/// The account's latest reconciliation events: what the engine booked because the venue said so.
+#[component]
+fn ReconciliationLog(events: Result<Vec<ReconciliationEvent>, String>) -> impl IntoView {
+    let body = match events {
+        Ok(e) if e.is_empty() => view! { <p class="empty" id="no-reconciliation">"Nothing booked by reconciliation."</p> }.into_any(),
+        Ok(e) => view! {
+            <table id="reconciliation">
+                <thead><tr><th scope="col">"Time (UTC)"</th><th scope="col" class="num">"Order"</th><th scope="col">"Symbol"</th>
+                    <th scope="col">"Venue"</th><th scope="col">"Booked"</th><th scope="col">"Status"</th></tr></thead>
+                <tbody>
+                    {e.into_iter().map(|event| {
+                        let what = booked(&event);
+                        let status = format!("{} → {}", event.from_status.clone().unwrap_or_default(), event.to_status);
+                        view! {
+                            <tr class=format!("reconciliation {}", event.event)>
+                                <td>{event.ts.format("%Y-%m-%d %H:%M:%S").to_string()}</td>
+                                <td class="num"><a href=format!("/orders/{}", event.order_id)>{event.order_id}</a></td>
+                                <td>{event.symbol}</td><td>{event.venue}</td><td>{what}</td><td>{status}</td>
+                            </tr>
+                        }
+                    }).collect_view()}
+                </tbody>
+            </table>
+        }
+        .into_any(),
+        Err(e) => unavailable("The reconciliation events", &e),
+    };
+    view! {
+        <section aria-labelledby="reconciliation-h">
+            <h2 id="reconciliation-h">"Reconciliation"</h2>
+            <p class="meta">"What the engine booked because the venue said so: fills and final statuses found when it asked, busts and corrections."</p>
+            {body}
+        </section>
     }
 }
 

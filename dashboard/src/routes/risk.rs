@@ -50,18 +50,21 @@ const AUDIT_LIMIT: u32 = 20;
 
 async fn render(state: &AppState, user: CurrentUser, account: String, error: Option<String>) -> Response {
     let accounts = state.engine.accounts().await.map_err(|e| e.to_string());
-    let (limits, audit) = if valid_account(&account) {
+    let (limits, audit, reconciliation) = if valid_account(&account) {
         let target = format!("account:{account}");
-        let (limits, audit) =
-            tokio::join!(state.engine.risk_limits(&account), state.engine.audit(&target, AUDIT_LIMIT));
-        (limits.map_err(|e| e.to_string()), audit.map_err(|e| e.to_string()))
+        let (limits, audit, reconciliation) = tokio::join!(
+            state.engine.risk_limits(&account),
+            state.engine.audit(&target, AUDIT_LIMIT),
+            state.engine.reconciliation_events(&account, AUDIT_LIMIT)
+        );
+        (limits.map_err(|e| e.to_string()), audit.map_err(|e| e.to_string()), reconciliation.map_err(|e| e.to_string()))
     } else {
         let why = "an account is 1 to 64 letters, digits, '_', '-' or '.'".to_owned();
-        (Err(why.clone()), Err(why))
+        (Err(why.clone()), Err(why.clone()), Err(why))
     };
     let csrf = user.role.can_administer().then(|| user.csrf.clone());
     let content =
-        view! { <RiskPage account=account accounts=accounts limits=limits audit=audit csrf=csrf error=error/> }
+        view! { <RiskPage account=account accounts=accounts limits=limits audit=audit reconciliation=reconciliation csrf=csrf error=error/> }
             .into_any();
     super::signed_in_page(state, user, Section::Risk, "Risk limits", content).await
 }

@@ -363,6 +363,28 @@ pub async fn spawn_engine() -> (String, Arc<Mutex<EngineState>>) {
             }),
         )
         .route(
+            "/api/v1/reconciliation-events",
+            get(|h: HeaderMap, q: axum::extract::Query<std::collections::HashMap<String, String>>| async move {
+                if !authorized(&h) {
+                    return StatusCode::UNAUTHORIZED.into_response();
+                }
+                // The `us` account had an execution busted and a fill found by reconciliation.
+                let events = if q.get("account").map(String::as_str) == Some("us") {
+                    json!([
+                        {"event_id": 9, "order_id": 41, "account": "us", "strategy": "manual", "symbol": "AAPL", "venue": "alpaca:us",
+                         "event": "bust", "from_status": "filled", "to_status": "cancelled", "ts": "2026-11-24T10:05:00Z",
+                         "detail": {"exec_id": "x:2", "qty": "1", "price": "120", "reconciliation": true}},
+                        {"event_id": 7, "order_id": 40, "account": "us", "strategy": "manual", "symbol": "AAPL", "venue": "alpaca:us",
+                         "event": "fill", "from_status": "new", "to_status": "filled", "ts": "2026-11-24T10:01:00Z",
+                         "detail": {"exec_id": "y:1", "qty": "1", "price": "119.5", "reconciliation": true}}
+                    ])
+                } else {
+                    json!([])
+                };
+                Json(events).into_response()
+            }),
+        )
+        .route(
             "/api/v1/risk-limits/{account}",
             get(|State(s): S, h: HeaderMap, axum::extract::Path(account): axum::extract::Path<String>| async move {
                 if !authorized(&h) {

@@ -87,6 +87,23 @@ async fn a_bad_limit_is_shown_with_the_reason_and_a_trader_or_forged_form_change
 }
 
 #[tokio::test]
+async fn the_risk_page_shows_what_reconciliation_booked_for_the_account() {
+    let app = TestApp::spawn().await;
+    app.user("victor", Role::Viewer).await;
+    let mut b = app.browser();
+    b.sign_in("victor", PASSWORD).await;
+    let page = b.get("/risk?account=us").await;
+    assert_eq!(page.status, 200);
+    let table = &page.body[page.body.find("id=\"reconciliation\"").expect("the reconciliation table")..];
+    let bust = table.find("execution of 1 at 120 busted and reversed").expect("the bust, in words");
+    let fill = table.find("execution of 1 at 119.5 booked").expect("the fill found by reconciliation");
+    assert!(bust < fill, "newest first");
+    assert!(table.contains("<a href=\"/orders/41\">41</a>") && table.contains("filled → cancelled"));
+    let quiet = b.get("/risk?account=demo").await;
+    assert!(quiet.body.contains("Nothing booked by reconciliation."));
+}
+
+#[tokio::test]
 async fn the_risk_page_lists_the_accounts_with_the_venue_each_trades_at() {
     let app = TestApp::spawn().await;
     app.user("victor", Role::Viewer).await;

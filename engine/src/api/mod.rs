@@ -7,6 +7,7 @@ pub mod backtests;
 pub mod halt;
 pub mod orders;
 pub mod portfolio;
+pub mod reconciliation;
 pub mod reports;
 pub mod risk;
 pub mod signals;
@@ -58,6 +59,7 @@ impl Modify for BearerAuth {
         reports::list, reports::get_one,
         audit::list,
         accounts::list,
+        reconciliation::list,
     ),
     components(schemas(
         crate::signals::webhook::Alert, crate::signals::webhook::SignalReceipt, signals::SignalRow,
@@ -70,7 +72,7 @@ impl Modify for BearerAuth {
         crate::backtests::jobs::JobView, crate::backtests::jobs::TradeRow,
         crate::reports::Published, crate::reports::DailyReport, crate::reports::AccountReport,
         crate::reports::TradeLine, crate::reports::PositionLine, audit::AuditEntry,
-        accounts::Accounts, accounts::AccountView, accounts::VenueView,
+        accounts::Accounts, accounts::AccountView, accounts::VenueView, reconciliation::ReconciliationEvent,
     ))
 )]
 pub struct ApiDoc;
@@ -105,6 +107,7 @@ pub fn protected() -> Router<AppState> {
         .merge(reports::router())
         .merge(audit::router())
         .merge(accounts::router())
+        .merge(reconciliation::router())
 }
 
 /// Routes open to anyone: the OpenAPI document.

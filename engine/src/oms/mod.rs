@@ -679,6 +679,15 @@ impl Oms {
         .bind(reason)
         .execute(&mut *tx)
         .await?;
+        if event.reconciled {
+            // Found by asking the venue: flagged on the order's event and audited.
+            let mut detail = fill_detail.take().unwrap_or_else(|| serde_json::json!({}));
+            detail["reconciliation"] = serde_json::json!(true);
+            let action = format!("reconciliation.{}", domain_event.code());
+            let target = format!("order/{}", row.order_id);
+            crate::audit::record(&mut tx, crate::reconcile::ACTOR, &action, &target, detail.clone()).await?;
+            fill_detail = Some(detail);
+        }
         record_event(&mut tx, &row, domain_event.code(), Some(from.code()), next.code(), fill_detail).await?;
         settle_amendment(&mut tx, &row, from, next, &event.kind).await?;
         tx.commit().await?;
@@ -903,10 +912,12 @@ impl Oms {
         for order in orders {
             let per_process = self.venues.named(&order.venue).is_some_and(Venue::is_per_process);
             if order.status == OrderStatus::PendingCancel.code() && per_process {
-                self.apply(&VenueEvent { order_id: order.order_id, kind: VenueEventKind::Cancelled }).await?;
+                self.apply(&VenueEvent { order_id: order.order_id, kind: VenueEventKind::Cancelled, reconciled: true })
+                    .await?;
             } else if order.status == OrderStatus::PendingReplace.code() && per_process {
                 // The lost book held it; its amendment, re-sent as pending_new, replaces it here.
-                self.apply(&VenueEvent { order_id: order.order_id, kind: VenueEventKind::Replaced }).await?;
+                self.apply(&VenueEvent { order_id: order.order_id, kind: VenueEventKind::Replaced, reconciled: true })
+                    .await?;
             } else {
                 self.reconcile(order).await;
             }

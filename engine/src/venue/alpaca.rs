@@ -312,7 +312,12 @@ impl AlpacaVenue {
     }
 
     async fn emit(&self, order_id: i64, kind: VenueEventKind) {
-        let _ = self.events.send(VenueEvent { order_id, kind }).await;
+        let _ = self.events.send(VenueEvent { order_id, kind, reconciled: false }).await;
+    }
+
+    /// Reports what reconciliation found at the venue (flagged as such when booked).
+    async fn emit_reconciled(&self, order_id: i64, kind: VenueEventKind) {
+        let _ = self.events.send(VenueEvent { order_id, kind, reconciled: true }).await;
     }
 
     /// `POST /v2/orders`. Alpaca's answer decides: 2xx is an acknowledgement, a 4xx other than
@@ -441,7 +446,7 @@ impl AlpacaVenue {
     async fn reconcile_state(&self, order: &VenueOrder, booked: Booked, state: AlpacaOrderState) {
         let filled = booked.filled;
         if state.status != "pending_new" && !booked.acknowledged {
-            self.emit(order.order_id, VenueEventKind::Accepted).await;
+            self.emit_reconciled(order.order_id, VenueEventKind::Accepted).await;
         }
         let at_alpaca = state.filled_qty.unwrap_or_default();
         if at_alpaca < filled.dec() {
@@ -454,7 +459,8 @@ impl AlpacaVenue {
                         continue;
                     };
                     let working = is_working(bust.order_status.as_deref());
-                    self.emit(order.order_id, VenueEventKind::Bust { qty, price, order_filled, working }).await;
+                    self.emit_reconciled(order.order_id, VenueEventKind::Bust { qty, price, order_filled, working })
+                        .await;
                 }
             }
         }
@@ -476,8 +482,11 @@ impl AlpacaVenue {
                 let ts = Timestamp::from_nanos(e.transaction_time.timestamp_nanos_opt().unwrap_or_default());
                 let exec_id = execution_key(&state.id, e.cum_qty);
                 let cum_fee = commission(state.commission);
-                self.emit(order.order_id, VenueEventKind::Fill { exec_id, qty, price, fee: Money::ZERO, cum_fee, ts })
-                    .await;
+                self.emit_reconciled(
+                    order.order_id,
+                    VenueEventKind::Fill { exec_id, qty, price, fee: Money::ZERO, cum_fee, ts },
+                )
+                .await;
             }
             if found < at_alpaca {
                 // Activities can trail the order's own state by moments.
@@ -491,7 +500,7 @@ impl AlpacaVenue {
             "replaced" => VenueEventKind::Replaced,
             _ => return,
         };
-        self.emit(order.order_id, last).await;
+        self.emit_reconciled(order.order_id, last).await;
     }
 
     /// The executions of Alpaca order `state` from `GET /v2/account/activities/FILL`, oldest

@@ -106,6 +106,9 @@ pub struct VenueEvent {
     pub order_id: i64,
     /// What happened.
     pub kind: VenueEventKind,
+    /// Found by reconciliation (asking the venue) rather than reported by its stream or its
+    /// answer: booked as a reconciliation event, flagged and audited.
+    pub reconciled: bool,
 }
 
 /// What a broker account can spend, as the venue last said (Alpaca's `buying_power`).

@@ -123,7 +123,7 @@ struct Book {
 
 impl Book {
     async fn emit(&self, order_id: i64, kind: VenueEventKind) {
-        let _ = self.events.send(VenueEvent { order_id, kind }).await;
+        let _ = self.events.send(VenueEvent { order_id, kind, reconciled: false }).await;
     }
 
     async fn submit(&mut self, order: VenueOrder) {

@@ -813,6 +813,20 @@ async fn fills_made_while_the_stream_was_down_are_booked_when_it_reconnects_and_
     })
     .await;
     assert_eq!(fills_of(&app, "live").await, [("0.5".into(), "149.5".into()), ("1.5".into(), "149.9".into())]);
+    // Booked as reconciliation events: flagged on the order's events, listed and audited.
+    let (_, events) = app.get("/api/v1/reconciliation-events?account=live").await;
+    let found: Vec<(&str, &str)> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["event"].as_str().unwrap(), e["detail"]["qty"].as_str().unwrap_or("")))
+        .collect();
+    assert_eq!(found, [("fill", "1.5"), ("fill", "0.5")], "{events}");
+    assert_eq!(events[0]["venue"], "alpaca");
+    assert_eq!(app.get("/api/v1/reconciliation-events?limit=0").await.0, 400);
+    let (_, audit) = app.get("/api/v1/audit?action=reconciliation.fill").await;
+    assert_eq!(audit.as_array().map(Vec::len), Some(2), "{audit}");
+    assert_eq!(audit[0]["actor"], "reconciliation");
     // The updates of those executions arrive after all (a replaying gateway), one of them
     // twice, while the order is still working: only the cumulative quantity tells they are known.
     eventually("the stream is back", || async { *alpaca.listening.lock().unwrap() }).await;
@@ -1016,6 +1030,12 @@ async fn a_busted_execution_is_reversed_and_the_position_rebuilt_as_if_it_never_
     );
     let (_, audit) = app.get("/api/v1/audit?action=bust").await;
     assert_eq!(audit.as_array().map(Vec::len), Some(1), "{audit}");
+    let (_, flagged) = app.get("/api/v1/reconciliation-events").await;
+    assert_eq!(
+        (flagged[0]["event"].as_str(), flagged[0]["order_id"].as_i64()),
+        (Some("bust"), Some(sold)),
+        "{flagged}"
+    );
     // Alpaca's position equals the rebuilt one: the scheduled check halts nothing.
     tokio::time::sleep(Duration::from_millis(700)).await;
     assert_eq!(app.get("/api/v1/halt").await.1.as_array().unwrap().len(), 0);

@@ -79,6 +79,7 @@ fn fill(order_id: i64, exec_id: &str, qty: &str, price: &str) -> VenueEvent {
             cum_fee: None,
             ts: domain::Timestamp::from_nanos(1_700_000_000_000_000_000),
         },
+        reconciled: false,
     }
 }
 

@@ -312,12 +312,17 @@ impl BinanceVenue {
     }
 
     async fn emit(&self, order_id: i64, kind: VenueEventKind) {
-        let _ = self.events.send(VenueEvent { order_id, kind }).await;
+        let _ = self.events.send(VenueEvent { order_id, kind, reconciled: false }).await;
     }
 
-    async fn emit_all(&self, order_id: i64, kinds: Vec<VenueEventKind>) {
+    /// Reports what reconciliation found at the venue (flagged as such when booked).
+    async fn emit_reconciled(&self, order_id: i64, kind: VenueEventKind) {
+        let _ = self.events.send(VenueEvent { order_id, kind, reconciled: true }).await;
+    }
+
+    async fn emit_all(&self, order_id: i64, kinds: Vec<VenueEventKind>, reconciled: bool) {
         for kind in kinds {
-            self.emit(order_id, kind).await;
+            let _ = self.events.send(VenueEvent { order_id, kind, reconciled }).await;
         }
     }
 
@@ -394,7 +399,7 @@ impl BinanceVenue {
         }
         let sent = Instant::now();
         match self.send_order(&order, info.as_ref()).await {
-            Submitted::Known(kinds) => self.emit_all(order.order_id, kinds).await,
+            Submitted::Known(kinds) => self.emit_all(order.order_id, kinds, false).await,
             Submitted::Unknown { wait, why } => {
                 tracing::warn!(order_id = order.order_id, %why, "Binance's answer leaves the order's fate unknown; resolving");
                 tokio::spawn(self.clone().resolve_unknown(order, wait, sent));
@@ -547,7 +552,7 @@ impl BinanceVenue {
                     let info = self.symbol_info(&order.symbol).await;
                     sent = Instant::now();
                     match self.send_order(&order, info.as_ref()).await {
-                        Submitted::Known(kinds) => return self.emit_all(order.order_id, kinds).await,
+                        Submitted::Known(kinds) => return self.emit_all(order.order_id, kinds, false).await,
                         Submitted::Unknown { wait: next, why } => {
                             tracing::warn!(order_id = order.order_id, attempt, %why, "resending to Binance gave no clear answer");
                             wait = next;
@@ -616,7 +621,7 @@ impl BinanceVenue {
                         "Binance's trades of the order could not be read; the next reconciliation retries"
                     );
                     if state.status != "PENDING_NEW" && !booked.acknowledged {
-                        self.emit(order.order_id, VenueEventKind::Accepted).await;
+                        self.emit_reconciled(order.order_id, VenueEventKind::Accepted).await;
                     }
                     return;
                 }
@@ -625,7 +630,7 @@ impl BinanceVenue {
             Some(Vec::new())
         };
         let events = self.report(&state, trades.as_deref(), info.as_ref(), booked.acknowledged);
-        self.emit_all(order.order_id, events).await;
+        self.emit_all(order.order_id, events, true).await;
     }
 
     /// `GET /api/v3/myTrades` for the order, oldest first; `None` when Binance did not answer usably.
