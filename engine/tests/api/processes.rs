@@ -303,3 +303,58 @@ async fn seed_demo_prints_only_a_working_token_and_can_run_twice() {
         sqlx::query_as("select name, enabled from strategy order by name").fetch_all(&db.pool).await.unwrap();
     assert_eq!(strategies, [("demo-sma".to_owned(), true), ("demo-tv".to_owned(), true)]);
 }
+
+#[tokio::test]
+async fn an_amend_committed_just_before_a_kill_9_is_carried_out_by_the_restarted_engine_and_fills_once() {
+    let db = TestDb::new().await;
+    let feed = FakeFeed::start().await;
+    let token = engine::auth::create_token(&db.pool, "ops").await.unwrap();
+    let client = reqwest::Client::new();
+    let mut first = start_engine(&db, &feed, "amender", &[]).await;
+    feed.wait_for_clients(1).await;
+    let order = json!({"account": "a", "symbol": "ETHUSD", "side": "buy", "qty": "1", "limit_price": "1900",
+                       "client_order_id": "amend-crash"});
+    let (_, placed) = post(&client, &token, format!("{}/api/v1/orders", first.url), order).await;
+    let order_id = placed["order_id"].as_i64().unwrap();
+    let status_of = |order_id: i64| {
+        let pool = db.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, String>("select status from \"order\" where order_id = $1")
+                .bind(order_id)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+    };
+    eventually("the order works", || async { status_of(order_id).await == "new" }).await;
+    let (status, amendment) = post(
+        &client,
+        &token,
+        format!("{}/api/v1/orders/{order_id}/replace", first.url),
+        json!({"limit_price": "2000"}),
+    )
+    .await;
+    assert_eq!(status, 201, "{amendment}");
+    let amendment_id = amendment["order_id"].as_i64().unwrap();
+    eventually("the amendment works", || async { status_of(amendment_id).await == "new" }).await;
+    first.child.kill().await.unwrap();
+    // The state a kill between the amend's commit and the venue hearing of it leaves behind.
+    sqlx::query("update \"order\" set status = case when order_id = $1 then 'pending_replace' else 'pending_new' end where order_id in ($1, $2)")
+        .bind(order_id)
+        .bind(amendment_id)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+
+    let second = start_engine(&db, &feed, "amender", &[]).await;
+    eventually("the restarted engine replaces the order", || async { status_of(order_id).await == "replaced" }).await;
+    let restarted = Instant::now();
+    while restarted.elapsed() < Duration::from_secs(5) && status_of(amendment_id).await != "filled" {
+        feed.tick("ETHUSD", "1899"); // would fill both limits (2000 and 1900) if both still worked
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(status_of(amendment_id).await, "filled");
+    let fills: Vec<i64> = sqlx::query_scalar("select order_id from fill").fetch_all(&db.pool).await.unwrap();
+    assert_eq!(fills, [amendment_id], "one fill, of the amendment");
+    drop(second);
+}
