@@ -78,7 +78,7 @@ pub async fn list(State(state): State<AppState>) -> Result<Json<Accounts>, ApiEr
         .all()
         .into_iter()
         .map(|(name, venue)| {
-            let figure = venue.buying_power();
+            let figure = venue.buying_power(None);
             VenueView {
                 venue: name.to_owned(),
                 buying_power: figure.map(|f| crate::convert::ToDecimal::dec(f.amount)),
@@ -91,7 +91,7 @@ pub async fn list(State(state): State<AppState>) -> Result<Json<Accounts>, ApiEr
 
 fn view(venues: &crate::venue::Venues, account: String, venue: String, own_broker_account: bool) -> AccountView {
     use crate::convert::ToDecimal;
-    let figure = venues.named(&venue).and_then(crate::venue::Venue::buying_power);
+    let figure = venues.named(&venue).and_then(|v| v.buying_power(None));
     AccountView {
         kind: venue.split(':').next().unwrap_or(&venue).to_owned(),
         account,

@@ -389,7 +389,7 @@ impl Oms {
             time_in_force: order.time_in_force,
         };
         let (venue_name, venue) = self.venues.route(&order.account);
-        let buying_power = venue.buying_power().map(|figure| (venue_name, figure));
+        let buying_power = venue.buying_power(Some(&order.symbol)).map(|figure| (venue_name, figure));
         let verdict = risk::evaluate(tx, &self.market, order, &intent, buying_power).await?;
         let (status, reason) = match verdict {
             Ok(()) => (OrderStatus::PendingNew, None),

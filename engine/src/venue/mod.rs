@@ -228,17 +228,22 @@ impl Venue {
     /// Asks the venue for the account's buying power and keeps it for [`Self::buying_power`];
     /// a failed read keeps the last figure.
     pub async fn refresh_buying_power(&self) {
-        if let Self::Alpaca(alpaca) = self {
-            alpaca.refresh_buying_power().await;
+        match self {
+            Self::Paper(_) => {}
+            Self::Alpaca(alpaca) => alpaca.refresh_buying_power().await,
+            Self::Binance(binance) => binance.refresh_buying_power().await,
         }
     }
 
-    /// The account's buying power as last read; `None` for paper and Binance (whose spot
-    /// balances are per asset and not read), or before the first answer.
-    pub fn buying_power(&self) -> Option<BuyingPower> {
-        match self {
-            Self::Paper(_) | Self::Binance(_) => None,
-            Self::Alpaca(alpaca) => alpaca.buying_power(),
+    /// What the account can spend on a buy of `symbol` as last read (Alpaca: the account's
+    /// buying power, whatever the symbol; Binance: the free balance of the symbol's quote
+    /// asset); without a symbol, the account-wide figure (Alpaca only). `None` for paper, or
+    /// before the first answer.
+    pub fn buying_power(&self, symbol: Option<&str>) -> Option<BuyingPower> {
+        match (self, symbol) {
+            (Self::Paper(_), _) | (Self::Binance(_), None) => None,
+            (Self::Alpaca(alpaca), _) => alpaca.buying_power(),
+            (Self::Binance(binance), Some(symbol)) => binance.buying_power(symbol),
         }
     }
 

@@ -62,6 +62,10 @@ pub struct StandIn {
     /// How many times each client order id was placed (Binance takes a client order id again
     /// once its order is no longer open: a second placement is a duplicate order).
     pub placements: Arc<Mutex<HashMap<String, u32>>>,
+    /// The free balances a test set, by asset, before the orders' effects (see `account`).
+    pub balances: Arc<Mutex<std::collections::BTreeMap<String, Decimal>>>,
+    /// How many times `GET /api/v3/account` was answered.
+    pub account_reads: Arc<AtomicI64>,
     next_id: Arc<AtomicI64>,
 }
 
@@ -201,6 +205,41 @@ async fn my_trades(State(s): State<StandIn>, headers: HeaderMap, RawQuery(query)
     Json(Value::Array(trades)).into_response()
 }
 
+/// `GET /api/v3/account` (signed) in Binance's format. The USDT balance a test set is reduced by
+/// what the buys cost (`cummulativeQuoteQty`) and by what open buy orders lock
+/// (`(origQty - executedQty) × price`), and raised by what sales brought, as Binance's `free` is.
+async fn account(State(s): State<StandIn>, headers: HeaderMap, RawQuery(query): RawQuery) -> Response {
+    if let Err((status, code, msg)) = s.verify(&headers, query) {
+        return error(status, code, msg);
+    }
+    let number = |v: &Value| v.as_str().map_or(Decimal::ZERO, |s| s.parse::<Decimal>().unwrap_or_default());
+    let mut free = s.balances.lock().unwrap().clone();
+    for order in s.orders.lock().unwrap().values() {
+        let quote = free.entry("USDT".to_owned()).or_default();
+        let spent = number(&order["cummulativeQuoteQty"]);
+        let open = matches!(order["status"].as_str(), Some("NEW" | "PARTIALLY_FILLED"));
+        if order["side"] == "BUY" {
+            *quote -= spent;
+            if open {
+                *quote -= (number(&order["origQty"]) - number(&order["executedQty"])) * number(&order["price"]);
+            }
+        } else {
+            *quote += spent;
+        }
+    }
+    s.account_reads.fetch_add(1, Ordering::SeqCst);
+    let balances: Vec<Value> = free
+        .iter()
+        .map(|(asset, amount)| json!({"asset": asset, "free": format!("{amount:.8}"), "locked": "0.00000000"}))
+        .collect();
+    Json(json!({"makerCommission": 15, "takerCommission": 15, "buyerCommission": 0, "sellerCommission": 0,
+                "commissionRates": {"maker": "0.00150000", "taker": "0.00150000", "buyer": "0.00000000", "seller": "0.00000000"},
+                "canTrade": true, "canWithdraw": true, "canDeposit": true, "brokered": false, "requireSelfTradePrevention": false,
+                "preventSor": false, "updateTime": now_ms(), "accountType": "SPOT", "balances": balances,
+                "permissions": ["SPOT"], "uid": 354937868}))
+    .into_response()
+}
+
 async fn ws_api(State(s): State<StandIn>, ws: WebSocketUpgrade) -> Response {
     if s.stream_down.load(Ordering::SeqCst) {
         return StatusCode::SERVICE_UNAVAILABLE.into_response();
@@ -251,12 +290,17 @@ impl StandIn {
             stream_down: Arc::default(),
             chaos: Arc::default(),
             placements: Arc::default(),
+            balances: Arc::new(Mutex::new(
+                [("USDT".to_owned(), Decimal::from(1_000_000_000)), ("BTC".to_owned(), Decimal::from(1_000))].into(),
+            )),
+            account_reads: Arc::default(),
             next_id: Arc::new(AtomicI64::new(4_293_153)),
         };
         let app = Router::new()
             .route("/api/v3/exchangeInfo", get(exchange_info))
             .route("/api/v3/order", get(order_endpoint).post(order_endpoint).delete(order_endpoint))
             .route("/api/v3/myTrades", get(my_trades))
+            .route("/api/v3/account", get(account))
             .route("/ws-api/v3", get(ws_api))
             .with_state(s.clone());
         tokio::spawn(async move { axum::serve(listener, app).await });
@@ -728,5 +772,37 @@ async fn an_amend_at_binance_is_refused_and_the_order_works_on() {
     assert!(rejected["reject_reason"].as_str().unwrap().contains("Binance Spot orders are not amended"), "{rejected}");
     app.order_reaches(id, "new").await;
     assert_eq!(binance.placed(), 1, "nothing placed for the amendment");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn buys_beyond_the_free_quote_balance_are_rejected_and_an_account_update_on_the_stream_is_used_at_once() {
+    let db = test_support::TestDb::new().await;
+    let binance = StandIn::start().await;
+    binance.balances.lock().unwrap().insert("USDT".into(), Decimal::from(1000));
+    let app = binance_engine_with(&db, &binance, Duration::from_secs(60)).await;
+    eventually("the engine read the balances", || async { binance.account_reads.load(Ordering::SeqCst) > 0 }).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let body = json!({"account": "spot", "symbol": "BTCUSDT", "side": "buy", "qty": "0.02", "limit_price": "60000",
+                      "client_order_id": "spend-1200"});
+    let (_, refused) = app.post("/api/v1/orders", body).await;
+    assert_eq!(refused["reject_reason"], "insufficient_buying_power", "1,200 of 1,000 USDT: {refused}");
+    let first = working_limit_order(&app, "buy", "0.01", "60000", "spend-600").await;
+    let body = json!({"account": "spot", "symbol": "BTCUSDT", "side": "buy", "qty": "0.01", "limit_price": "50000",
+                      "client_order_id": "spend-500"});
+    let (_, refused) = app.post("/api/v1/orders", body).await;
+    assert_eq!(refused["reject_reason"], "insufficient_buying_power", "600 of 1,000 USDT is locked: {refused}");
+    // A deposit shows on the user data stream as outboundAccountPosition.
+    binance.balances.lock().unwrap().insert("USDT".into(), Decimal::from(100_000));
+    let update = json!({"subscriptionId": 0, "event": {"e": "outboundAccountPosition", "E": now_ms(), "u": now_ms(),
+                        "B": [{"a": "USDT", "f": "99400.00000000", "l": "600.00000000"}]}});
+    binance.send(update.to_string());
+    eventually("the update is used", || async {
+        let body = json!({"account": "spot", "symbol": "BTCUSDT", "side": "buy", "qty": "0.01", "limit_price": "50000",
+                          "client_order_id": format!("after-{}", uuid::Uuid::new_v4())});
+        app.post("/api/v1/orders", body).await.1["status"] == "pending_new"
+    })
+    .await;
+    assert!(first > 0);
     app.stop().await;
 }

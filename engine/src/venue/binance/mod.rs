@@ -231,6 +231,17 @@ pub struct BinanceVenue {
     connected: Arc<tokio::sync::Notify>,
     symbols: Arc<Mutex<HashMap<String, (Instant, SymbolInfo)>>>,
     foreign: Arc<Mutex<Vec<String>>>,
+    /// The account's free balances as last read (see [`Self::buying_power`]).
+    balances: Arc<Mutex<Option<Balances>>>,
+}
+
+/// Free balances by asset, and when Binance said so.
+#[derive(Debug, Clone)]
+struct Balances {
+    as_of: chrono::DateTime<chrono::Utc>,
+    free: HashMap<String, Decimal>,
+    /// `canTrade`: false while Binance does not let the account trade.
+    can_trade: bool,
 }
 
 impl BinanceVenue {
@@ -249,6 +260,7 @@ impl BinanceVenue {
             events,
             connected: Arc::default(),
             symbols: Arc::default(),
+            balances: Arc::default(),
             foreign: Arc::default(),
         };
         let task = tokio::spawn(venue.clone().run_stream(stop));
@@ -644,6 +656,77 @@ impl BinanceVenue {
         response.json().await.ok()
     }
 
+    /// Reads the account's free balances (`GET /api/v3/account`, `omitZeroBalances`); a failed
+    /// read keeps the last ones.
+    pub async fn refresh_buying_power(&self) {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Account {
+            #[serde(default = "yes")]
+            can_trade: bool,
+            balances: Vec<AssetBalance>,
+        }
+        #[derive(Deserialize)]
+        struct AssetBalance {
+            asset: String,
+            free: Decimal,
+        }
+        fn yes() -> bool {
+            true
+        }
+        let as_of = chrono::Utc::now();
+        let params = [("omitZeroBalances", "true".to_owned())];
+        let account = match self.signed(reqwest::Method::GET, "/api/v3/account", &params).await {
+            Ok(response) if response.status().is_success() => response.json::<Account>().await.ok(),
+            Ok(response) => {
+                tracing::warn!(status = response.status().as_u16(), "Binance refused the account request");
+                None
+            }
+            Err(_) => None,
+        };
+        let Some(account) = account else { return };
+        let free = account.balances.into_iter().map(|b| (b.asset, b.free)).collect();
+        if let Ok(mut balances) = self.balances.lock() {
+            *balances = Some(Balances { as_of, free, can_trade: account.can_trade });
+        }
+    }
+
+    /// `outboundAccountPosition`: the free balances of the assets that changed, as of `E`.
+    fn apply_balances(&self, event: &serde_json::Value) {
+        let as_of =
+            event["E"].as_i64().and_then(chrono::DateTime::from_timestamp_millis).unwrap_or_else(chrono::Utc::now);
+        let Ok(mut balances) = self.balances.lock() else { return };
+        let Some(current) = balances.as_mut() else { return };
+        for asset in event["B"].as_array().into_iter().flatten() {
+            let (Some(name), Some(free)) = (asset["a"].as_str(), asset["f"].as_str().and_then(|f| f.parse().ok()))
+            else {
+                continue;
+            };
+            current.free.insert(name.to_owned(), free);
+        }
+        current.as_of = current.as_of.max(as_of);
+    }
+
+    /// What a buy of `symbol` can spend: the free balance of its quote asset (from the
+    /// symbol's exchange information, or else the longest asset the symbol ends with), 0 while
+    /// Binance does not let the account trade. A spot sale spends the base asset, which Binance
+    /// checks; the engine checks only buys.
+    pub fn buying_power(&self, symbol: &str) -> Option<super::BuyingPower> {
+        let balances = self.balances.lock().ok()?.clone()?;
+        let cached = self.symbols.lock().ok()?.get(symbol).map(|(_, info)| info.quote_asset.clone());
+        let quote = cached.or_else(|| {
+            balances
+                .free
+                .keys()
+                .filter(|a| symbol.len() > a.len() && symbol.ends_with(a.as_str()))
+                .max_by_key(|a| a.len())
+                .cloned()
+        })?;
+        let free =
+            if balances.can_trade { balances.free.get(&quote).copied().unwrap_or_default() } else { Decimal::ZERO };
+        Some(super::BuyingPower { amount: convert::money(free).ok()?, as_of: balances.as_of })
+    }
+
     /// Binance Spot has no amend in place that keeps an order's client id and state in one
     /// step the engine can follow, so an amend is refused: the order works on unchanged.
     pub async fn refuse_replace(&self, order_id: i64) {
@@ -741,8 +824,9 @@ impl BinanceVenue {
                 },
                 Some("eventStreamTerminated") => anyhow::bail!("Binance terminated the user data stream"),
                 Some("serverShutdown") => anyhow::bail!("Binance is shutting this server down"),
-                // Balances are the venue's business; the engine books from executions.
-                Some("outboundAccountPosition" | "balanceUpdate" | "listStatus" | "externalLockUpdate") => {}
+                Some("outboundAccountPosition") => self.apply_balances(event),
+                // Balances come whole with outboundAccountPosition; the engine books from executions.
+                Some("balanceUpdate" | "listStatus" | "externalLockUpdate") => {}
                 other => tracing::debug!(event = ?other, "Binance stream message needs no booking"),
             }
         }
