@@ -644,6 +644,25 @@ impl EngineClient {
         self.0.send(self.0.request(reqwest::Method::POST, &path)).await
     }
 
+    /// Asks the engine to amend a working order (`POST /api/v1/orders/{id}/replace`); the
+    /// answer is the amendment, a new order that replaces it.
+    pub async fn replace_order(
+        &self,
+        order_id: i64,
+        qty: Option<Decimal>,
+        limit_price: Option<Decimal>,
+    ) -> Result<Order, UpstreamError> {
+        let mut body = serde_json::Map::new();
+        if let Some(qty) = qty {
+            body.insert("qty".into(), serde_json::Value::String(qty.normalize().to_string()));
+        }
+        if let Some(price) = limit_price {
+            body.insert("limit_price".into(), serde_json::Value::String(price.normalize().to_string()));
+        }
+        let path = format!("/api/v1/orders/{order_id}/replace");
+        self.0.send(self.0.request(reqwest::Method::POST, &path).json(&body)).await
+    }
+
     /// Every strategy.
     pub async fn strategies(&self) -> Result<Vec<Strategy>, UpstreamError> {
         self.0.get("/api/v1/strategies").await

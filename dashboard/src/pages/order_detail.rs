@@ -1,5 +1,5 @@
 //! One order: its fields, its event log (oldest first) and, for traders while it is working, a
-//! cancel button.
+//! cancel button and, while nothing of it is filled, an amend form.
 
 use leptos::prelude::*;
 
@@ -13,11 +13,27 @@ pub const WORKING: [&str; 3] = ["pending_new", "new", "partially_filled"];
 #[component]
 pub fn OrderDetailPage(detail: OrderDetail, csrf: Option<String>) -> impl IntoView {
     let o = detail.order;
-    let cancel = csrf.filter(|_| WORKING.contains(&o.status.as_str())).map(|csrf| {
+    let cancel = csrf.clone().filter(|_| WORKING.contains(&o.status.as_str())).map(|csrf| {
         view! {
             <form method="post" action=format!("/orders/{}/cancel", o.order_id)>
                 <input type="hidden" name="csrf" value=csrf/>
                 <button type="submit" class="btn danger" id="cancel-order">"Cancel this order"</button>
+            </form>
+        }
+    });
+    // The engine amends only a working order with nothing filled.
+    let amend = csrf.clone().filter(|_| o.status == "new").map(|csrf| {
+        let price = o.limit_price.map(|p| p.normalize().to_string());
+        view! {
+            <form method="post" action=format!("/orders/{}/amend", o.order_id) class="inline" id="amend-order">
+                <input type="hidden" name="csrf" value=csrf/>
+                <label for="amend-qty">"Quantity"</label>
+                <input id="amend-qty" name="qty" type="text" inputmode="decimal" value=o.qty.normalize().to_string()/>
+                {price.map(|p| view! {
+                    <label for="amend-price">"Limit price"</label>
+                    <input id="amend-price" name="limit_price" type="text" inputmode="decimal" value=p/>
+                })}
+                <button type="submit" class="btn">"Amend"</button>
             </form>
         }
     });
@@ -36,6 +52,7 @@ pub fn OrderDetailPage(detail: OrderDetail, csrf: Option<String>) -> impl IntoVi
             <dt>"Created (UTC)"</dt><dd>{o.created_at.format("%Y-%m-%d %H:%M:%S%.3f").to_string()}</dd>
         </dl>
         {cancel}
+        {amend}
         <section aria-labelledby="events-h">
             <h2 id="events-h">"Event log"</h2>
             <table id="order-events">

@@ -49,6 +49,7 @@ pub fn router() -> Router<AppState> {
         .route("/orders/export.csv", get(export))
         .route("/orders/{id}", get(order))
         .route("/orders/{id}/cancel", post(cancel))
+        .route("/orders/{id}/amend", post(amend))
         .route("/fills", get(fills))
         .route("/fills/export.csv", get(export_fills))
 }
@@ -247,6 +248,45 @@ async fn cancel(
     let order = state.engine.cancel_order(id).await?;
     tracing::info!(user = %user.username, order_id = id, status = %order.status, "order cancel requested from the dashboard");
     Ok(Redirect::to(&format!("/orders/{id}")).into_response())
+}
+
+/// The amend form as posted: empty fields are left as they are.
+#[derive(Debug, serde::Deserialize)]
+struct AmendForm {
+    csrf: String,
+    #[serde(default)]
+    qty: String,
+    #[serde(default)]
+    limit_price: String,
+}
+
+async fn amend(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+    Form(form): Form<AmendForm>,
+) -> Result<Response, PageError> {
+    if !user.role.can_trade() {
+        tracing::warn!(user = %user.username, role = %user.role, "order amend refused: not a trader");
+        return Err(PageError::Forbidden(format!("Your role ({}) may not amend orders; ask a trader.", user.role)));
+    }
+    super::check_csrf(&user, &form.csrf)?;
+    let decimal = |label: &str, text: &str| -> Result<Option<rust_decimal::Decimal>, PageError> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Ok(None);
+        }
+        match text.parse::<rust_decimal::Decimal>() {
+            Ok(value) if value > rust_decimal::Decimal::ZERO => Ok(Some(value)),
+            _ => Err(PageError::BadRequest(format!("{label} must be a positive decimal, got {text:?}"))),
+        }
+    };
+    let qty = decimal("Quantity", &form.qty)?;
+    let limit_price = decimal("Limit price", &form.limit_price)?;
+    let amendment = state.engine.replace_order(id, qty, limit_price).await?;
+    tracing::info!(user = %user.username, order_id = id, amendment = amendment.order_id, status = %amendment.status,
+                   "order amend requested from the dashboard");
+    Ok(Redirect::to(&format!("/orders/{}", amendment.order_id)).into_response())
 }
 
 /// One CSV field: quoted when it holds a comma, quote or line break; a leading `=`, `+`, `-` or

@@ -42,6 +42,8 @@ pub struct EngineState {
     pub order_requests: Vec<Value>,
     /// Ids of the orders it was asked to cancel.
     pub cancels: Vec<i64>,
+    /// The amends it was asked for: order id and body.
+    pub amends: Vec<(i64, Value)>,
     /// `(name, enabled)` of every enable or disable request.
     pub strategy_switches: Vec<(String, bool)>,
     /// `(account, body)` of every risk-limit replacement; the last one is what it serves.
@@ -183,6 +185,26 @@ pub async fn spawn_engine() -> (String, Arc<Mutex<EngineState>>) {
                         {"event_id": 2, "event": "accepted", "from_status": "pending_new", "to_status": "new",
                          "detail": {"venue_order_id": "paper-7"}, "ts": "2026-11-24T10:00:00.005Z"}
                     ]}))
+                .into_response()
+            }),
+        )
+        .route(
+            "/api/v1/orders/{id}/replace",
+            post(|State(s): S, h: HeaderMap, axum::extract::Path(id): axum::extract::Path<i64>, Json(body): Json<Value>| async move {
+                if !authorized(&h) {
+                    return StatusCode::UNAUTHORIZED.into_response();
+                }
+                // As the engine answers: only order 7 is working and unfilled.
+                if id != 7 {
+                    let body = json!({"error": {"code": "conflict", "message": format!("order {id} is filled; only a working order with nothing filled can be amended (cancel it and place a new one)")}});
+                    return (StatusCode::CONFLICT, Json(body)).into_response();
+                }
+                s.lock().unwrap().amends.push((id, body.clone()));
+                (StatusCode::CREATED, Json(json!({"order_id": 9, "account": "demo", "strategy": "demo-sma",
+                    "client_order_id": "amend-7", "symbol": "BTCUSD", "side": "buy", "order_type": "limit",
+                    "limit_price": body["limit_price"], "time_in_force": "gtc", "qty": body["qty"], "filled_qty": "0",
+                    "avg_fill_price": null, "status": "pending_new", "reject_reason": null, "venue": "paper", "instance_id": "e1",
+                    "signal_id": null, "replaces": 7, "created_at": "2026-11-24T10:00:02Z", "updated_at": "2026-11-24T10:00:02Z"})))
                 .into_response()
             }),
         )

@@ -62,3 +62,30 @@ async fn a_cancel_from_a_viewer_or_without_the_csrf_token_is_refused_and_nothing
     assert_eq!(trader.post("/orders/7/cancel", &[("csrf", "0000")]).await.status, 403);
     assert!(app.engine.lock().unwrap().cancels.is_empty());
 }
+
+#[tokio::test]
+async fn a_trader_amends_a_working_order_and_lands_on_the_amendment_and_a_refusal_says_why() {
+    let app = TestApp::spawn().await;
+    app.user("alice", Role::Trader).await;
+    app.user("victor", Role::Viewer).await;
+    let mut viewer = app.browser();
+    viewer.sign_in("victor", PASSWORD).await;
+    assert!(!viewer.get("/orders/7").await.body.contains("id=\"amend-order\""), "no amend form for a viewer");
+    let mut b = app.browser();
+    b.sign_in("alice", PASSWORD).await;
+    let page = b.get("/orders/7").await;
+    assert!(page.body.contains("id=\"amend-order\"") && page.body.contains("value=\"99.5\""), "prefilled");
+    assert!(!b.get("/orders/8").await.body.contains("id=\"amend-order\""), "no amend form for a filled order");
+    let csrf = page.csrf();
+    let amended = b.post("/orders/7/amend", &[("csrf", &csrf), ("qty", "10"), ("limit_price", "100.25")]).await;
+    assert_eq!((amended.status, amended.location.as_deref()), (303, Some("/orders/9")));
+    assert_eq!(app.engine.lock().unwrap().amends, vec![(7, serde_json::json!({"qty": "10", "limit_price": "100.25"}))]);
+    let refused = b.post("/orders/8/amend", &[("csrf", &csrf), ("qty", "3")]).await;
+    assert_eq!(refused.status, 409);
+    assert!(refused.body.contains("only a working order with nothing filled can be amended"), "the engine's reason");
+    let bad = b.post("/orders/7/amend", &[("csrf", &csrf), ("qty", "-1")]).await;
+    assert_eq!(bad.status, 400);
+    assert!(bad.body.contains("Quantity must be a positive decimal"));
+    assert_eq!(viewer.post("/orders/7/amend", &[("csrf", &csrf), ("qty", "2")]).await.status, 403);
+    assert_eq!(app.engine.lock().unwrap().amends.len(), 1, "only the trader's valid amend reached the engine");
+}
