@@ -128,6 +128,16 @@ pub const OPERATIONS: &[Operation] = &[
     with_form(op("post", "/orders/confirm", "Confirm an order before it is placed", Session, Page), TICKET),
     op("get", "/orders/{id}", "One order with its fills", Session, Page),
     with_form(op("post", "/orders/{id}/cancel", "Cancel an open order (traders)", Session, Redirect), CSRF_ONLY),
+    with_form(
+        op(
+            "post",
+            "/orders/{id}/amend",
+            "Amend a working unfilled order (traders): to its amendment",
+            Session,
+            Redirect,
+        ),
+        &["csrf", "qty", "limit_price"],
+    ),
     with_query(op("get", "/fills", "Fills, filtered, newest first", Session, Page), LIST_FILTERS),
     with_query(op("get", "/fills/export.csv", "The filtered fills as CSV", Session, Csv), LIST_FILTERS),
     op("get", "/strategies", "Strategies with their state", Session, Page),

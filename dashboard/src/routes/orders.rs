@@ -12,6 +12,8 @@
 //!   `GET /fills/export.csv` (same filters): every page of them (at most [`FILLS_EXPORT_MAX`]) as
 //!   CSV.
 //! - `GET /orders/{id}`: one order with its event log.
+//! - `POST /orders/{id}/amend` (`csrf`, `qty`, `limit_price`; traders and admins): asks the
+//!   engine to amend it, then shows the amendment.
 //! - `POST /orders/{id}/cancel` (`csrf`; traders and admins): asks the engine to cancel it, then
 //!   shows it again.
 
