@@ -455,6 +455,9 @@ pub struct Halt {
     pub reason: String,
     /// Whether positions were flattened.
     pub flatten: bool,
+    /// Reduce-only: positions may still be closed.
+    #[serde(default)]
+    pub reduce_only: bool,
     /// Who (the engine token's name).
     pub created_by: String,
     /// When.
@@ -818,8 +821,9 @@ impl EngineClient {
     }
 
     /// Halts all trading.
-    pub async fn halt_all(&self, reason: &str, flatten: bool) -> Result<Halt, UpstreamError> {
-        let body = serde_json::json!({"scope": "all", "reason": reason, "flatten": flatten});
+    pub async fn halt_all(&self, reason: &str, flatten: bool, reduce_only: bool) -> Result<Halt, UpstreamError> {
+        let body =
+            serde_json::json!({"scope": "all", "reason": reason, "flatten": flatten, "reduce_only": reduce_only});
         self.0.send(self.0.request(reqwest::Method::POST, "/api/v1/halt").json(&body)).await
     }
 

@@ -194,7 +194,10 @@ pub const OPERATIONS: &[Operation] = &[
     op("get", "/backtests/{id}/live", "A running backtest's progress", Session, Events),
     op("get", "/halt/confirm", "Confirm the emergency halt", Session, Page),
     op("get", "/resume/confirm", "Confirm resuming trading", Session, Page),
-    with_form(op("post", "/halt", "Halt all trading (traders)", Session, Redirect), &["csrf", "reason", "flatten"]),
+    with_form(
+        op("post", "/halt", "Halt all trading (traders)", Session, Redirect),
+        &["csrf", "reason", "flatten", "reduce_only"],
+    ),
     with_form(op("post", "/resume", "Resume trading (traders)", Session, Redirect), CSRF_ONLY),
     op("get", "/halts/live", "The current halts", Session, Events),
     op("get", "/assets/app.css", "The style sheet", Public, Asset),

@@ -30,6 +30,8 @@ pub struct Halt {
     pub reason: String,
     /// Whether positions were flattened.
     pub flatten: bool,
+    /// Reduce-only: positions in scope may be closed, not opened or grown.
+    pub reduce_only: bool,
     /// Token name (or `engine` for an automatic halt).
     pub created_by: String,
     /// When.
@@ -59,7 +61,9 @@ impl Scope {
     }
 }
 
-/// Records a halt (and its audit entry) and wakes every instance.
+/// Records a halt (and its audit entry) and wakes every instance. A `reduce_only` halt lets
+/// orders that close positions through (see [`domain::risk::check_order`]).
+#[allow(clippy::too_many_arguments)]
 pub async fn halt(
     pool: &PgPool,
     actor: &str,
@@ -68,12 +72,14 @@ pub async fn halt(
     strategy: Option<&str>,
     reason: &str,
     flatten: bool,
+    reduce_only: bool,
 ) -> Result<Halt, sqlx::Error> {
     let mut tx = pool.begin().await?;
     sqlx::query("update kill_switch set version = version + 1 where id = 1").execute(&mut *tx).await?;
     let halt: Halt = sqlx::query_as(
-        "insert into halt (scope, account, strategy, reason, flatten, created_by) values ($1, $2, $3, $4, $5, $6)
-         returning halt_id, scope, account, strategy, reason, flatten, created_by, created_at",
+        "insert into halt (scope, account, strategy, reason, flatten, created_by, reduce_only)
+         values ($1, $2, $3, $4, $5, $6, $7)
+         returning halt_id, scope, account, strategy, reason, flatten, reduce_only, created_by, created_at",
     )
     .bind(scope)
     .bind(account)
@@ -81,6 +87,7 @@ pub async fn halt(
     .bind(reason)
     .bind(flatten)
     .bind(actor)
+    .bind(reduce_only)
     .fetch_one(&mut *tx)
     .await?;
     crate::audit::record(&mut tx, actor, "halt", &target(scope, account, strategy), serde_json::json!(halt)).await?;
@@ -135,22 +142,31 @@ fn target(scope: &str, account: Option<&str>, strategy: Option<&str>) -> String 
 /// The active halts.
 pub async fn active(pool: &PgPool) -> Result<Vec<Halt>, sqlx::Error> {
     sqlx::query_as(
-        "select halt_id, scope, account, strategy, reason, flatten, created_by, created_at
+        "select halt_id, scope, account, strategy, reason, flatten, reduce_only, created_by, created_at
            from halt where resumed_at is null order by halt_id",
     )
     .fetch_all(pool)
     .await
 }
 
-/// Cancels this instance's working orders covered by an active halt.
+/// Cancels this instance's working orders covered by an active halt: every one under a halt
+/// that blocks, and under reduce-only halts those that would grow the account's position in
+/// their symbol (a buy while it is flat or long, a sale while it is flat or short).
 pub async fn cancel_halted_orders(oms: &Oms) -> anyhow::Result<usize> {
     let ids: Vec<i64> = sqlx::query_scalar(
-        "select o.order_id from \"order\" o
-          where o.status in ('pending_new', 'new', 'partially_filled') and o.instance_id = $1
-            and o.client_order_id not like 'flatten-%'
-            and exists (select 1 from halt h where h.resumed_at is null and
-                  (h.scope = 'all' or (h.scope = 'account' and h.account = o.account)
-                   or (h.scope = 'strategy' and h.strategy = o.strategy)))",
+        "with covering as (
+             select o.order_id, bool_and(h.reduce_only) as reduce_only, o.account, o.symbol, o.side
+               from \"order\" o join halt h on h.resumed_at is null and
+                    (h.scope = 'all' or (h.scope = 'account' and h.account = o.account)
+                     or (h.scope = 'strategy' and h.strategy = o.strategy))
+              where o.status in ('pending_new', 'new', 'partially_filled') and o.instance_id = $1
+                and o.client_order_id not like 'flatten-%'
+              group by o.order_id, o.account, o.symbol, o.side
+         )
+         select c.order_id from covering c
+          where not c.reduce_only
+             or (select case when c.side = 'buy' then coalesce(sum(p.qty), 0) >= 0 else coalesce(sum(p.qty), 0) <= 0 end
+                   from position p where p.account = c.account and p.symbol = c.symbol)",
     )
     .bind(oms.instance_id())
     .fetch_all(oms.pool())

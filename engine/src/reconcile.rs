@@ -166,6 +166,7 @@ async fn halt_accounts(oms: &Oms, venue: &str, reason: &str) -> Result<(), sqlx:
                 None,
                 &format!("reconciliation: {reason}"),
                 false,
+                false,
             )
             .await?;
         }

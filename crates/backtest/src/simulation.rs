@@ -240,6 +240,7 @@ impl<S: Strategy + ?Sized> Book<'_, S> {
             }
             let snapshot = RiskSnapshot {
                 halted: false,
+                reduce_only: false,
                 position: self.position.qty(),
                 working: self.venue.working_qty(intent.instrument),
                 last_trade: self.last_close,

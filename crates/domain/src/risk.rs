@@ -7,7 +7,8 @@ use crate::market::{OrderIntent, OrderType};
 /// Why an order was refused; stored on the rejected order as [`RiskReason::code`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RiskReason {
-    /// Trading is halted (kill switch).
+    /// Trading is halted (kill switch); under a reduce-only halt, the order would open, grow or
+    /// flip a position.
     Halted,
     /// Quantity zero or negative.
     InvalidQuantity,
@@ -82,6 +83,9 @@ pub struct RiskLimits {
 pub struct RiskSnapshot {
     /// Trading halted for this account or strategy.
     pub halted: bool,
+    /// A reduce-only halt covers the order: only an order that brings the position (working
+    /// orders included) closer to flat without crossing it passes.
+    pub reduce_only: bool,
     /// Signed position in the order's instrument.
     pub position: Qty,
     /// Signed quantity of working orders in that instrument.
@@ -117,6 +121,12 @@ pub fn check_order(intent: &OrderIntent, state: &RiskSnapshot, limits: &RiskLimi
     let committed = state.position.checked_add(state.working).unwrap_or(Qty::MAX);
     let projected = committed.checked_add(signed).unwrap_or(Qty::MAX);
     let reduces_risk = projected.checked_abs().unwrap_or(Qty::MAX) < committed.checked_abs().unwrap_or(Qty::MAX);
+    if state.reduce_only {
+        let keeps_side = projected.is_zero() || projected.is_positive() == committed.is_positive();
+        if !(reduces_risk && keeps_side) {
+            return reject(RiskReason::Halted);
+        }
+    }
 
     if let Some(max_loss) = limits.max_daily_loss {
         let loss = state.daily_pnl.checked_neg().unwrap_or(Money::MAX);
@@ -206,6 +216,25 @@ mod tests {
 
     fn reason(result: Result<(), RiskRejection>) -> Option<RiskReason> {
         result.err().map(|rejection| rejection.reason)
+    }
+
+    #[test]
+    fn a_reduce_only_halt_passes_only_orders_that_bring_the_position_closer_to_flat_without_crossing() {
+        let limits = RiskLimits::default();
+        let long = RiskSnapshot { position: qty(10), reduce_only: true, ..state() };
+        let sell = |units| OrderIntent::market(InstrumentId(1), Side::Sell, qty(units));
+        assert_eq!(reason(check_order(&sell(4), &long, &limits)), None, "partly closing");
+        assert_eq!(reason(check_order(&sell(10), &long, &limits)), None, "closing");
+        assert_eq!(reason(check_order(&sell(15), &long, &limits)), Some(RiskReason::Halted), "flipping short");
+        assert_eq!(reason(check_order(&buy(1), &long, &limits)), Some(RiskReason::Halted), "growing");
+        let flat = RiskSnapshot { reduce_only: true, ..state() };
+        assert_eq!(reason(check_order(&buy(1), &flat, &limits)), Some(RiskReason::Halted), "opening");
+        let closing_already = RiskSnapshot { position: qty(10), working: qty(-10), reduce_only: true, ..state() };
+        assert_eq!(
+            reason(check_order(&sell(1), &closing_already, &limits)),
+            Some(RiskReason::Halted),
+            "working orders count"
+        );
     }
 
     #[test]

@@ -27,6 +27,10 @@ pub fn ConfirmPage(action: Action, csrf: String) -> impl IntoView {
                         <input id="flatten" name="flatten" type="checkbox" value="true"/>
                         " Also flatten every position with market orders"
                     </label>
+                    <label class="check">
+                        <input id="reduce-only" name="reduce_only" type="checkbox" value="true"/>
+                        " Reduce only: orders that close positions still go through (only orders that would grow one are cancelled)"
+                    </label>
                     <button type="submit" class="btn danger" id="confirm-halt">"Confirm HALT ALL"</button>
                     <a href="/" class="btn">"Cancel"</a>
                 </form>

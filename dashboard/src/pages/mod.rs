@@ -100,11 +100,13 @@ fn TopBar(chrome: Chrome) -> impl IntoView {
     }
 }
 
-/// One active halt in a sentence: scope, who, when, why, and whether positions were flattened.
+/// One active halt in a sentence: scope, who, when, why, whether positions were flattened and
+/// whether it is reduce-only.
 pub fn halt_sentence(h: &Halt) -> String {
     let flattened = if h.flatten { " (positions flattened)" } else { "" };
+    let reduce_only = if h.reduce_only { " (reduce only: closing orders pass)" } else { "" };
     format!(
-        "{} halt by {} at {}: {}{flattened}",
+        "{} halt by {} at {}: {}{flattened}{reduce_only}",
         scope_label(h),
         h.created_by,
         h.created_at.format("%Y-%m-%d %H:%M:%S UTC"),

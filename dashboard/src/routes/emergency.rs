@@ -2,7 +2,7 @@
 //! and admins may see or use them; the server refuses viewers with 403 whatever they send.
 //!
 //! - `GET /halt/confirm`, `GET /resume/confirm`: the confirmation forms.
-//! - `POST /halt` (`csrf`, `reason`, optional `flatten`): halts all trading through the engine,
+//! - `POST /halt` (`csrf`, `reason`, optional `flatten` and `reduce_only`): halts all trading through the engine,
 //!   recording the dashboard user in the reason, then redirects to the overview.
 //! - `POST /resume` (`csrf`): lifts the global halt.
 //! - `GET /halts/live` (server-sent events, any signed-in user): a `trading` event with the halt
@@ -72,6 +72,8 @@ pub struct HaltForm {
     reason: String,
     #[serde(default)]
     flatten: Option<String>,
+    #[serde(default)]
+    reduce_only: Option<String>,
 }
 
 async fn halt(
@@ -88,10 +90,11 @@ async fn halt(
     if reason.chars().any(char::is_control) {
         return Err(PageError::BadRequest("The reason may not contain control characters or line breaks.".to_owned()));
     }
-    let flatten = form.flatten.as_deref().is_some_and(|v| v == "true" || v == "on");
+    let checked = |v: &Option<String>| v.as_deref().is_some_and(|v| v == "true" || v == "on");
+    let (flatten, reduce_only) = (checked(&form.flatten), checked(&form.reduce_only));
     let recorded = format!("{reason} [dashboard user {}]", user.username);
-    let halt = state.engine.halt_all(&recorded, flatten).await?;
-    tracing::warn!(user = %user.username, halt_id = halt.halt_id, flatten, reason, "HALT ALL from the dashboard");
+    let halt = state.engine.halt_all(&recorded, flatten, reduce_only).await?;
+    tracing::warn!(user = %user.username, halt_id = halt.halt_id, flatten, reduce_only, reason, "HALT ALL from the dashboard");
     Ok(Redirect::to("/").into_response())
 }
 

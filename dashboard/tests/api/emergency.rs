@@ -25,6 +25,7 @@ async fn a_trader_halts_all_trading_after_confirming_and_then_resumes() {
         let request = &engine.halt_requests[0];
         assert_eq!(request["scope"], "all");
         assert_eq!(request["flatten"], true);
+        assert_eq!(request["reduce_only"], false, "a plain HALT ALL blocks every order");
         assert_eq!(request["reason"], "fat finger [dashboard user alice]");
     }
     let after = b.get("/").await;
@@ -85,4 +86,18 @@ async fn a_halt_reason_with_control_characters_is_refused_before_the_engine() {
     assert_eq!(refused.status, 400);
     assert!(refused.body.contains("control characters"));
     assert!(app.engine.lock().unwrap().halt_requests.is_empty());
+}
+
+#[tokio::test]
+async fn a_reduce_only_halt_all_is_asked_of_the_engine_and_shown_as_such() {
+    let app = TestApp::spawn().await;
+    app.user("alice", Role::Trader).await;
+    let mut b = app.browser();
+    b.sign_in("alice", PASSWORD).await;
+    let confirm = b.get("/halt/confirm").await;
+    assert!(confirm.body.contains("id=\"reduce-only\""), "the confirm page offers reduce-only");
+    let halted = b.post("/halt", &[("csrf", &confirm.csrf()), ("reason", "wind down"), ("reduce_only", "true")]).await;
+    assert_eq!(halted.status, 303);
+    assert_eq!(app.engine.lock().unwrap().halt_requests[0]["reduce_only"], true);
+    assert!(b.get("/").await.body.contains("(reduce only: closing orders pass)"));
 }

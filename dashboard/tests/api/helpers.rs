@@ -443,7 +443,7 @@ pub async fn spawn_engine() -> (String, Arc<Mutex<EngineState>>) {
                 let mut s = s.lock().unwrap();
                 let halt = json!({"halt_id": s.halt_requests.len() + 1, "scope": body["scope"], "account": null,
                     "strategy": null, "reason": body["reason"], "flatten": body["flatten"],
-                    "created_by": "dashboard-token", "created_at": "2026-11-24T10:00:00Z"});
+                    "reduce_only": body["reduce_only"], "created_by": "dashboard-token", "created_at": "2026-11-24T10:00:00Z"});
                 s.halt_requests.push(body);
                 s.halts.push(halt.clone());
                 (StatusCode::CREATED, Json(halt)).into_response()

@@ -37,6 +37,10 @@ pub struct HaltRequest {
     /// Also close the positions in scope with market orders.
     #[serde(default)]
     pub flatten: bool,
+    /// Reduce-only: orders that close positions in scope still pass (never one that opens,
+    /// grows or flips a position), and only working orders that would grow one are cancelled.
+    #[serde(default)]
+    pub reduce_only: bool,
 }
 
 /// A resume request: lifts the active halts with exactly this scope and target.
@@ -102,6 +106,7 @@ pub async fn create(
         req.strategy.as_deref(),
         &req.reason,
         req.flatten,
+        req.reduce_only,
     )
     .await?;
     if let Err(e) = halt::cancel_halted_orders(&state.oms).await {

@@ -337,7 +337,8 @@ impl Oms {
             }
             let reason = format!("daily loss limit breached (order {} rejected)", order.order_id);
             if let Err(e) =
-                crate::halt::halt(&self.pool, "engine", "account", Some(&order.account), None, &reason, false).await
+                crate::halt::halt(&self.pool, "engine", "account", Some(&order.account), None, &reason, false, false)
+                    .await
             {
                 tracing::error!(error = %e, account = %order.account, "could not halt the account after a daily loss breach");
             }

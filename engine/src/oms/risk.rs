@@ -84,6 +84,19 @@ pub async fn load_limits(conn: &mut PgConnection, account: &str) -> Result<Store
     .unwrap_or_default())
 }
 
+/// How the active halts covering this account or strategy treat a new order: `None` when there
+/// is none, `Some(true)` when every one is reduce-only, `Some(false)` when one blocks.
+pub async fn halt_mode(conn: &mut PgConnection, account: &str, strategy: &str) -> Result<Option<bool>, sqlx::Error> {
+    sqlx::query_scalar(
+        "select bool_and(reduce_only) from halt where resumed_at is null and
+            (scope = 'all' or (scope = 'account' and account = $1) or (scope = 'strategy' and strategy = $2))",
+    )
+    .bind(account)
+    .bind(strategy)
+    .fetch_one(&mut *conn)
+    .await
+}
+
 /// True when a halt covers this account or strategy.
 pub async fn is_halted(conn: &mut PgConnection, account: &str, strategy: &str) -> Result<bool, sqlx::Error> {
     sqlx::query_scalar(
@@ -185,8 +198,8 @@ pub async fn evaluate(
     intent: &OrderIntent,
     buying_power: Option<(&str, BuyingPower)>,
 ) -> Result<Result<(), &'static str>, OmsError> {
-    let halted = !order.bypass_halt && is_halted(tx, &order.account, &order.strategy).await?;
-    if halted {
+    let halt = if order.bypass_halt { None } else { halt_mode(tx, &order.account, &order.strategy).await? };
+    if halt == Some(false) {
         return Ok(Err(RiskReason::Halted.code()));
     }
     let stored = load_limits(tx, &order.account).await?;
@@ -227,6 +240,7 @@ pub async fn evaluate(
     let (gross_exposure, unrealized) = state.marks(market);
     let snapshot = RiskSnapshot {
         halted: false,
+        reduce_only: halt == Some(true),
         position,
         working,
         last_trade: market.last_price(&order.symbol).await,

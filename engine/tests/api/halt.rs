@@ -104,3 +104,48 @@ async fn a_halt_with_flatten_closes_positions_and_survives_a_restart() {
     assert_eq!(refused["reject_reason"], "halted");
     restarted.stop().await;
 }
+
+#[tokio::test]
+async fn a_reduce_only_halt_lets_positions_close_but_not_open_grow_or_flip_and_cancels_only_growing_orders() {
+    let (app, feed, _db) = spawn_app().await;
+    feed.tick("BTCUSD", "100");
+    let (_, bought) = app.place_market("wind", "BTCUSD", "buy", "10", "ro-1").await;
+    let bought = bought["order_id"].as_i64().unwrap();
+    feed.tick("BTCUSD", "100.5");
+    app.order_reaches(bought, "filled").await;
+    let limit = |side: &str, qty: &str, price: &str, id: &str| json!({"account": "wind", "symbol": "BTCUSD", "side": side, "qty": qty, "limit_price": price, "client_order_id": id});
+    let (_, growing) = app.post("/api/v1/orders", limit("buy", "1", "90", "ro-grow")).await;
+    let (_, closing) = app.post("/api/v1/orders", limit("sell", "4", "120", "ro-close")).await;
+    let (growing, closing) = (growing["order_id"].as_i64().unwrap(), closing["order_id"].as_i64().unwrap());
+    app.order_reaches(growing, "new").await;
+    app.order_reaches(closing, "new").await;
+
+    let (status, halt) = app
+        .post(
+            "/api/v1/halt",
+            json!({"reason": "wind down", "scope": "account", "account": "wind", "reduce_only": true}),
+        )
+        .await;
+    assert_eq!((status, halt["reduce_only"].as_bool()), (201, Some(true)), "{halt}");
+    app.order_reaches(growing, "cancelled").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(app.get(&format!("/api/v1/orders/{closing}")).await.1["status"], "new", "a closing order keeps working");
+
+    // Long 10 with 4 on their way out: 6 more may go, not 7 (that would flip), and no buy.
+    let (_, flip) = app.place_market("wind", "BTCUSD", "sell", "7", "ro-flip").await;
+    assert_eq!(flip["reject_reason"], "halted", "{flip}");
+    let (_, grow) = app.place_market("wind", "BTCUSD", "buy", "1", "ro-buy").await;
+    assert_eq!(grow["reject_reason"], "halted");
+    let (_, rest) = app.place_market("wind", "BTCUSD", "sell", "6", "ro-rest").await;
+    assert_eq!(rest["status"], "pending_new", "{rest}");
+    let rest = rest["order_id"].as_i64().unwrap();
+    feed.tick("BTCUSD", "101");
+    app.order_reaches(rest, "filled").await;
+    assert_eq!(app.get("/api/v1/positions?account=wind").await.1[0]["qty"], "4");
+    // Other accounts are not covered; a blocking halt on top refuses closing orders too.
+    assert_eq!(app.place_market("other", "BTCUSD", "buy", "1", "ro-other").await.1["status"], "pending_new");
+    app.post("/api/v1/halt", json!({"reason": "stop everything", "scope": "all"})).await;
+    let (_, blocked) = app.place_market("wind", "BTCUSD", "sell", "1", "ro-blocked").await;
+    assert_eq!(blocked["reject_reason"], "halted");
+    app.stop().await;
+}
