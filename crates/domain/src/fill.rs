@@ -249,7 +249,7 @@ impl SimulatedVenue {
                 let fill = self.model.fill(id, &intent, price, signal_bar.ts)?;
                 return Ok(Submitted::Filled(fill));
             }
-            if intent.time_in_force == TimeInForce::Ioc {
+            if intent.time_in_force.is_immediate() {
                 return Ok(Submitted::Cancelled(id));
             }
         }
@@ -344,18 +344,22 @@ impl SimulatedVenue {
             }
             let price = match price_for(&order.intent) {
                 Ok(Some(price)) => price,
-                Ok(None) => return order.intent.time_in_force != TimeInForce::Ioc,
+                Ok(None) => return !order.intent.time_in_force.is_immediate(),
                 Err(overflow) => {
                     result = Err(overflow);
                     return true;
                 }
             };
             let qty = match available {
+                // Fill or kill: all of it from this trade, or nothing and the order is gone.
+                Some(left) if left < order.intent.qty && order.intent.time_in_force == TimeInForce::Fok => {
+                    return false;
+                }
                 Some(left) if left < order.intent.qty => left,
                 _ => order.intent.qty,
             };
             if !qty.is_positive() {
-                return order.intent.time_in_force != TimeInForce::Ioc;
+                return !order.intent.time_in_force.is_immediate();
             }
             match model.partial_fill(order.id, &order.intent, qty, price, ts, !order.partly_filled) {
                 Ok(fill) => {
@@ -364,7 +368,7 @@ impl SimulatedVenue {
                     let rest = order.intent.qty.checked_sub(qty).unwrap_or(Qty::ZERO);
                     order.intent.qty = rest;
                     order.partly_filled = true;
-                    rest.is_positive() && order.intent.time_in_force != TimeInForce::Ioc
+                    rest.is_positive() && !order.intent.time_in_force.is_immediate()
                 }
                 Err(overflow) => {
                     result = Err(overflow);
@@ -608,5 +612,52 @@ mod tests {
             .unwrap();
         assert_eq!(fills[0].fill.qty, Qty::from_units(2));
         assert!(!venue.is_working(id));
+    }
+
+    #[test]
+    fn a_fok_order_larger_than_the_trade_is_cancelled_with_nothing_filled() {
+        let mut venue = SimulatedVenue::new(model(FillTiming::NextBarOpen));
+        venue.submit(buy(5).with_time_in_force(TimeInForce::Fok), Timestamp::from_nanos(1));
+        let mut fills = Vec::new();
+        venue
+            .on_trade_with_liquidity(
+                INSTRUMENT,
+                price("10"),
+                Some(Qty::from_units(2)),
+                Timestamp::from_nanos(2),
+                &mut fills,
+            )
+            .unwrap();
+        assert!(fills.is_empty(), "nothing filled");
+        assert_eq!(venue.working_count(), 0, "and the order is gone");
+    }
+
+    #[test]
+    fn a_fok_order_the_trade_covers_fills_whole_and_an_untouched_fok_limit_is_cancelled() {
+        let mut venue = SimulatedVenue::new(model(FillTiming::NextBarOpen));
+        venue.submit(buy(2).with_time_in_force(TimeInForce::Fok), Timestamp::from_nanos(1));
+        let limit = OrderIntent::limit(INSTRUMENT, Side::Buy, Qty::from_units(1), price("9"))
+            .with_time_in_force(TimeInForce::Fok);
+        venue.submit(limit, Timestamp::from_nanos(1));
+        let mut fills = Vec::new();
+        venue
+            .on_trade_with_liquidity(
+                INSTRUMENT,
+                price("10"),
+                Some(Qty::from_units(2)),
+                Timestamp::from_nanos(2),
+                &mut fills,
+            )
+            .unwrap();
+        assert_eq!(fills.len(), 1);
+        assert_eq!(fills[0].fill.qty, Qty::from_units(2));
+        assert_eq!(venue.working_count(), 0, "the limit missed its one chance");
+        let mut on_bars = SimulatedVenue::new(model(FillTiming::SignalBarClose));
+        let missed = OrderIntent::limit(INSTRUMENT, Side::Buy, Qty::from_units(1), price("9"))
+            .with_time_in_force(TimeInForce::Fok);
+        assert!(matches!(
+            on_bars.submit_on_bar(missed, &bar(0, "10", "10", "10", "10")).unwrap(),
+            Submitted::Cancelled(_)
+        ));
     }
 }

@@ -125,6 +125,16 @@ pub enum TimeInForce {
     Ioc,
     /// Cancelled at the end of the (UTC) day it was submitted.
     Day,
+    /// Fill or kill: filled whole at its first chance, or cancelled with nothing filled.
+    Fok,
+}
+
+impl TimeInForce {
+    /// Whether the order has one chance to fill (IOC and FOK) rather than resting.
+    #[must_use]
+    pub const fn is_immediate(self) -> bool {
+        matches!(self, Self::Ioc | Self::Fok)
+    }
 }
 
 /// What a strategy wants to trade; the engine turns it into an order after the risk checks.

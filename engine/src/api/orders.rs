@@ -165,7 +165,7 @@ pub struct PlaceOrder {
     /// Limit price, for limit orders.
     #[schema(value_type = Option<String>, pattern = r"^[0-9]{1,11}(\.[0-9]{1,8})?$")]
     pub limit_price: Option<Decimal>,
-    /// `gtc` (default), `ioc` or `day`.
+    /// `gtc` (default), `ioc`, `day` or `fok` (fill whole at once or cancel).
     #[serde(default)]
     #[schema(value_type = Option<String>)]
     pub time_in_force: Option<TimeInForce>,

@@ -98,7 +98,7 @@ pub struct OrderRow {
     #[serde(serialize_with = "convert::ser_opt_dec")]
     #[schema(value_type = Option<String>)]
     pub limit_price: Option<Decimal>,
-    /// `gtc`, `ioc` or `day`.
+    /// `gtc`, `ioc`, `day` or `fok`.
     pub time_in_force: String,
     /// Ordered quantity.
     #[serde(serialize_with = "convert::ser_dec")]
@@ -149,6 +149,7 @@ impl OrderRow {
         let time_in_force = match self.time_in_force.as_str() {
             "ioc" => TimeInForce::Ioc,
             "day" => TimeInForce::Day,
+            "fok" => TimeInForce::Fok,
             _ => TimeInForce::Gtc,
         };
         Ok(OrderIntent { instrument, side, qty: state.remaining(), order_type, time_in_force })
@@ -1134,11 +1135,12 @@ pub const fn side_code(side: Side) -> &'static str {
     }
 }
 
-/// `gtc` / `ioc` / `day`.
+/// `gtc` / `ioc` / `day` / `fok`.
 pub const fn tif_code(tif: TimeInForce) -> &'static str {
     match tif {
         TimeInForce::Gtc => "gtc",
         TimeInForce::Ioc => "ioc",
         TimeInForce::Day => "day",
+        TimeInForce::Fok => "fok",
     }
 }

@@ -23,7 +23,7 @@
 use std::{sync::Arc, time::Duration};
 
 use chrono::{DateTime, Utc};
-use domain::{Money, OrderType, Side, TimeInForce, Timestamp};
+use domain::{Money, OrderType, Side, Timestamp};
 use futures_util::{SinkExt, StreamExt};
 use platform::{
     aws::Redacted,
@@ -342,7 +342,7 @@ impl AlpacaVenue {
             "qty": intent.qty.dec().to_string(),
             "side": match intent.side { Side::Buy => "buy", Side::Sell => "sell" },
             "type": match intent.order_type { OrderType::Market => "market", OrderType::Limit(_) => "limit" },
-            "time_in_force": match intent.time_in_force { TimeInForce::Gtc => "gtc", TimeInForce::Ioc => "ioc", TimeInForce::Day => "day" },
+            "time_in_force": crate::oms::tif_code(intent.time_in_force),
             "client_order_id": client_order_id(order.order_id),
         });
         if let OrderType::Limit(price) = intent.order_type {

@@ -1192,3 +1192,14 @@ async fn an_amend_alpaca_refuses_leaves_the_order_working_and_rejects_the_amendm
     app.order_reaches(id, "filled").await;
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_fill_or_kill_order_goes_to_alpaca_with_its_native_fok() {
+    let (app, alpaca, _db) = spawn_alpaca_engine().await;
+    let body = json!({"account": "live", "symbol": "AAPL", "side": "buy", "qty": "2", "limit_price": "150",
+                      "time_in_force": "fok", "client_order_id": "fok-alpaca"});
+    let (_, placed) = app.post("/api/v1/orders", body).await;
+    app.order_reaches(placed["order_id"].as_i64().unwrap(), "new").await;
+    assert_eq!(alpaca.requests.lock().unwrap()[0]["time_in_force"], "fok");
+    app.stop().await;
+}

@@ -806,3 +806,15 @@ async fn buys_beyond_the_free_quote_balance_are_rejected_and_an_account_update_o
     assert!(first > 0);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_fill_or_kill_limit_order_is_sent_to_binance_as_fok() {
+    let (app, binance, _db) = spawn_binance_engine().await;
+    let body = json!({"account": "spot", "symbol": "BTCUSDT", "side": "buy", "qty": "0.01", "limit_price": "60000",
+                      "time_in_force": "fok", "client_order_id": "fok-binance"});
+    let (status, placed) = app.post("/api/v1/orders", body).await;
+    assert_eq!(status, 201, "{placed}");
+    eventually("the order reaches Binance", || async { !binance.requests.lock().unwrap().is_empty() }).await;
+    assert_eq!(binance.requests.lock().unwrap()[0].get("timeInForce").map(String::as_str), Some("FOK"));
+    app.stop().await;
+}

@@ -394,3 +394,24 @@ async fn only_a_working_unfilled_order_is_amended_and_a_bad_amend_is_explained()
     assert_eq!(app.get(&format!("/api/v1/orders/{resting}")).await.1["status"], "new");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_fill_or_kill_paper_order_fills_whole_or_is_cancelled_with_nothing_filled() {
+    let (app, feed, _db) = spawn_with_trade_size_liquidity().await;
+    feed.tick("BTCUSD", "100");
+    let fok = |qty: &str, id: &str| json!({"account": "acct-f", "symbol": "BTCUSD", "side": "buy", "qty": qty, "time_in_force": "fok", "client_order_id": id});
+    // Every trade of the stand-in feed is 3 units: 5 cannot fill whole, 3 can.
+    let (_, killed) = app.post("/api/v1/orders", fok("5", "fok-5")).await;
+    let (_, filled) = app.post("/api/v1/orders", fok("3", "fok-3")).await;
+    assert_eq!(killed["time_in_force"], "fok");
+    let (killed, filled) = (killed["order_id"].as_i64().unwrap(), filled["order_id"].as_i64().unwrap());
+    app.order_reaches(killed, "new").await;
+    app.order_reaches(filled, "new").await;
+    feed.tick("BTCUSD", "101");
+    let cancelled = app.order_reaches(killed, "cancelled").await;
+    assert_eq!(cancelled["filled_qty"], "0", "killed, not partly filled");
+    assert_eq!(app.order_reaches(filled, "filled").await["filled_qty"], "3");
+    let (_, fills) = app.get("/api/v1/fills?account=acct-f").await;
+    assert_eq!(fills.as_array().unwrap().len(), 1);
+    app.stop().await;
+}

@@ -440,6 +440,7 @@ impl BinanceVenue {
                 // rests like GTC.
                 let tif = match intent.time_in_force {
                     TimeInForce::Ioc => "IOC",
+                    TimeInForce::Fok => "FOK",
                     TimeInForce::Gtc | TimeInForce::Day => "GTC",
                 };
                 params.push(("timeInForce", tif.to_owned()));
