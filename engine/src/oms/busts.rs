@@ -17,7 +17,7 @@ use domain::{position::Position, Fill, OrderEvent, Price, Qty, Side};
 use rust_decimal::Decimal;
 use sqlx::PgConnection;
 
-use super::{record_event, Oms, OmsError, OrderRow};
+use super::{lock_position, record_event, store_position, Oms, OmsError, OrderRow};
 use crate::{
     convert::{self, ToDecimal},
     venue::{VenueEvent, VenueEventKind},
@@ -200,17 +200,8 @@ impl Oms {
         target: &Standing,
         corrected: Option<(Qty, Price)>,
     ) -> Result<((i64, Decimal), Vec<(Decimal, Decimal)>), OmsError> {
-        let stored: (Decimal, Decimal, Decimal, Decimal) = sqlx::query_as(
-            "select qty, cost_basis, realized_pnl, fees from position
-              where account = $1 and strategy = $2 and symbol = $3 for update",
-        )
-        .bind(&row.account)
-        .bind(&row.strategy)
-        .bind(&row.symbol)
-        .fetch_one(&mut *tx)
-        .await?;
-        let booked_realized = stored.2;
         let instrument = self.market.instruments.id(&row.symbol);
+        let booked_realized = lock_position(tx, row, instrument).await?.realized_pnl().dec();
         let standing: Vec<Standing> = sqlx::query_as(&format!(
             "{STANDING} and f.account = $1 and f.strategy = $2 and f.symbol = $3
               order by coalesce(f.replay_seq, f.fill_id), f.fill_id"
@@ -284,19 +275,7 @@ impl Oms {
             .execute(&mut *tx)
             .await?;
         }
-        sqlx::query(
-            "update position set qty = $4, cost_basis = $5, realized_pnl = $6, fees = $7, updated_at = now()
-              where account = $1 and strategy = $2 and symbol = $3",
-        )
-        .bind(&row.account)
-        .bind(&row.strategy)
-        .bind(&row.symbol)
-        .bind(after.qty().dec())
-        .bind(after.cost_basis().dec())
-        .bind(after.realized_pnl().dec())
-        .bind(after.fees().dec())
-        .execute(&mut *tx)
-        .await?;
+        store_position(tx, row, &after).await?;
         let mut order_standing: Vec<(Decimal, Decimal)> = standing
             .iter()
             .filter(|e| e.fill_id != target.fill_id && e.order_id == row.order_id)

@@ -443,12 +443,7 @@ impl Oms {
     /// `pending_cancel` and the venue confirms.
     pub async fn cancel(&self, order_id: i64, by: &str) -> Result<OrderRow, OmsError> {
         let mut tx = self.pool.begin().await?;
-        let row: OrderRow =
-            sqlx::query_as(&format!("select {ORDER_COLUMNS} from \"order\" where order_id = $1 for update"))
-                .bind(order_id)
-                .fetch_optional(&mut *tx)
-                .await?
-                .ok_or(OmsError::NotFound(order_id))?;
+        let row = lock_order(&mut tx, order_id).await?;
         let mut state = row.state()?;
         let event =
             if state.status == OrderStatus::PendingNew { OrderEvent::Cancelled } else { OrderEvent::CancelRequested };
@@ -485,12 +480,7 @@ impl Oms {
         by: &str,
     ) -> Result<WriteOutcome, OmsError> {
         let mut tx = self.pool.begin().await?;
-        let row: OrderRow =
-            sqlx::query_as(&format!("select {ORDER_COLUMNS} from \"order\" where order_id = $1 for update"))
-                .bind(order_id)
-                .fetch_optional(&mut *tx)
-                .await?
-                .ok_or(OmsError::NotFound(order_id))?;
+        let row = lock_order(&mut tx, order_id).await?;
         let client_order_id = format!("amend-{order_id}");
         if let Some(existing) = find_by_client_id(&mut tx, &row.account, &client_order_id).await? {
             return Ok(WriteOutcome::Existing(existing));
@@ -736,26 +726,8 @@ impl Oms {
         .bind(&order.symbol)
         .execute(&mut *tx)
         .await?;
-        let stored: Option<(Decimal, Decimal, Decimal, Decimal)> = sqlx::query_as(
-            "select qty, cost_basis, realized_pnl, fees from position
-              where account = $1 and strategy = $2 and symbol = $3 for update",
-        )
-        .bind(&order.account)
-        .bind(&order.strategy)
-        .bind(&order.symbol)
-        .fetch_optional(&mut *tx)
-        .await?;
         let instrument = self.market.instruments.id(&order.symbol);
-        let mut position = match stored {
-            Some((q, cost, realized, fees)) => Position::from_parts(
-                instrument,
-                convert::qty(q)?,
-                convert::money(cost)?,
-                convert::money(realized)?,
-                convert::money(fees)?,
-            ),
-            None => Position::flat(instrument),
-        };
+        let mut position = lock_position(tx, order, instrument).await?;
         let fill = domain::Fill { instrument, side, qty, price, fee, ts };
         let realized = position.apply_fill(&fill).map_err(|e| OmsError::Corrupt(e.to_string()))?;
         let inserted = sqlx::query(
@@ -780,22 +752,7 @@ impl Oms {
         if inserted.rows_affected() == 0 {
             return Ok(false);
         }
-        sqlx::query(
-            "insert into position (account, strategy, symbol, qty, cost_basis, realized_pnl, fees)
-             values ($1, $2, $3, $4, $5, $6, $7)
-             on conflict (account, strategy, symbol) do update
-               set qty = excluded.qty, cost_basis = excluded.cost_basis, realized_pnl = excluded.realized_pnl,
-                   fees = excluded.fees, updated_at = now()",
-        )
-        .bind(&order.account)
-        .bind(&order.strategy)
-        .bind(&order.symbol)
-        .bind(position.qty().dec())
-        .bind(position.cost_basis().dec())
-        .bind(position.realized_pnl().dec())
-        .bind(position.fees().dec())
-        .execute(&mut *tx)
-        .await?;
+        store_position(tx, order, &position).await?;
         Ok(true)
     }
 
@@ -1002,6 +959,63 @@ impl Oms {
         .await?;
         Ok(rows)
     }
+}
+
+/// Loads an order by id and locks its row for the rest of `tx`.
+async fn lock_order(tx: &mut PgConnection, order_id: i64) -> Result<OrderRow, OmsError> {
+    sqlx::query_as(&format!("select {ORDER_COLUMNS} from \"order\" where order_id = $1 for update"))
+        .bind(order_id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(OmsError::NotFound(order_id))
+}
+
+/// The position `order` books into, locked for the rest of `tx` (flat when it has no row).
+async fn lock_position(
+    tx: &mut PgConnection,
+    order: &OrderRow,
+    instrument: InstrumentId,
+) -> Result<Position, OmsError> {
+    let stored: Option<(Decimal, Decimal, Decimal, Decimal)> = sqlx::query_as(
+        "select qty, cost_basis, realized_pnl, fees from position
+          where account = $1 and strategy = $2 and symbol = $3 for update",
+    )
+    .bind(&order.account)
+    .bind(&order.strategy)
+    .bind(&order.symbol)
+    .fetch_optional(&mut *tx)
+    .await?;
+    Ok(match stored {
+        Some((q, cost, realized, fees)) => Position::from_parts(
+            instrument,
+            convert::qty(q)?,
+            convert::money(cost)?,
+            convert::money(realized)?,
+            convert::money(fees)?,
+        ),
+        None => Position::flat(instrument),
+    })
+}
+
+/// Stores `position` as the one `order` books into.
+async fn store_position(tx: &mut PgConnection, order: &OrderRow, position: &Position) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "insert into position (account, strategy, symbol, qty, cost_basis, realized_pnl, fees)
+         values ($1, $2, $3, $4, $5, $6, $7)
+         on conflict (account, strategy, symbol) do update
+           set qty = excluded.qty, cost_basis = excluded.cost_basis, realized_pnl = excluded.realized_pnl,
+               fees = excluded.fees, updated_at = now()",
+    )
+    .bind(&order.account)
+    .bind(&order.strategy)
+    .bind(&order.symbol)
+    .bind(position.qty().dec())
+    .bind(position.cost_basis().dec())
+    .bind(position.realized_pnl().dec())
+    .bind(position.fees().dec())
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
 }
 
 /// Loads an order by id.

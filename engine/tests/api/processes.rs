@@ -50,6 +50,11 @@ async fn start_engine(db: &TestDb, feed: &FakeFeed, instance_id: &str, env: &[(&
     EngineProcess { child, url, instance_id: instance_id.to_owned() }
 }
 
+/// An order's status as stored.
+async fn order_status(pool: &sqlx::PgPool, order_id: i64) -> String {
+    sqlx::query_scalar("select status from \"order\" where order_id = $1").bind(order_id).fetch_one(pool).await.unwrap()
+}
+
 async fn lease_owner(pool: &sqlx::PgPool, name: &str) -> (Option<String>, i64) {
     sqlx::query_as(
         "select l.owner, l.fencing_token from strategy_lease l join strategy s using (strategy_id) where s.name = $1",
@@ -239,16 +244,7 @@ async fn an_engine_killed_and_restarted_under_its_instance_id_resumes_its_open_o
     let (status, placed) = post(&client, &token, format!("{}/api/v1/orders", first.url), order).await;
     assert_eq!(status, 201, "{placed}");
     let order_id = placed["order_id"].as_i64().unwrap();
-    let status_of = |order_id: i64| {
-        let pool = db.pool.clone();
-        async move {
-            sqlx::query_scalar::<_, String>("select status from \"order\" where order_id = $1")
-                .bind(order_id)
-                .fetch_one(&pool)
-                .await
-                .unwrap()
-        }
-    };
+    let status_of = |order_id: i64| order_status(&db.pool, order_id);
     eventually("the order works in the first process's book", || async { status_of(order_id).await == "new" }).await;
     first.child.kill().await.unwrap(); // SIGKILL: its paper book is gone with it
 
@@ -316,16 +312,7 @@ async fn an_amend_committed_just_before_a_kill_9_is_carried_out_by_the_restarted
                        "client_order_id": "amend-crash"});
     let (_, placed) = post(&client, &token, format!("{}/api/v1/orders", first.url), order).await;
     let order_id = placed["order_id"].as_i64().unwrap();
-    let status_of = |order_id: i64| {
-        let pool = db.pool.clone();
-        async move {
-            sqlx::query_scalar::<_, String>("select status from \"order\" where order_id = $1")
-                .bind(order_id)
-                .fetch_one(&pool)
-                .await
-                .unwrap()
-        }
-    };
+    let status_of = |order_id: i64| order_status(&db.pool, order_id);
     eventually("the order works", || async { status_of(order_id).await == "new" }).await;
     let (status, amendment) = post(
         &client,
