@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Backtester benchmark (issue 4): SMA(10,30) over 1,000,000 synthetic bars.
+# Backtester benchmarks: SMA(10,30) over 1,000,000 synthetic bars (issue 4); a 10-leg portfolio
+# of those bars and a tick replay of them (issue 17).
 # Prints CSV load time, backtest loop time and rate, whole-process wall time and peak memory.
 #
 # The bar file is generated once into .local/ with ../shared/data/gen_bars.py (numpy + pandas
@@ -50,3 +51,7 @@ echo "-- loop (first run and best of 6), sweep scaling"
 measure "$binary" "$data"
 echo "-- whole process = the full backtest command: read CSV, run, print summary, write all outputs"
 measure "$binary" "$data" --command "$out_dir" | grep -E '^(bars|round trips|realized P&L|data load|backtest loop|backtest command|process) '
+
+echo "-- portfolio (10 legs x 1M bars) and tick replay (4M trades through level_breakout)"
+cargo build --quiet --release -p backtest --example bench_portfolio
+"${CARGO_TARGET_DIR:-$root/target}/release/examples/bench_portfolio" "$data"

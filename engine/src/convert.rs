@@ -1,7 +1,7 @@
 //! Exact conversions between the domain's fixed-point types and `rust_decimal` (the database's
 //! numeric columns and the JSON API), never through `f64`.
 
-use domain::{Money, Price, Qty};
+use domain::{Bps, Money, Price, Qty};
 use rust_decimal::Decimal;
 
 /// A decimal that does not fit the domain's 8-decimal fixed point.
@@ -37,6 +37,22 @@ pub fn qty(value: Decimal) -> Result<Qty, OutOfRange> {
 /// Decimal → [`Money`].
 pub fn money(value: Decimal) -> Result<Money, OutOfRange> {
     decimal_to_raw(value).map(Money::from_raw)
+}
+
+/// A percentage (`1.5` = 1.5 %) → [`Bps`]; at most 4 decimals (0.0001 % = one hundredth of a
+/// basis point).
+pub fn percent(value: Decimal) -> Result<Bps, OutOfRange> {
+    let mut scaled = value;
+    scaled.rescale(4);
+    if scaled != value {
+        return Err(OutOfRange(value));
+    }
+    i64::try_from(scaled.mantissa()).map(Bps::from_centi_bps).map_err(|_| OutOfRange(value))
+}
+
+/// [`Bps`] → a percentage (`1.5` = 1.5 %).
+pub fn bps_to_percent(rate: Bps) -> Decimal {
+    Decimal::new(rate.centi_bps(), 4).normalize()
 }
 
 /// Any fixed-point value → decimal.

@@ -149,7 +149,8 @@ pub async fn active(pool: &PgPool) -> Result<Vec<Halt>, sqlx::Error> {
     .await
 }
 
-/// Cancels this instance's working orders covered by an active halt: every one under a halt
+/// Cancels this instance's working orders, and the held stops of any instance, covered by an
+/// active halt: every one under a halt
 /// that blocks, and under reduce-only halts those that would grow the account's position in
 /// their symbol (a buy while it is flat or long, a sale while it is flat or short).
 pub async fn cancel_halted_orders(oms: &Oms) -> anyhow::Result<usize> {
@@ -159,7 +160,8 @@ pub async fn cancel_halted_orders(oms: &Oms) -> anyhow::Result<usize> {
                from \"order\" o join halt h on h.resumed_at is null and
                     (h.scope = 'all' or (h.scope = 'account' and h.account = o.account)
                      or (h.scope = 'strategy' and h.strategy = o.strategy))
-              where o.status in ('pending_new', 'new', 'partially_filled') and o.instance_id = $1
+              where (o.status in ('pending_new', 'new', 'partially_filled') and o.instance_id = $1
+                     or o.status = 'held')
                 and o.client_order_id not like 'flatten-%'
               group by o.order_id, o.account, o.symbol, o.side
          )
@@ -203,9 +205,11 @@ pub async fn flatten(oms: &Oms, halt: &Halt) -> anyhow::Result<usize> {
             qty: qty.checked_abs().unwrap_or_default(),
             order_type: domain::OrderType::Market,
             time_in_force: domain::TimeInForce::Gtc,
+            reduce_only: false,
             signal_id: None,
             lease: None,
             bypass_halt: true,
+            emulate: false,
         };
         oms.place(order).await?;
         placed += 1;

@@ -25,7 +25,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     convert,
-    oms::{LeaseClaim, NewOrder, Oms, OmsError, OPEN_STATUSES},
+    oms::{LeaseClaim, NewOrder, Oms, OmsError, WORKING_STATUSES},
     strategies::{self, StrategyRow},
 };
 
@@ -50,7 +50,7 @@ pub async fn strategy_exposure(
     .bind(account)
     .bind(strategy)
     .bind(symbol)
-    .bind(&OPEN_STATUSES[..])
+    .bind(&WORKING_STATUSES[..])
     .fetch_one(&mut *conn)
     .await?;
     Ok((convert::qty(position.unwrap_or_default())?, convert::qty(working.unwrap_or_default())?))
@@ -472,9 +472,11 @@ async fn decide(
             qty: intent.qty,
             order_type: intent.order_type,
             time_in_force: intent.time_in_force,
+            reduce_only: intent.reduce_only,
             signal_id: None,
             lease: Some(lease),
             bypass_halt: false,
+            emulate: false,
         };
         let outcome = oms.place(order).await?;
         let o = outcome.order();

@@ -204,6 +204,7 @@ impl Application {
             stop.clone(),
         )));
         tasks.push(tokio::spawn(crate::halt::watch(oms.clone(), settings.halt_poll, stop.clone())));
+        tasks.push(tokio::spawn(crate::oms::triggers::run(oms.clone(), stop.clone())));
         let runner_stop = CancellationToken::new();
         let runner = tokio::spawn(crate::runner::run(
             oms.clone(),

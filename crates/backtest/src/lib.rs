@@ -2,7 +2,8 @@
 //! driven over historical bars, with metrics, reports and parameter sweeps.
 //!
 //! - [`data`]: the CSV bar loader.
-//! - [`simulation`]: the event-driven loop.
+//! - [`simulation`]: the event-driven loop over one instrument's bars.
+//! - [`portfolio`]: several instruments in one account, on bars or replayed ticks (as live).
 //! - [`metrics`]: returns, risk-adjusted ratios, drawdown, trade statistics.
 //! - [`report`]: `summary.json`, `trades.csv`, `equity.csv`, `report.html`.
 //! - [`sweep`]: parameter grids run in parallel.
@@ -13,6 +14,7 @@
 pub mod cli;
 pub mod data;
 pub mod metrics;
+pub mod portfolio;
 pub mod report;
 pub mod simulation;
 pub mod sweep;

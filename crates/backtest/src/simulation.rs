@@ -47,6 +47,26 @@ pub enum SimulationError {
         /// Index of the bar being processed.
         bar_index: usize,
     },
+    /// Two legs of a portfolio trade the same instrument.
+    #[error("instrument {instrument} is traded by two legs of the portfolio")]
+    DuplicateInstrument {
+        /// The instrument id.
+        instrument: u32,
+    },
+    /// A leg's bars include bars of another instrument.
+    #[error("the bars given for instrument {instrument} include another instrument's")]
+    ForeignBars {
+        /// The leg's instrument id.
+        instrument: u32,
+    },
+    /// Ticks to replay are not in time order.
+    #[error("tick {index} (epoch ms {ts_ms}) is earlier than the tick before it")]
+    OutOfOrder {
+        /// Index of the tick.
+        index: usize,
+        /// Its time.
+        ts_ms: i64,
+    },
 }
 
 /// A position from flat back to flat (or through zero).
@@ -93,9 +113,9 @@ pub struct SimulationResult {
 
 /// Tracks the round trip currently open.
 #[derive(Debug, Default)]
-struct TripTracker {
+pub(crate) struct TripTracker {
     open: Option<OpenTrip>,
-    closed: Vec<RoundTrip>,
+    pub(crate) closed: Vec<RoundTrip>,
 }
 
 #[derive(Debug)]
@@ -120,7 +140,7 @@ fn average_price(notional: i128, qty: i128) -> Price {
 
 impl TripTracker {
     /// Books `fill` given the position before and after it.
-    fn record(&mut self, fill: &Fill, before: &Position, after: &Position) {
+    pub(crate) fn record(&mut self, fill: &Fill, before: &Position, after: &Position) {
         let held_before = before.qty();
         let signed = fill.signed_qty();
         let closing = if held_before.is_zero() || held_before.is_positive() == signed.is_positive() {
@@ -183,7 +203,8 @@ struct Book<'a, S: ?Sized> {
     last_equity: Money,
 }
 
-const REASONS: [RiskReason; 11] = [
+/// Every reason the risk checks give, in the order reports list them.
+pub(crate) const REASONS: [RiskReason; 12] = [
     RiskReason::Halted,
     RiskReason::InvalidQuantity,
     RiskReason::MaxOrderQty,
@@ -195,6 +216,7 @@ const REASONS: [RiskReason; 11] = [
     RiskReason::DailyLossLimit,
     RiskReason::OrderRateLimit,
     RiskReason::InsufficientBuyingPower,
+    RiskReason::ReduceOnly,
 ];
 const REASON_COUNT: usize = REASONS.len();
 

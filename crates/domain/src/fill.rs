@@ -12,11 +12,17 @@
 //! - A limit order fills when the bar's range touches its price: a buy when `low <= limit`, at
 //!   `min(open, limit)` (a gap through the limit fills at the better open); a sell symmetrically.
 //! - Fees per fill: `per_order + notional × rate` (one fill per order in this model).
+//! - Stop, stop-limit and trailing stop orders wait for their trigger ([`crate::trigger`]); once
+//!   triggered, a stop fills as a market order at the triggering trade (on a bar, at the stop
+//!   price, or at the open when the bar gaps through it), a stop-limit as a limit order (on the
+//!   triggering bar only if the trigger price is within its limit). A trailing stop placed on a
+//!   bar trails from that bar's close; one placed between trades, from the next trade.
 //! - IOC orders get exactly one chance (the first bar or trade they meet); DAY orders expire at
 //!   the first bar or trade of a later UTC day; GTC orders wait until filled or cancelled.
 
 use crate::fixed::{Bps, Money, Price, Qty};
 use crate::market::{Bar, Fill, InstrumentId, OrderIntent, OrderType, Side, TimeInForce, Timestamp};
+use crate::trigger::StopTrigger;
 
 /// Identifier of an order in a simulated venue, unique within that venue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -153,6 +159,66 @@ struct WorkingOrder {
     submitted_day: i64,
     /// Whether a part of it filled already.
     partly_filled: bool,
+    /// Whether a stop has triggered (always for other orders).
+    trigger: StopTrigger,
+}
+
+impl WorkingOrder {
+    fn new(id: SimOrderId, intent: OrderIntent, day: i64, reference: Option<Price>) -> Self {
+        let trigger = StopTrigger::new(intent.order_type, reference);
+        Self { id, intent, submitted_day: day, partly_filled: false, trigger }
+    }
+
+    /// The price of a fill against a trade at `price`, if the order fills there; moves a stop's
+    /// trigger first.
+    fn price_on_trade(&mut self, model: &FillModel, price: Price) -> Result<Option<Price>, FillOverflow> {
+        let side = self.intent.side;
+        if !self.trigger.on_trade(side, self.intent.order_type, price, model.tick) {
+            return Ok(None);
+        }
+        match self.intent.order_type {
+            OrderType::Market | OrderType::Stop(_) | OrderType::TrailingStop(_) => {
+                model.market_price(side, price).map(Some)
+            }
+            OrderType::Limit(limit) | OrderType::StopLimit { limit, .. } => Ok(limit_on_trade(side, limit, price)),
+        }
+    }
+
+    /// The price of a fill on `bar`, if the order fills in it; moves a stop's trigger first.
+    fn price_on_bar(&mut self, model: &FillModel, bar: &Bar) -> Result<Option<Price>, FillOverflow> {
+        let side = self.intent.side;
+        let order_type = self.intent.order_type;
+        if !self.trigger.triggered {
+            return match (self.trigger.on_bar(side, order_type, bar, model.tick), order_type) {
+                (None, _) => Ok(None),
+                (Some(at), OrderType::StopLimit { limit, .. }) => Ok(limit_on_trade(side, limit, at)),
+                (Some(at), _) => model.market_price(side, at).map(Some),
+            };
+        }
+        match order_type {
+            OrderType::Market | OrderType::Stop(_) | OrderType::TrailingStop(_) => {
+                model.market_price(side, bar.open).map(Some)
+            }
+            OrderType::Limit(limit) | OrderType::StopLimit { limit, .. } => {
+                Ok(FillModel::limit_price_on_bar(side, limit, bar))
+            }
+        }
+    }
+
+    /// An untriggered stop keeps waiting whatever its time in force; anything else that could
+    /// not fill leaves if it had only one chance.
+    fn keeps_waiting(&self) -> bool {
+        !self.trigger.triggered || !self.intent.time_in_force.is_immediate()
+    }
+}
+
+/// The fill price of a limit order against a trade at `price`, if the trade reaches the limit.
+fn limit_on_trade(side: Side, limit: Price, price: Price) -> Option<Price> {
+    match side {
+        Side::Buy if price <= limit => Some(price),
+        Side::Sell if price >= limit => Some(price),
+        _ => None,
+    }
 }
 
 /// Outcome of submitting an order to a [`SimulatedVenue`].
@@ -235,32 +301,24 @@ impl SimulatedVenue {
     /// [`FillOverflow`] if the fill cannot be priced.
     pub fn submit_on_bar(&mut self, intent: OrderIntent, signal_bar: &Bar) -> Result<Submitted, FillOverflow> {
         let id = self.allocate_id();
+        let mut order = WorkingOrder::new(id, intent, signal_bar.ts.utc_day(), Some(signal_bar.close));
         if self.model.timing == FillTiming::SignalBarClose {
-            let close = signal_bar.close;
-            let price = match intent.order_type {
-                OrderType::Market => Some(self.model.market_price(intent.side, close)?),
-                OrderType::Limit(limit) => match intent.side {
-                    Side::Buy if close <= limit => Some(close),
-                    Side::Sell if close >= limit => Some(close),
-                    _ => None,
-                },
-            };
-            if let Some(price) = price {
+            if let Some(price) = order.price_on_trade(&self.model, signal_bar.close)? {
                 let fill = self.model.fill(id, &intent, price, signal_bar.ts)?;
                 return Ok(Submitted::Filled(fill));
             }
-            if intent.time_in_force.is_immediate() {
+            if !order.keeps_waiting() {
                 return Ok(Submitted::Cancelled(id));
             }
         }
-        self.working.push(WorkingOrder { id, intent, submitted_day: signal_bar.ts.utc_day(), partly_filled: false });
+        self.working.push(order);
         Ok(Submitted::Working(id))
     }
 
     /// Accepts an order submitted at `now` for matching against the next trades (paper venue).
     pub fn submit(&mut self, intent: OrderIntent, now: Timestamp) -> SimOrderId {
         let id = self.allocate_id();
-        self.working.push(WorkingOrder { id, intent, submitted_day: now.utc_day(), partly_filled: false });
+        self.working.push(WorkingOrder::new(id, intent, now.utc_day(), None));
         id
     }
 
@@ -274,10 +332,7 @@ impl SimulatedVenue {
             return Ok(());
         }
         let model = self.model;
-        self.match_working(bar.instrument, bar.ts, None, fills, |intent| match intent.order_type {
-            OrderType::Market => model.market_price(intent.side, bar.open).map(Some),
-            OrderType::Limit(limit) => Ok(FillModel::limit_price_on_bar(intent.side, limit, bar)),
-        })
+        self.match_working(bar.instrument, bar.ts, None, fills, |order| order.price_on_bar(&model, bar))
     }
 
     /// Matches the working orders of `instrument` against a trade at `price` (paper venue):
@@ -314,14 +369,7 @@ impl SimulatedVenue {
             return Ok(());
         }
         let model = self.model;
-        self.match_working(instrument, ts, available, fills, |intent| match intent.order_type {
-            OrderType::Market => model.market_price(intent.side, price).map(Some),
-            OrderType::Limit(limit) => Ok(match intent.side {
-                Side::Buy if price <= limit => Some(price),
-                Side::Sell if price >= limit => Some(price),
-                _ => None,
-            }),
-        })
+        self.match_working(instrument, ts, available, fills, |order| order.price_on_trade(&model, price))
     }
 
     fn match_working(
@@ -330,7 +378,7 @@ impl SimulatedVenue {
         ts: Timestamp,
         mut available: Option<Qty>,
         fills: &mut Vec<SimFill>,
-        mut price_for: impl FnMut(&OrderIntent) -> Result<Option<Price>, FillOverflow>,
+        mut price_for: impl FnMut(&mut WorkingOrder) -> Result<Option<Price>, FillOverflow>,
     ) -> Result<(), FillOverflow> {
         let day = ts.utc_day();
         let model = self.model;
@@ -342,9 +390,9 @@ impl SimulatedVenue {
             if order.intent.time_in_force == TimeInForce::Day && day > order.submitted_day {
                 return false;
             }
-            let price = match price_for(&order.intent) {
+            let price = match price_for(order) {
                 Ok(Some(price)) => price,
-                Ok(None) => return !order.intent.time_in_force.is_immediate(),
+                Ok(None) => return order.keeps_waiting(),
                 Err(overflow) => {
                     result = Err(overflow);
                     return true;
@@ -659,5 +707,79 @@ mod tests {
             on_bars.submit_on_bar(missed, &bar(0, "10", "10", "10", "10")).unwrap(),
             Submitted::Cancelled(_)
         ));
+    }
+
+    fn sell_order(order_type: OrderType) -> OrderIntent {
+        OrderIntent::of_type(INSTRUMENT, Side::Sell, Qty::from_units(1), order_type)
+    }
+
+    fn trade(venue: &mut SimulatedVenue, at: &str, fills: &mut Vec<SimFill>) {
+        venue.on_trade(INSTRUMENT, price(at), Timestamp::from_nanos(1), fills).unwrap();
+    }
+
+    #[test]
+    fn a_stop_waits_for_its_trigger_then_fills_as_a_market_order_at_the_triggering_trade() {
+        let mut venue = SimulatedVenue::new(model(FillTiming::NextBarOpen));
+        venue.submit(sell_order(OrderType::Stop(price("99"))), Timestamp::from_nanos(0));
+        let mut fills = Vec::new();
+        trade(&mut venue, "99.5", &mut fills);
+        assert!(fills.is_empty());
+        trade(&mut venue, "98.7", &mut fills);
+        assert_eq!(fills.len(), 1);
+        assert_eq!(fills[0].fill.price, price("98.7"), "a stop is a market order once triggered");
+    }
+
+    #[test]
+    fn a_stop_limit_triggers_then_fills_only_within_its_limit() {
+        let mut venue = SimulatedVenue::new(model(FillTiming::NextBarOpen));
+        venue.submit(
+            sell_order(OrderType::StopLimit { stop: price("99"), limit: price("98.5") }),
+            Timestamp::from_nanos(0),
+        );
+        let mut fills = Vec::new();
+        trade(&mut venue, "98", &mut fills);
+        assert!(fills.is_empty(), "triggered, but the trade is below its limit");
+        assert_eq!(venue.working_count(), 1);
+        trade(&mut venue, "98.6", &mut fills);
+        assert_eq!(fills[0].fill.price, price("98.6"), "a limit order now, no longer a stop");
+    }
+
+    #[test]
+    fn an_ioc_stop_waits_for_its_trigger_and_then_has_its_one_chance() {
+        let mut venue = SimulatedVenue::new(model(FillTiming::NextBarOpen));
+        let stop_limit = OrderType::StopLimit { stop: price("99"), limit: price("98.5") };
+        venue.submit(sell_order(stop_limit).with_time_in_force(TimeInForce::Ioc), Timestamp::from_nanos(0));
+        let mut fills = Vec::new();
+        trade(&mut venue, "100", &mut fills);
+        assert_eq!(venue.working_count(), 1, "not triggered: still waiting");
+        trade(&mut venue, "98", &mut fills);
+        assert!(fills.is_empty());
+        assert_eq!(venue.working_count(), 0, "its one chance was the triggering trade");
+    }
+
+    #[test]
+    fn a_trailing_stop_on_bars_trails_from_the_signal_close_and_fills_at_its_stop() {
+        let mut venue = SimulatedVenue::new(model(FillTiming::NextBarOpen));
+        let trailing = sell_order(OrderType::TrailingStop(crate::market::Trail::Amount(price("2"))));
+        venue.submit_on_bar(trailing, &bar(0, "100", "100", "100", "100")).unwrap();
+        let mut fills = Vec::new();
+        venue.on_bar(&bar(60_000, "100", "104", "99", "103"), &mut fills).unwrap();
+        assert!(fills.is_empty(), "the stop was at 98");
+        venue.on_bar(&bar(120_000, "103", "103.5", "101", "101.5"), &mut fills).unwrap();
+        assert_eq!(fills.len(), 1);
+        assert_eq!(fills[0].fill.price, price("102"), "104 less 2");
+    }
+
+    #[test]
+    fn a_buy_stop_on_a_bar_fills_at_the_open_when_the_bar_gaps_through_it() {
+        let mut venue = SimulatedVenue::new(model(FillTiming::SignalBarClose));
+        let stop = OrderIntent::of_type(INSTRUMENT, Side::Buy, Qty::from_units(1), OrderType::Stop(price("101")));
+        assert!(matches!(
+            venue.submit_on_bar(stop, &bar(0, "100", "100", "100", "100")).unwrap(),
+            Submitted::Working(_)
+        ));
+        let mut fills = Vec::new();
+        venue.on_bar(&bar(60_000, "102", "103", "101.5", "102"), &mut fills).unwrap();
+        assert_eq!(fills[0].fill.price, price("102"));
     }
 }

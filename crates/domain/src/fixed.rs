@@ -421,8 +421,9 @@ impl Qty {
 }
 
 /// A rate in basis points with 2 implied decimals (`Bps::from_centi_bps(50)` = 0.5 bp), used for
-/// fees, slippage and collars.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// fees, slippage and collars. Serialized as its integer count of hundredths of a basis point.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
 pub struct Bps(i64);
 
 impl Bps {

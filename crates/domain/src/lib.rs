@@ -9,6 +9,7 @@
 //! - [`order`]: the order lifecycle state machine.
 //! - [`bars`]: bars of a fixed period built from live ticks.
 //! - [`position`]: average-cost positions with realized and unrealized P&L.
+//! - [`trigger`]: when stop, stop-limit and trailing stop orders trigger.
 
 #![warn(missing_docs, clippy::missing_errors_doc, clippy::missing_panics_doc)]
 
@@ -20,10 +21,12 @@ pub mod order;
 pub mod position;
 pub mod risk;
 pub mod strategy;
+pub mod trigger;
 
 pub use fixed::{Bps, Money, Price, Qty};
 pub use market::{
     Bar, ExternalSignal, Fill, InstrumentId, OrderIntent, OrderType, Side, SignalAction, Tick, TimeInForce, Timestamp,
+    Trail,
 };
 pub use order::{OrderEvent, OrderState, OrderStatus, TransitionError};
 pub use strategy::{build_strategy, Strategy, StrategyBase, StrategyContext, StrategyParams};

@@ -1,7 +1,7 @@
 //! Market data and order vocabulary: instruments, timestamps, bars, ticks, sides, order types,
 //! order intents and fills.
 
-use crate::fixed::{Money, Price, Qty};
+use crate::fixed::{Bps, Money, Price, Qty};
 use serde::{Deserialize, Serialize};
 
 /// An instrument (symbol) interned to a small number by whoever owns the symbol table, so that
@@ -104,14 +104,117 @@ impl Side {
     }
 }
 
-/// How an order is priced.
+/// How an order is priced, and for stop orders, what triggers it.
+///
+/// A stop triggers when a trade reaches its stop price: a buy stop at or above it, a sell stop
+/// at or below it (on bars: when the bar's range reaches it). Once triggered it works as a
+/// market order ([`OrderType::Stop`], [`OrderType::TrailingStop`]) or as a limit order
+/// ([`OrderType::StopLimit`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", tag = "type", content = "limit_price")]
+#[serde(rename_all = "snake_case")]
 pub enum OrderType {
     /// Fill at whatever the market offers.
     Market,
     /// Fill only at this price or better.
     Limit(Price),
+    /// A market order once a trade reaches the stop price.
+    Stop(Price),
+    /// A limit order at `limit` once a trade reaches `stop`.
+    StopLimit {
+        /// The trigger price.
+        stop: Price,
+        /// The limit of the order it becomes.
+        limit: Price,
+    },
+    /// A stop that follows the market: a sell's stop stays `trail` below the highest trade since
+    /// the order was placed (a buy's, above the lowest), and it triggers as [`OrderType::Stop`].
+    TrailingStop(Trail),
+}
+
+/// How far a trailing stop follows the market.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Trail {
+    /// A fixed price distance.
+    Amount(Price),
+    /// A fraction of the best price seen.
+    Percent(Bps),
+}
+
+impl Trail {
+    /// The stop of a trailing order on `side` whose best price so far is `reference`, rounded to
+    /// `tick` away from the market (a sell's stop down, a buy's up).
+    #[must_use]
+    pub fn stop_from(self, side: Side, reference: Price, tick: Price) -> Option<Price> {
+        match (self, side) {
+            (Trail::Amount(amount), Side::Sell) => reference.checked_sub(amount),
+            (Trail::Amount(amount), Side::Buy) => reference.checked_add(amount),
+            (Trail::Percent(pct), Side::Sell) => {
+                reference.checked_mul_ratio(1_000_000 - pct.centi_bps(), 1_000_000)?.checked_round_to_tick(tick, false)
+            }
+            (Trail::Percent(pct), Side::Buy) => {
+                reference.checked_mul_ratio(1_000_000 + pct.centi_bps(), 1_000_000)?.checked_round_to_tick(tick, true)
+            }
+        }
+    }
+}
+
+impl OrderType {
+    /// Stable snake_case name, as stored and in APIs.
+    #[must_use]
+    pub const fn code(self) -> &'static str {
+        match self {
+            Self::Market => "market",
+            Self::Limit(_) => "limit",
+            Self::Stop(_) => "stop",
+            Self::StopLimit { .. } => "stop_limit",
+            Self::TrailingStop(_) => "trailing_stop",
+        }
+    }
+
+    /// The limit price, for limit and stop-limit orders.
+    #[must_use]
+    pub const fn limit_price(self) -> Option<Price> {
+        match self {
+            Self::Limit(price) | Self::StopLimit { limit: price, .. } => Some(price),
+            _ => None,
+        }
+    }
+
+    /// The fixed stop price, for stop and stop-limit orders.
+    #[must_use]
+    pub const fn stop_price(self) -> Option<Price> {
+        match self {
+            Self::Stop(price) | Self::StopLimit { stop: price, .. } => Some(price),
+            _ => None,
+        }
+    }
+
+    /// What a stop becomes once triggered: a market order, or a stop-limit's limit order. Other
+    /// types are returned unchanged.
+    #[must_use]
+    pub const fn triggered(self) -> Self {
+        match self {
+            Self::Stop(_) | Self::TrailingStop(_) => Self::Market,
+            Self::StopLimit { limit, .. } => Self::Limit(limit),
+            other => other,
+        }
+    }
+
+    /// Whether the order waits for a trigger before it can fill.
+    #[must_use]
+    pub const fn is_stop(self) -> bool {
+        matches!(self, Self::Stop(_) | Self::StopLimit { .. } | Self::TrailingStop(_))
+    }
+}
+
+/// A trigger price is reached by a trade at `price` for an order on `side`.
+#[must_use]
+pub fn stop_reached(side: Side, stop: Price, price: Price) -> bool {
+    match side {
+        Side::Buy => price >= stop,
+        Side::Sell => price <= stop,
+    }
 }
 
 /// How long an order stays working.
@@ -150,19 +253,35 @@ pub struct OrderIntent {
     pub order_type: OrderType,
     /// How long it stays working.
     pub time_in_force: TimeInForce,
+    /// May only bring the position closer to flat, never open, grow or flip it.
+    #[serde(default)]
+    pub reduce_only: bool,
 }
 
 impl OrderIntent {
     /// A good-till-cancelled market order.
     #[must_use]
     pub const fn market(instrument: InstrumentId, side: Side, qty: Qty) -> Self {
-        Self { instrument, side, qty, order_type: OrderType::Market, time_in_force: TimeInForce::Gtc }
+        Self::of_type(instrument, side, qty, OrderType::Market)
+    }
+
+    /// A good-till-cancelled order of any type.
+    #[must_use]
+    pub const fn of_type(instrument: InstrumentId, side: Side, qty: Qty, order_type: OrderType) -> Self {
+        Self { instrument, side, qty, order_type, time_in_force: TimeInForce::Gtc, reduce_only: false }
     }
 
     /// A good-till-cancelled limit order.
     #[must_use]
     pub const fn limit(instrument: InstrumentId, side: Side, qty: Qty, price: Price) -> Self {
-        Self { instrument, side, qty, order_type: OrderType::Limit(price), time_in_force: TimeInForce::Gtc }
+        Self::of_type(instrument, side, qty, OrderType::Limit(price))
+    }
+
+    /// The same intent, reduce-only.
+    #[must_use]
+    pub const fn reducing_only(mut self) -> Self {
+        self.reduce_only = true;
+        self
     }
 
     /// The same intent with another time in force.

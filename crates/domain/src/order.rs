@@ -9,6 +9,10 @@
 //!                             └─cancelled / expired                 cancelled ◀┘  └─fill (complete) ▶ filled
 //! ```
 //!
+//! A stop order the engine emulates (its venue lacks the type, or the trader asked for the stop
+//! to stay at the engine) starts `held`: `triggered` makes it `pending_new` (it is sent then),
+//! and until then it can only be cancelled or expire.
+//!
 //! Every state change the engine records goes through [`OrderState::apply`]; an event that is
 //! not legal in the current state is refused and changes nothing, so a late or duplicated venue
 //! message can never move a filled order back to working. Only a bust the venue reports (an
@@ -43,10 +47,12 @@ pub enum OrderStatus {
     PendingReplace,
     /// Replaced by the amended order, which carries on (terminal).
     Replaced,
+    /// A stop held by the engine until a trade triggers it; not at the venue.
+    Held,
 }
 
 /// Every status, in lifecycle order.
-pub const ORDER_STATUSES: [OrderStatus; 10] = [
+pub const ORDER_STATUSES: [OrderStatus; 11] = [
     OrderStatus::PendingNew,
     OrderStatus::New,
     OrderStatus::PartiallyFilled,
@@ -57,6 +63,7 @@ pub const ORDER_STATUSES: [OrderStatus; 10] = [
     OrderStatus::Expired,
     OrderStatus::PendingReplace,
     OrderStatus::Replaced,
+    OrderStatus::Held,
 ];
 
 impl OrderStatus {
@@ -74,6 +81,7 @@ impl OrderStatus {
             Self::Expired => "expired",
             Self::PendingReplace => "pending_replace",
             Self::Replaced => "replaced",
+            Self::Held => "held",
         }
     }
 
@@ -122,6 +130,8 @@ pub enum OrderEvent {
     Replaced,
     /// The venue refused the amend; the order works on unchanged.
     ReplaceRejected,
+    /// A trade reached a held stop's trigger: the engine sends it now.
+    Triggered,
     /// The venue broke (busted) an execution of `qty`: it did not happen after all. `working`
     /// says whether the venue still works the order, which decides where a filled order goes.
     Bust {
@@ -155,6 +165,7 @@ impl OrderEvent {
             Self::ReplaceRequested => "replace_requested",
             Self::Replaced => "replaced",
             Self::ReplaceRejected => "replace_rejected",
+            Self::Triggered => "triggered",
             Self::Bust { .. } => "bust",
             Self::Correct { .. } => "correction",
         }
@@ -219,15 +230,18 @@ impl OrderState {
         let illegal = Err(TransitionError::Illegal { from: self.status, event });
         let next = match (self.status, event) {
             (S::PendingNew, E::Accepted) => S::New,
+            (S::Held, E::Triggered) => S::PendingNew,
             // A venue may refuse an order after acknowledging it (Alpaca's asynchronous
             // `rejected`), as long as nothing of it filled.
             (S::PendingNew | S::New, E::Rejected) => S::Rejected,
-            (S::PendingNew | S::New | S::PartiallyFilled | S::PendingCancel | S::PendingReplace, E::Cancelled) => {
-                S::Cancelled
-            }
-            (S::PendingNew | S::New | S::PartiallyFilled | S::PendingCancel | S::PendingReplace, E::Expired) => {
-                S::Expired
-            }
+            (
+                S::Held | S::PendingNew | S::New | S::PartiallyFilled | S::PendingCancel | S::PendingReplace,
+                E::Cancelled,
+            ) => S::Cancelled,
+            (
+                S::Held | S::PendingNew | S::New | S::PartiallyFilled | S::PendingCancel | S::PendingReplace,
+                E::Expired,
+            ) => S::Expired,
             (S::New | S::PartiallyFilled | S::PendingReplace, E::CancelRequested) => S::PendingCancel,
             // Only an order with nothing filled is amended: the amended order starts afresh.
             (S::New, E::ReplaceRequested) => S::PendingReplace,
@@ -311,7 +325,7 @@ mod tests {
     use OrderEvent as E;
     use OrderStatus as S;
 
-    const EVENTS: [OrderEvent; 10] = [
+    const EVENTS: [OrderEvent; 11] = [
         E::Accepted,
         E::Rejected,
         E::Fill { qty: Qty::from_units(4) },
@@ -322,6 +336,7 @@ mod tests {
         E::ReplaceRequested,
         E::Replaced,
         E::ReplaceRejected,
+        E::Triggered,
     ];
 
     /// The expected outcome of every (status, event) pair for an order of 10 with `filled`
@@ -330,13 +345,16 @@ mod tests {
         let completes = filled == 6;
         match (status, event) {
             (S::PendingNew, E::Accepted) => Some(S::New),
+            (S::Held, E::Triggered) => Some(S::PendingNew),
             (S::PendingNew | S::New, E::Rejected) => Some(S::Rejected),
-            (S::PendingNew | S::New | S::PartiallyFilled | S::PendingCancel | S::PendingReplace, E::Cancelled) => {
-                Some(S::Cancelled)
-            }
-            (S::PendingNew | S::New | S::PartiallyFilled | S::PendingCancel | S::PendingReplace, E::Expired) => {
-                Some(S::Expired)
-            }
+            (
+                S::Held | S::PendingNew | S::New | S::PartiallyFilled | S::PendingCancel | S::PendingReplace,
+                E::Cancelled,
+            ) => Some(S::Cancelled),
+            (
+                S::Held | S::PendingNew | S::New | S::PartiallyFilled | S::PendingCancel | S::PendingReplace,
+                E::Expired,
+            ) => Some(S::Expired),
             (S::New | S::PartiallyFilled | S::PendingReplace, E::CancelRequested) => Some(S::PendingCancel),
             (S::New, E::ReplaceRequested) => Some(S::PendingReplace),
             (S::PendingReplace, E::Replaced) => Some(S::Replaced),
@@ -378,7 +396,7 @@ mod tests {
                 }
             }
         }
-        assert_eq!(checked, 10 * 10 * 3);
+        assert_eq!(checked, 11 * 11 * 3);
     }
 
     #[test]

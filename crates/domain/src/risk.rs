@@ -31,6 +31,8 @@ pub enum RiskReason {
     /// The order costs more than the broker account can spend (the venue's buying power, less
     /// what the engine sent since the venue said so).
     InsufficientBuyingPower,
+    /// A reduce-only order would open, grow or flip the position (working orders included).
+    ReduceOnly,
 }
 
 impl RiskReason {
@@ -49,6 +51,7 @@ impl RiskReason {
             Self::DailyLossLimit => "daily_loss_limit",
             Self::OrderRateLimit => "order_rate_limit",
             Self::InsufficientBuyingPower => "insufficient_buying_power",
+            Self::ReduceOnly => "reduce_only",
         }
     }
 }
@@ -121,11 +124,13 @@ pub fn check_order(intent: &OrderIntent, state: &RiskSnapshot, limits: &RiskLimi
     let committed = state.position.checked_add(state.working).unwrap_or(Qty::MAX);
     let projected = committed.checked_add(signed).unwrap_or(Qty::MAX);
     let reduces_risk = projected.checked_abs().unwrap_or(Qty::MAX) < committed.checked_abs().unwrap_or(Qty::MAX);
-    if state.reduce_only {
-        let keeps_side = projected.is_zero() || projected.is_positive() == committed.is_positive();
-        if !(reduces_risk && keeps_side) {
-            return reject(RiskReason::Halted);
-        }
+    let closes_without_crossing =
+        reduces_risk && (projected.is_zero() || projected.is_positive() == committed.is_positive());
+    if state.reduce_only && !closes_without_crossing {
+        return reject(RiskReason::Halted);
+    }
+    if intent.reduce_only && !closes_without_crossing {
+        return reject(RiskReason::ReduceOnly);
     }
 
     if let Some(max_loss) = limits.max_daily_loss {
@@ -137,9 +142,10 @@ pub fn check_order(intent: &OrderIntent, state: &RiskSnapshot, limits: &RiskLimi
     if limits.max_order_qty.is_some_and(|max| intent.qty > max) {
         return reject(RiskReason::MaxOrderQty);
     }
+    // A stop is valued at the price it triggers at (a trailing stop's is not known yet).
     let valuation_price = match intent.order_type {
-        OrderType::Limit(price) => Some(price),
-        OrderType::Market => state.last_trade,
+        OrderType::Limit(price) | OrderType::StopLimit { limit: price, .. } | OrderType::Stop(price) => Some(price),
+        OrderType::Market | OrderType::TrailingStop(_) => state.last_trade,
     };
     if let Some(max_notional) = limits.max_order_notional {
         let Some(price) = valuation_price else {
@@ -150,7 +156,7 @@ pub fn check_order(intent: &OrderIntent, state: &RiskSnapshot, limits: &RiskLimi
             return reject(RiskReason::MaxOrderNotional);
         }
     }
-    if let (Some(collar), OrderType::Limit(limit)) = (limits.price_collar, intent.order_type) {
+    if let (Some(collar), Some(limit)) = (limits.price_collar, intent.order_type.limit_price()) {
         let Some(last) = state.last_trade else {
             return reject(RiskReason::NoReferencePrice);
         };
@@ -235,6 +241,35 @@ mod tests {
             Some(RiskReason::Halted),
             "working orders count"
         );
+    }
+
+    #[test]
+    fn a_reduce_only_order_is_refused_when_it_would_open_grow_or_flip_the_position() {
+        let limits = RiskLimits::default();
+        let sell = |units| OrderIntent::market(InstrumentId(1), Side::Sell, qty(units)).reducing_only();
+        let long = RiskSnapshot { position: qty(10), ..state() };
+        assert_eq!(reason(check_order(&sell(10), &long, &limits)), None, "closing");
+        assert_eq!(reason(check_order(&sell(11), &long, &limits)), Some(RiskReason::ReduceOnly), "flipping");
+        assert_eq!(reason(check_order(&buy(1).reducing_only(), &long, &limits)), Some(RiskReason::ReduceOnly));
+        let flat = state();
+        assert_eq!(reason(check_order(&sell(1), &flat, &limits)), Some(RiskReason::ReduceOnly), "opening");
+        let stop_working = RiskSnapshot { position: qty(10), working: qty(-10), ..state() };
+        assert_eq!(
+            reason(check_order(&sell(5), &stop_working, &limits)),
+            Some(RiskReason::ReduceOnly),
+            "a working stop already closes it"
+        );
+        assert_eq!(RiskReason::ReduceOnly.code(), "reduce_only");
+    }
+
+    #[test]
+    fn stops_are_valued_at_their_stop_and_stop_limits_at_their_limit() {
+        let limits = RiskLimits { max_order_notional: Some(money("1000")), ..RiskLimits::default() };
+        let order = |order_type| OrderIntent::of_type(InstrumentId(1), Side::Buy, qty(10), order_type);
+        let stop = order(OrderType::Stop(Price::from_units(101)));
+        assert_eq!(reason(check_order(&stop, &state(), &limits)), Some(RiskReason::MaxOrderNotional));
+        let stop_limit = order(OrderType::StopLimit { stop: Price::from_units(101), limit: Price::from_units(99) });
+        assert_eq!(reason(check_order(&stop_limit, &state(), &limits)), None);
     }
 
     #[test]

@@ -10,7 +10,7 @@ use crate::{
 };
 
 /// Every status an order can have, in lifecycle order (the engine's codes).
-pub const ORDER_STATUSES: [&str; 10] = [
+pub const ORDER_STATUSES: [&str; 11] = [
     "pending_new",
     "new",
     "partially_filled",
@@ -21,6 +21,7 @@ pub const ORDER_STATUSES: [&str; 10] = [
     "expired",
     "pending_replace",
     "replaced",
+    "held",
 ];
 
 /// `path` with the filters and `extra` pairs as its query string, empty values left out.

@@ -7,7 +7,7 @@ use axum::{
     Json, Router,
 };
 use chrono::{DateTime, Utc};
-use domain::{OrderType, Side, TimeInForce};
+use domain::{OrderType, Side, TimeInForce, Trail};
 use platform::http::{validate, ApiError, ApiJson, ApiPath, ApiQuery};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -159,12 +159,36 @@ pub struct PlaceOrder {
     /// Quantity (decimal string, at most 8 decimals).
     #[schema(value_type = String, pattern = r"^[0-9]{1,11}(\.[0-9]{1,8})?$")]
     pub qty: Decimal,
-    /// `market` (default) or `limit`.
+    /// `market` (default, or `limit` when a limit price is given), `limit`, `stop` (a market
+    /// order once a trade reaches `stop_price`), `stop_limit` (a limit order at `limit_price`
+    /// once a trade reaches `stop_price`) or `trailing_stop` (a stop `trail_amount` or
+    /// `trail_percent` from the best price since it was placed).
     #[serde(default)]
     pub order_type: Option<String>,
-    /// Limit price, for limit orders.
+    /// Limit price, for limit and stop-limit orders.
     #[schema(value_type = Option<String>, pattern = r"^[0-9]{1,11}(\.[0-9]{1,8})?$")]
     pub limit_price: Option<Decimal>,
+    /// Trigger price, for stop and stop-limit orders: a buy stop triggers at or above it, a sell
+    /// stop at or below.
+    #[schema(value_type = Option<String>, pattern = r"^[0-9]{1,11}(\.[0-9]{1,8})?$")]
+    pub stop_price: Option<Decimal>,
+    /// A trailing stop's distance from the best price, as a price amount.
+    #[schema(value_type = Option<String>, pattern = r"^[0-9]{1,11}(\.[0-9]{1,8})?$")]
+    pub trail_amount: Option<Decimal>,
+    /// A trailing stop's distance from the best price, in percent (`1.5` = 1.5 %, above 0 and
+    /// below 100, at most 4 decimals).
+    #[schema(value_type = Option<String>, pattern = r"^[0-9]{1,2}(\.[0-9]{1,4})?$")]
+    pub trail_percent: Option<Decimal>,
+    /// The order may only bring the position closer to flat; one that would open, grow or flip
+    /// it is rejected with `reduce_only`.
+    #[serde(default)]
+    pub reduce_only: bool,
+    /// Hold a stop at the engine (status `held`) until a trade triggers it, then send the market
+    /// or limit order it becomes, even where the venue takes the type natively (one it does not
+    /// take is always held). A held stop is not shown to the market and survives the restart or
+    /// loss of the engine that placed it: every engine watches held stops.
+    #[serde(default)]
+    pub emulate: bool,
     /// `gtc` (default), `ioc`, `day` or `fok` (fill whole at once or cancel).
     #[serde(default)]
     #[schema(value_type = Option<String>)]
@@ -196,18 +220,10 @@ pub async fn place(
     if !qty.is_positive() {
         return Err(invalid("qty must be greater than zero".into()));
     }
-    let order_type = match (
-        req.order_type.as_deref().unwrap_or(if req.limit_price.is_some() { "limit" } else { "market" }),
-        req.limit_price,
-    ) {
-        ("market", None) => OrderType::Market,
-        ("limit", Some(p)) if p > Decimal::ZERO => {
-            OrderType::Limit(convert::price(p).map_err(|e| invalid(format!("limit_price: {e}")))?)
-        }
-        ("limit", _) => return Err(invalid("a limit order needs a positive limit_price".into())),
-        ("market", Some(_)) => return Err(invalid("a market order takes no limit_price".into())),
-        (other, _) => return Err(invalid(format!("order_type must be market or limit, got {other:?}"))),
-    };
+    let order_type = order_type_of(&req).map_err(invalid)?;
+    if req.emulate && !order_type.is_stop() {
+        return Err(invalid(format!("only stop orders are emulated, not a {} order", order_type.code())));
+    }
     let symbol = req.symbol.trim().to_ascii_uppercase();
     if symbol.is_empty() || req.account.trim().is_empty() {
         return Err(invalid("account and symbol are required".into()));
@@ -227,15 +243,72 @@ pub async fn place(
         qty,
         order_type,
         time_in_force: req.time_in_force.unwrap_or_default(),
+        reduce_only: req.reduce_only,
         signal_id: None,
         lease: None,
         bypass_halt: false,
+        emulate: req.emulate,
     };
     tracing::info!(actor = %caller.name, client_order_id = %order.client_order_id, "manual order");
     match state.oms.place(order).await? {
         WriteOutcome::Created(o) => Ok((StatusCode::CREATED, Json(o))),
         WriteOutcome::Existing(o) => Ok((StatusCode::OK, Json(o))),
     }
+}
+
+/// The order type a request asks for, with its prices, or what is wrong with it.
+fn order_type_of(req: &PlaceOrder) -> Result<OrderType, String> {
+    let positive = |name: &str, value: Option<Decimal>| -> Result<Option<domain::Price>, String> {
+        match value {
+            None => Ok(None),
+            Some(v) if v > Decimal::ZERO => convert::price(v).map(Some).map_err(|e| format!("{name}: {e}")),
+            Some(_) => Err(format!("{name} must be greater than zero")),
+        }
+    };
+    let limit = positive("limit_price", req.limit_price)?;
+    let stop = positive("stop_price", req.stop_price)?;
+    let trail_amount = positive("trail_amount", req.trail_amount)?;
+    let trail_percent = match req.trail_percent {
+        None => None,
+        Some(pct) => {
+            let rate = convert::percent(pct).map_err(|_| "trail_percent: at most 4 decimals".to_owned())?;
+            let trail = Trail::Percent(rate);
+            if !trail.is_valid() {
+                return Err("trail_percent must be above 0 and below 100".into());
+            }
+            Some(trail)
+        }
+    };
+    let kind = req.order_type.as_deref().unwrap_or(if limit.is_some() { "limit" } else { "market" });
+    let trail = match (trail_amount, trail_percent) {
+        (Some(_), Some(_)) => return Err("give trail_amount or trail_percent, not both".into()),
+        (Some(amount), None) => Some(Trail::Amount(amount)),
+        (None, percent) => percent,
+    };
+    let unexpected = |field: &str| Err(format!("a {kind} order takes no {field}"));
+    if kind != "trailing_stop" && trail.is_some() {
+        return unexpected(if req.trail_amount.is_some() { "trail_amount" } else { "trail_percent" });
+    }
+    if !matches!(kind, "stop" | "stop_limit") && stop.is_some() {
+        return unexpected("stop_price");
+    }
+    if !matches!(kind, "limit" | "stop_limit") && limit.is_some() {
+        return unexpected("limit_price");
+    }
+    Ok(match (kind, limit, stop, trail) {
+        ("market", ..) => OrderType::Market,
+        ("limit", Some(limit), ..) => OrderType::Limit(limit),
+        ("stop", _, Some(stop), _) => OrderType::Stop(stop),
+        ("stop_limit", Some(limit), Some(stop), _) => OrderType::StopLimit { stop, limit },
+        ("trailing_stop", _, _, Some(trail)) => OrderType::TrailingStop(trail),
+        ("limit", ..) => return Err("a limit order needs a positive limit_price".into()),
+        ("stop", ..) => return Err("a stop order needs a positive stop_price".into()),
+        ("stop_limit", ..) => return Err("a stop_limit order needs a positive stop_price and limit_price".into()),
+        ("trailing_stop", ..) => return Err("a trailing_stop order needs trail_amount or trail_percent".into()),
+        (other, ..) => {
+            return Err(format!("order_type must be market, limit, stop, stop_limit or trailing_stop, got {other:?}"))
+        }
+    })
 }
 
 /// Cancel an order: 202 with the order in `pending_cancel` (or `cancelled` if it was never sent).

@@ -10,6 +10,7 @@
 
 mod busts;
 pub mod risk;
+pub mod triggers;
 
 use std::sync::{
     atomic::{AtomicI64, Ordering},
@@ -19,7 +20,7 @@ use std::sync::{
 use chrono::{DateTime, Utc};
 use domain::{
     position::Position, InstrumentId, OrderEvent, OrderIntent, OrderState, OrderStatus, OrderType, Qty, Side,
-    TimeInForce,
+    TimeInForce, Trail,
 };
 use rust_decimal::Decimal;
 use serde::Serialize;
@@ -61,12 +62,17 @@ pub struct NewOrder {
     pub order_type: OrderType,
     /// Time in force.
     pub time_in_force: TimeInForce,
+    /// May only bring the position closer to flat (refused by the risk checks otherwise).
+    pub reduce_only: bool,
     /// The signal that caused it.
     pub signal_id: Option<i64>,
     /// The runner's lease, checked against the database.
     pub lease: Option<LeaseClaim>,
     /// Orders that close positions for a halt (`flatten`) pass the kill switch.
     pub bypass_halt: bool,
+    /// Hold a stop at the engine until it triggers even where the venue has the order type
+    /// (stops the venue does not support are always held).
+    pub emulate: bool,
 }
 
 /// An order row locked for an update, with the epoch of the owner that took it.
@@ -92,12 +98,35 @@ pub struct OrderRow {
     pub symbol: String,
     /// `buy` or `sell`.
     pub side: String,
-    /// `market` or `limit`.
+    /// `market`, `limit`, `stop`, `stop_limit` or `trailing_stop`.
     pub order_type: String,
-    /// Limit price.
+    /// Limit price (limit and stop-limit orders).
     #[serde(serialize_with = "convert::ser_opt_dec")]
     #[schema(value_type = Option<String>)]
     pub limit_price: Option<Decimal>,
+    /// Trigger price (stop and stop-limit orders).
+    #[serde(serialize_with = "convert::ser_opt_dec")]
+    #[schema(value_type = Option<String>)]
+    pub stop_price: Option<Decimal>,
+    /// A trailing stop's distance from the best price, as a price amount.
+    #[serde(serialize_with = "convert::ser_opt_dec")]
+    #[schema(value_type = Option<String>)]
+    pub trail_amount: Option<Decimal>,
+    /// A trailing stop's distance from the best price, in percent (`1.5` = 1.5 %).
+    #[serde(serialize_with = "convert::ser_opt_dec")]
+    #[schema(value_type = Option<String>)]
+    pub trail_percent: Option<Decimal>,
+    /// The order may only bring the position closer to flat.
+    pub reduce_only: bool,
+    /// The engine holds (status `held`) or held the stop's trigger: once triggered, the venue
+    /// got the market or limit order the stop became.
+    pub emulated: bool,
+    /// A held trailing stop's best price so far.
+    #[serde(serialize_with = "convert::ser_opt_dec")]
+    #[schema(value_type = Option<String>)]
+    pub trigger_reference: Option<Decimal>,
+    /// When a held stop's trigger was reached.
+    pub triggered_at: Option<DateTime<Utc>>,
     /// `gtc`, `ioc`, `day` or `fok`.
     pub time_in_force: String,
     /// Ordered quantity.
@@ -113,7 +142,7 @@ pub struct OrderRow {
     #[schema(value_type = Option<String>)]
     pub avg_fill_price: Option<Decimal>,
     /// Lifecycle status (`pending_new`, `new`, `partially_filled`, `filled`, `pending_cancel`,
-    /// `cancelled`, `rejected`, `expired`, `pending_replace`, `replaced`).
+    /// `cancelled`, `rejected`, `expired`, `pending_replace`, `replaced`, `held`).
     pub status: String,
     /// Risk or venue rejection reason code.
     pub reject_reason: Option<String>,
@@ -138,13 +167,35 @@ impl OrderRow {
         Ok(OrderState { status, qty: convert::qty(self.qty)?, filled: convert::qty(self.filled_qty)? })
     }
 
-    /// The domain intent for what is still open.
+    /// The order's type with its prices, from the stored columns.
+    pub fn order_type(&self) -> Result<OrderType, OmsError> {
+        let corrupt =
+            || OmsError::Corrupt(format!("order {} has an incomplete {} order", self.order_id, self.order_type));
+        let price = |value: Option<Decimal>| value.map(convert::price).transpose().map_err(OmsError::from);
+        Ok(match self.order_type.as_str() {
+            "limit" => OrderType::Limit(price(self.limit_price)?.ok_or_else(corrupt)?),
+            "stop" => OrderType::Stop(price(self.stop_price)?.ok_or_else(corrupt)?),
+            "stop_limit" => OrderType::StopLimit {
+                stop: price(self.stop_price)?.ok_or_else(corrupt)?,
+                limit: price(self.limit_price)?.ok_or_else(corrupt)?,
+            },
+            "trailing_stop" => OrderType::TrailingStop(match (self.trail_amount, self.trail_percent) {
+                (Some(amount), None) => Trail::Amount(convert::price(amount)?),
+                (None, Some(percent)) => Trail::Percent(convert::percent(percent)?),
+                _ => return Err(corrupt()),
+            }),
+            _ => OrderType::Market,
+        })
+    }
+
+    /// The domain intent for what is still open. An emulated stop that triggered is the market
+    /// or limit order it became: that is what its venue knows.
     pub fn open_intent(&self, instrument: InstrumentId) -> Result<OrderIntent, OmsError> {
         let state = self.state()?;
         let side = if self.side == "buy" { Side::Buy } else { Side::Sell };
-        let order_type = match self.limit_price {
-            Some(price) => OrderType::Limit(convert::price(price)?),
-            None => OrderType::Market,
+        let order_type = match self.order_type()? {
+            stop if self.emulated && state.status != OrderStatus::Held => stop.triggered(),
+            order_type => order_type,
         };
         let time_in_force = match self.time_in_force.as_str() {
             "ioc" => TimeInForce::Ioc,
@@ -152,7 +203,14 @@ impl OrderRow {
             "fok" => TimeInForce::Fok,
             _ => TimeInForce::Gtc,
         };
-        Ok(OrderIntent { instrument, side, qty: state.remaining(), order_type, time_in_force })
+        Ok(OrderIntent {
+            instrument,
+            side,
+            qty: state.remaining(),
+            order_type,
+            time_in_force,
+            reduce_only: self.reduce_only,
+        })
     }
 }
 
@@ -238,6 +296,8 @@ pub struct Oms {
     venues: Venues,
     market: MarketData,
     fills: tokio::sync::broadcast::Sender<BookedFill>,
+    /// Wakes this process's trigger watcher when it wrote a held stop.
+    held_changed: Arc<tokio::sync::Notify>,
 }
 
 /// A fill this process booked, for the strategy that owns the order (its `on_fill`).
@@ -254,9 +314,14 @@ pub struct BookedFill {
 }
 
 const ORDER_COLUMNS: &str = "order_id, account, strategy, client_order_id, symbol, side, order_type, limit_price, \
-    time_in_force, qty, filled_qty, avg_fill_price, status, reject_reason, venue, instance_id, signal_id, replaces, created_at, updated_at";
+    stop_price, trail_amount, trail_percent, reduce_only, emulated, trigger_reference, triggered_at, time_in_force, qty, filled_qty, avg_fill_price, status, reject_reason, venue, instance_id, signal_id, replaces, created_at, updated_at";
 
-/// Statuses in which an order may still fill.
+/// Statuses in which an order is working at the engine or its venue and counts towards the
+/// position it may build: the open statuses and `held`.
+pub const WORKING_STATUSES: [&str; 6] =
+    ["pending_new", "new", "partially_filled", "pending_cancel", "pending_replace", "held"];
+
+/// Statuses in which an order may still fill at its venue (a held stop is not there yet).
 pub const OPEN_STATUSES: [&str; 5] = ["pending_new", "new", "partially_filled", "pending_cancel", "pending_replace"];
 
 impl Oms {
@@ -265,7 +330,15 @@ impl Oms {
     pub fn new(pool: PgPool, instance_id: &str, venues: impl Into<Venues>, market: MarketData) -> Self {
         let (fills, _) = tokio::sync::broadcast::channel(4096);
         let venues = venues.into();
-        Self { pool, instance_id: Arc::from(instance_id), epoch: Arc::new(AtomicI64::new(0)), venues, market, fills }
+        Self {
+            pool,
+            instance_id: Arc::from(instance_id),
+            epoch: Arc::new(AtomicI64::new(0)),
+            venues,
+            market,
+            fills,
+            held_changed: Arc::new(tokio::sync::Notify::new()),
+        }
     }
 
     /// Fills booked from now on (strategies' `on_fill`).
@@ -328,6 +401,8 @@ impl Oms {
         }
         if order.status == OrderStatus::PendingNew.code() {
             self.dispatch(order).await;
+        } else if order.status == OrderStatus::Held.code() {
+            self.held_changed.notify_one();
         } else if order.reject_reason.as_deref() == Some(domain::risk::RiskReason::DailyLossLimit.code()) {
             let already = match self.pool.acquire().await {
                 Ok(mut conn) => risk::is_halted(&mut conn, &order.account, &order.strategy).await.unwrap_or(false),
@@ -389,22 +464,28 @@ impl Oms {
             qty: order.qty,
             order_type: order.order_type,
             time_in_force: order.time_in_force,
+            reduce_only: order.reduce_only,
         };
         let (venue_name, venue) = self.venues.route(&order.account);
         let buying_power = venue.buying_power(Some(&order.symbol)).map(|figure| (venue_name, figure));
         let verdict = risk::evaluate(tx, &self.market, order, &intent, buying_power).await?;
+        let emulated =
+            order.order_type.is_stop() && (order.emulate || !venue.supports(order.order_type, &order.symbol));
         let (status, reason) = match verdict {
+            Ok(()) if emulated => (OrderStatus::Held, None),
             Ok(()) => (OrderStatus::PendingNew, None),
             Err(reason) => (OrderStatus::Rejected, Some(reason)),
         };
-        let limit_price = match order.order_type {
-            OrderType::Limit(price) => Some(price.dec()),
-            OrderType::Market => None,
+        let (trail_amount, trail_percent) = match order.order_type {
+            OrderType::TrailingStop(Trail::Amount(amount)) => (Some(amount.dec()), None),
+            OrderType::TrailingStop(Trail::Percent(rate)) => (None, Some(convert::bps_to_percent(rate))),
+            _ => (None, None),
         };
         let inserted: Option<OrderRow> = sqlx::query_as(&format!(
             "insert into \"order\" (account, strategy, client_order_id, symbol, side, order_type, limit_price,
-                time_in_force, qty, status, reject_reason, venue, instance_id, fencing_token, signal_id, owner_epoch)
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+                time_in_force, qty, status, reject_reason, venue, instance_id, fencing_token, signal_id, owner_epoch,
+                stop_price, trail_amount, trail_percent, reduce_only, emulated)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
              on conflict (account, client_order_id) do nothing
              returning {ORDER_COLUMNS}"
         ))
@@ -413,8 +494,8 @@ impl Oms {
         .bind(&order.client_order_id)
         .bind(&order.symbol)
         .bind(side_code(order.side))
-        .bind(if limit_price.is_some() { "limit" } else { "market" })
-        .bind(limit_price)
+        .bind(order.order_type.code())
+        .bind(order.order_type.limit_price().map(ToDecimal::dec))
         .bind(tif_code(order.time_in_force))
         .bind(order.qty.dec())
         .bind(status.code())
@@ -424,6 +505,11 @@ impl Oms {
         .bind(order.lease.map(|l| l.fencing_token))
         .bind(order.signal_id)
         .bind(self.epoch())
+        .bind(order.order_type.stop_price().map(ToDecimal::dec))
+        .bind(trail_amount)
+        .bind(trail_percent)
+        .bind(order.reduce_only)
+        .bind(emulated)
         .fetch_optional(&mut *tx)
         .await?;
         let Some(row) = inserted else {
@@ -445,8 +531,8 @@ impl Oms {
         let mut tx = self.pool.begin().await?;
         let row = lock_order(&mut tx, order_id).await?;
         let mut state = row.state()?;
-        let event =
-            if state.status == OrderStatus::PendingNew { OrderEvent::Cancelled } else { OrderEvent::CancelRequested };
+        let unsent = matches!(state.status, OrderStatus::PendingNew | OrderStatus::Held);
+        let event = if unsent { OrderEvent::Cancelled } else { OrderEvent::CancelRequested };
         if state.status == OrderStatus::PendingCancel {
             tx.rollback().await?;
             return Ok(row);
@@ -456,7 +542,11 @@ impl Oms {
         record_event(&mut tx, &row, event.code(), Some(&row.status), next.code(), Some(serde_json::json!({"by": by})))
             .await?;
         tx.commit().await?;
-        // The venue is told in both cases: a pending_new order may be on its way to it.
+        // The venue is told unless the engine held the order: a pending_new order may be on
+        // its way to it.
+        if row.status == OrderStatus::Held.code() {
+            return Ok(updated);
+        }
         if let Some(venue) = self.venue_of(&row) {
             venue.cancel(order_id, &row.symbol).await;
         }
@@ -489,6 +579,12 @@ impl Oms {
         if state.status != OrderStatus::New {
             return Err(OmsError::NotAmendable(order_id, row.status.clone()));
         }
+        if !matches!(row.order_type.as_str(), "market" | "limit") {
+            return Err(OmsError::Invalid(format!(
+                "a {} order cannot be amended; cancel it and place another",
+                row.order_type
+            )));
+        }
         let old_limit = row.limit_price.map(convert::price).transpose()?;
         let order_type = match (old_limit, limit_price) {
             (None, Some(_)) => return Err(OmsError::Invalid("a market order has no limit price to amend".into())),
@@ -514,9 +610,11 @@ impl Oms {
             qty: new_qty,
             order_type,
             time_in_force,
+            reduce_only: row.reduce_only,
             signal_id: row.signal_id,
             lease: None,
             bypass_halt: false,
+            emulate: false,
         };
         let outcome = self.write(&mut tx, &amendment).await?;
         let WriteOutcome::Created(child) = outcome else {

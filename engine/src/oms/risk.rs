@@ -227,7 +227,7 @@ pub async fn evaluate(
     )
     .bind(&order.account)
     .bind(&order.symbol)
-    .bind(&super::OPEN_STATUSES[..])
+    .bind(&super::WORKING_STATUSES[..])
     .fetch_all(&mut *tx)
     .await?;
     let mut working = Qty::ZERO;

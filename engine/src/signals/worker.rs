@@ -221,9 +221,11 @@ async fn decide(
             qty: intent.qty,
             order_type: intent.order_type,
             time_in_force: intent.time_in_force,
+            reduce_only: intent.reduce_only,
             signal_id: Some(*signal_id),
             lease: None,
             bypass_halt: false,
+            emulate: false,
         };
         outcomes.push(oms.write(tx, &order).await?);
     }

@@ -23,7 +23,7 @@
 use std::{sync::Arc, time::Duration};
 
 use chrono::{DateTime, Utc};
-use domain::{Money, OrderType, Side, Timestamp};
+use domain::{Money, OrderType, Side, Timestamp, Trail};
 use futures_util::{SinkExt, StreamExt};
 use platform::{
     aws::Redacted,
@@ -341,12 +341,23 @@ impl AlpacaVenue {
             "symbol": &*order.symbol,
             "qty": intent.qty.dec().to_string(),
             "side": match intent.side { Side::Buy => "buy", Side::Sell => "sell" },
-            "type": match intent.order_type { OrderType::Market => "market", OrderType::Limit(_) => "limit" },
+            // Alpaca's order types have the domain's names.
+            "type": intent.order_type.code(),
             "time_in_force": crate::oms::tif_code(intent.time_in_force),
             "client_order_id": client_order_id(order.order_id),
         });
-        if let OrderType::Limit(price) = intent.order_type {
+        if let Some(price) = intent.order_type.limit_price() {
             body["limit_price"] = json!(price.dec().to_string());
+        }
+        if let Some(price) = intent.order_type.stop_price() {
+            body["stop_price"] = json!(price.dec().to_string());
+        }
+        match intent.order_type {
+            OrderType::TrailingStop(Trail::Amount(amount)) => body["trail_price"] = json!(amount.dec().to_string()),
+            OrderType::TrailingStop(Trail::Percent(rate)) => {
+                body["trail_percent"] = json!(crate::convert::bps_to_percent(rate).to_string());
+            }
+            _ => {}
         }
         match self.call(reqwest::Method::POST, "/v2/orders", |r| r.json(&body)).await {
             Ok(res) if res.status().is_success() => match res.json::<AlpacaOrder>().await {

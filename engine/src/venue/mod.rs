@@ -174,6 +174,24 @@ impl Venue {
         matches!(self, Self::Paper(_))
     }
 
+    /// Whether the venue takes `order_type` for `symbol` natively; the engine holds the
+    /// trigger of a stop it does not (see `crate::oms::triggers`).
+    /// - Paper: every type (the domain's simulated venue).
+    /// - Alpaca: every type for equities; crypto pairs (`BTC/USD`) take market, limit and
+    ///   stop-limit orders only.
+    /// - Binance Spot: stops and stop-limits; trailing stops by whole basis points of price
+    ///   (`trailingDelta`), not by an amount.
+    pub fn supports(&self, order_type: domain::OrderType, symbol: &str) -> bool {
+        use domain::{OrderType as T, Trail};
+        match (self, order_type) {
+            (Self::Paper(_), _) | (_, T::Market | T::Limit(_) | T::StopLimit { .. }) => true,
+            (Self::Alpaca(_), T::Stop(_) | T::TrailingStop(_)) => !symbol.contains('/'),
+            (Self::Binance(_), T::Stop(_)) => true,
+            (Self::Binance(_), T::TrailingStop(Trail::Percent(rate))) => rate.centi_bps() % 100 == 0,
+            (Self::Binance(_), T::TrailingStop(Trail::Amount(_))) => false,
+        }
+    }
+
     /// Hands an order to the venue; the outcome arrives as events.
     pub async fn submit(&self, order: VenueOrder) {
         match self {

@@ -1203,3 +1203,34 @@ async fn a_fill_or_kill_order_goes_to_alpaca_with_its_native_fok() {
     assert_eq!(alpaca.requests.lock().unwrap()[0]["time_in_force"], "fok");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn stop_limit_and_trailing_stop_orders_go_to_alpaca_as_its_native_order_types() {
+    let (app, alpaca, _db) = spawn_alpaca_engine().await;
+    let orders = [
+        json!({"account": "live", "symbol": "AAPL", "side": "sell", "qty": "2", "order_type": "stop_limit",
+               "stop_price": "145", "limit_price": "144.5", "client_order_id": "stop-limit-alpaca"}),
+        json!({"account": "live", "symbol": "AAPL", "side": "sell", "qty": "2", "order_type": "trailing_stop",
+               "trail_percent": "1.25", "client_order_id": "trailing-alpaca"}),
+        json!({"account": "live", "symbol": "AAPL", "side": "buy", "qty": "1", "order_type": "trailing_stop",
+               "trail_amount": "0.75", "client_order_id": "trailing-amount-alpaca"}),
+    ];
+    for body in orders {
+        let (status, placed) = app.post("/api/v1/orders", body).await;
+        assert_eq!(status, 201, "{placed}");
+        app.order_reaches(placed["order_id"].as_i64().unwrap(), "new").await;
+    }
+    let requests = alpaca.requests.lock().unwrap().clone();
+    let fields =
+        |n: usize, names: &[&str]| -> Vec<Value> { names.iter().map(|name| requests[n][*name].clone()).collect() };
+    assert_eq!(fields(0, &["type", "stop_price", "limit_price"]), [json!("stop_limit"), json!("145"), json!("144.5")]);
+    assert_eq!(
+        fields(1, &["type", "trail_percent", "trail_price"]),
+        [json!("trailing_stop"), json!("1.25"), Value::Null]
+    );
+    assert_eq!(
+        fields(2, &["type", "trail_price", "trail_percent"]),
+        [json!("trailing_stop"), json!("0.75"), Value::Null]
+    );
+    app.stop().await;
+}

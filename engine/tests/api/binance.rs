@@ -356,10 +356,15 @@ impl StandIn {
             "clientOrderId": client_order_id, "price": params.get("price").cloned().unwrap_or_else(|| "0.00000000".into()),
             "origQty": params["quantity"], "executedQty": "0.00000000", "cummulativeQuoteQty": "0.00000000",
             "status": "NEW", "timeInForce": params.get("timeInForce").cloned().unwrap_or_else(|| "GTC".into()),
-            "type": params["type"], "side": params["side"], "stopPrice": "0.00000000", "icebergQty": "0.00000000",
+            "type": params["type"], "side": params["side"],
+            "stopPrice": params.get("stopPrice").cloned().unwrap_or_else(|| "0.00000000".into()), "icebergQty": "0.00000000",
             "time": now, "updateTime": now, "isWorking": true, "workingTime": now, "origQuoteOrderQty": "0.000000",
             "selfTradePreventionMode": "EXPIRE_MAKER"
         });
+        let mut order = order;
+        if let Some(delta) = params.get("trailingDelta") {
+            order["trailingDelta"] = json!(delta.parse::<u64>().unwrap_or_default());
+        }
         self.orders.lock().unwrap().insert(client_order_id.clone(), order.clone());
         *self.placements.lock().unwrap().entry(client_order_id.clone()).or_default() += 1;
         self.send(self.report(&order, "NEW", None));
@@ -544,9 +549,18 @@ pub(crate) async fn binance_engine_with(
     binance: &StandIn,
     reconcile_every: Duration,
 ) -> TestApp {
+    binance_engine_fed_by(db, binance, reconcile_every, &FakeFeed::start().await).await
+}
+
+/// As [`binance_engine_with`], with the market data of `feed`.
+async fn binance_engine_fed_by(
+    db: &test_support::TestDb,
+    binance: &StandIn,
+    reconcile_every: Duration,
+    feed: &FakeFeed,
+) -> TestApp {
     *binance.listening.lock().unwrap() = false;
-    let feed = FakeFeed::start().await;
-    let mut settings = test_settings(&db.url(), &feed);
+    let mut settings = test_settings(&db.url(), feed);
     settings.reconcile_interval = reconcile_every;
     settings.venue = venue_settings(binance);
     let app = spawn_with(settings).await;
@@ -816,5 +830,58 @@ async fn a_fill_or_kill_limit_order_is_sent_to_binance_as_fok() {
     assert_eq!(status, 201, "{placed}");
     eventually("the order reaches Binance", || async { !binance.requests.lock().unwrap().is_empty() }).await;
     assert_eq!(binance.requests.lock().unwrap()[0].get("timeInForce").map(String::as_str), Some("FOK"));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn stop_limit_and_percent_trailing_stops_go_to_binance_natively_and_an_amount_trail_is_held_by_the_engine_until_it_triggers(
+) {
+    let db = test_support::TestDb::new().await;
+    let binance = StandIn::start().await;
+    let feed = FakeFeed::start().await;
+    let app = binance_engine_fed_by(&db, &binance, Duration::from_secs(60), &feed).await;
+    let stop_limit = json!({"account": "spot", "symbol": "BTCUSDT", "side": "buy", "qty": "0.01", "order_type": "stop_limit",
+                            "stop_price": "61000", "limit_price": "61100", "client_order_id": "stop-limit-binance"});
+    let (status, placed) = app.post("/api/v1/orders", stop_limit).await;
+    assert_eq!(status, 201, "{placed}");
+    eventually("the stop-limit reaches Binance", || async { binance.requests.lock().unwrap().len() == 1 }).await;
+    let trailing = json!({"account": "spot", "symbol": "BTCUSDT", "side": "buy", "qty": "0.01", "order_type": "trailing_stop",
+                          "trail_percent": "1.25", "client_order_id": "trailing-binance"});
+    app.post("/api/v1/orders", trailing).await;
+    eventually("the trailing stop reaches Binance", || async { binance.requests.lock().unwrap().len() == 2 }).await;
+    {
+        let requests = binance.requests.lock().unwrap();
+        let field = |n: usize, name: &str| requests[n].get(name).cloned();
+        assert_eq!(
+            [field(0, "type"), field(0, "stopPrice"), field(0, "price"), field(0, "timeInForce")],
+            [Some("STOP_LOSS_LIMIT".into()), Some("61000".into()), Some("61100".into()), Some("GTC".into())]
+        );
+        assert_eq!(
+            [field(1, "type"), field(1, "trailingDelta"), field(1, "stopPrice")],
+            [Some("STOP_LOSS".into()), Some("125".into()), None]
+        );
+    }
+    // Binance cannot trail by an amount: the engine holds the stop and trails the trades itself.
+    let amount = json!({"account": "spot", "symbol": "BTCUSDT", "side": "buy", "qty": "0.01", "order_type": "trailing_stop",
+                        "trail_amount": "50", "client_order_id": "trailing-amount-binance"});
+    let (status, placed) = app.post("/api/v1/orders", amount).await;
+    assert_eq!(
+        (status, placed["status"].as_str(), placed["emulated"].as_bool()),
+        (201, Some("held"), Some(true)),
+        "{placed}"
+    );
+    let id = placed["order_id"].as_i64().unwrap();
+    feed.wait_for_clients(1).await;
+    tokio::time::sleep(engine::oms::triggers::RELOAD_EVERY + Duration::from_millis(200)).await;
+    // The lowest trade is 60,000: the buy stop is 60,050, which 60,040 does not reach.
+    for price in ["60100", "60000", "60040"] {
+        feed.tick("BTCUSDT", price);
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(binance.requests.lock().unwrap().len(), 2, "not sent while held");
+    feed.tick("BTCUSDT", "60060");
+    app.order_reaches(id, "new").await;
+    let sent = binance.requests.lock().unwrap()[2].clone();
+    assert_eq!((sent["type"].as_str(), sent["quantity"].as_str(), sent.get("trailingDelta")), ("MARKET", "0.01", None));
     app.stop().await;
 }

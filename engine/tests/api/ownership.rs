@@ -56,9 +56,11 @@ async fn write_buy(oms: &Oms, account: &str, symbol: &str, qty: &str, client_ord
                 qty: engine::convert::qty(dec(qty)).unwrap(),
                 order_type: domain::OrderType::Market,
                 time_in_force: domain::TimeInForce::Gtc,
+                reduce_only: false,
                 signal_id: None,
                 lease: None,
                 bypass_halt: false,
+                emulate: false,
             },
         )
         .await

@@ -345,3 +345,73 @@ async fn an_amend_committed_just_before_a_kill_9_is_carried_out_by_the_restarted
     assert_eq!(fills, [amendment_id], "one fill, of the amendment");
     drop(second);
 }
+
+#[tokio::test]
+async fn an_emulated_trailing_stop_survives_a_kill_9_and_another_engine_triggers_it_from_the_stored_best_price() {
+    let db = TestDb::new().await;
+    let feed = FakeFeed::start().await;
+    let token = engine::auth::create_token(&db.pool, "ops").await.unwrap();
+    let client = reqwest::Client::new();
+    let mut first = start_engine(&db, &feed, "stops-a", &[]).await;
+    feed.wait_for_clients(1).await;
+    let order = json!({"account": "s", "symbol": "SOLUSD", "side": "sell", "qty": "2", "order_type": "trailing_stop",
+                       "trail_amount": "2", "emulate": true, "client_order_id": "held-trail"});
+    let (status, placed) = post(&client, &token, format!("{}/api/v1/orders", first.url), order).await;
+    assert_eq!((status, placed["status"].as_str()), (201, Some("held")), "{placed}");
+    let order_id = placed["order_id"].as_i64().unwrap();
+    let reference = || async {
+        sqlx::query_scalar::<_, Option<String>>("select trigger_reference::text from \"order\" where order_id = $1")
+            .bind(order_id)
+            .fetch_one(&db.pool)
+            .await
+            .unwrap()
+            .map(|r| r.trim_end_matches('0').trim_end_matches('.').to_owned())
+    };
+    let trades_until = |price: &'static str| {
+        let (feed, reference) = (&feed, &reference);
+        async move {
+            eventually(&format!("the first engine stores the best price {price}"), || async {
+                feed.tick("SOLUSD", price);
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                reference().await.as_deref() == Some(price)
+            })
+            .await;
+        }
+    };
+    trades_until("100").await;
+    trades_until("105").await;
+    first.child.kill().await.unwrap(); // SIGKILL: its watcher is gone; the stop is 103 from the high of 105
+
+    let second = start_engine(&db, &feed, "stops-b", &[]).await;
+    feed.wait_for_clients(1).await;
+    tokio::time::sleep(engine::oms::triggers::RELOAD_EVERY * 2).await;
+    feed.tick("SOLUSD", "103.5");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(order_status(&db.pool, order_id).await, "held", "103.5 is above the stop of 103");
+    // Trailing from scratch, the second engine would put the stop at 101.5 and not trigger here.
+    feed.tick("SOLUSD", "102.9");
+    eventually("the second engine triggers the stop", || async { order_status(&db.pool, order_id).await != "held" })
+        .await;
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(5) && order_status(&db.pool, order_id).await != "filled" {
+        feed.tick("SOLUSD", "102.8");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(order_status(&db.pool, order_id).await, "filled");
+    let (owner, price): (String, String) =
+        sqlx::query_as("select instance_id, avg_fill_price::text from \"order\" where order_id = $1")
+            .bind(order_id)
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!((owner.as_str(), price.trim_end_matches('0').trim_end_matches('.')), ("stops-b", "102.8"));
+    let triggered: Vec<Value> =
+        sqlx::query_scalar("select detail from order_event where order_id = $1 and event = 'triggered'")
+            .bind(order_id)
+            .fetch_all(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(triggered.len(), 1, "triggered once");
+    assert_eq!((triggered[0]["by"].as_str(), triggered[0]["price"].as_str()), (Some("stops-b"), Some("102.9")));
+    drop(second);
+}

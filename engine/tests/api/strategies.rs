@@ -183,12 +183,14 @@ async fn an_order_written_with_a_stale_fencing_token_is_refused() {
         qty: domain::Qty::ONE,
         order_type: domain::OrderType::Market,
         time_in_force: domain::TimeInForce::Gtc,
+        reduce_only: false,
         signal_id: None,
         lease: Some(engine::oms::LeaseClaim {
             strategy_id: strategy["strategy_id"].as_i64().unwrap(),
             fencing_token: token,
         }),
         bypass_halt: false,
+        emulate: false,
     };
     assert!(matches!(oms.place(order(token - 1, "stale")).await, Err(engine::oms::OmsError::StaleLease)));
     assert!(oms.place(order(token, "current")).await.is_ok());

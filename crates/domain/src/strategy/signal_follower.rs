@@ -2,7 +2,7 @@
 
 use super::{IntentBuffer, ParamReader, Strategy, StrategyBase, StrategyConfigError, StrategyContext, StrategyParams};
 use crate::fixed::Qty;
-use crate::market::{ExternalSignal, InstrumentId, OrderIntent, OrderType, Side, SignalAction, TimeInForce};
+use crate::market::{ExternalSignal, InstrumentId, OrderIntent, OrderType, Side, SignalAction};
 
 /// Turns each external signal into one order:
 /// - `buy`: buy the signal's quantity (or `quantity`);
@@ -41,7 +41,7 @@ impl SignalFollower {
             (true, Some(price)) => OrderType::Limit(price),
             _ => OrderType::Market,
         };
-        OrderIntent { instrument: self.instrument, side, qty, order_type, time_in_force: TimeInForce::Gtc }
+        OrderIntent::of_type(self.instrument, side, qty, order_type)
     }
 }
 

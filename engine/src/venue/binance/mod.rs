@@ -34,7 +34,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use domain::{Money, OrderType, Side, TimeInForce, Timestamp};
+use domain::{Money, OrderType, Side, TimeInForce, Timestamp, Trail};
 use futures_util::{SinkExt, StreamExt};
 use hmac::{Hmac, Mac};
 use platform::{
@@ -400,10 +400,7 @@ impl BinanceVenue {
         let info = self.symbol_info(&order.symbol).await;
         if let Some(info) = &info {
             let intent = order.intent;
-            let limit_price = match intent.order_type {
-                OrderType::Limit(price) => Some(price.dec()),
-                OrderType::Market => None,
-            };
+            let limit_price = intent.order_type.limit_price().map(|price| price.dec());
             if let Err(reason) = info.check(Proposed { qty: intent.qty.dec(), limit_price }) {
                 tracing::info!(order_id = order.order_id, %reason, "order refused by Binance's exchange filters before sending");
                 return self.emit(order.order_id, VenueEventKind::Rejected { reason }).await;
@@ -432,19 +429,43 @@ impl BinanceVenue {
                 .to_owned(),
             ),
         ];
+        // Binance has no day orders for spot (it trades around the clock): a day order rests
+        // like GTC.
+        let tif = match intent.time_in_force {
+            TimeInForce::Ioc => "IOC",
+            TimeInForce::Fok => "FOK",
+            TimeInForce::Gtc | TimeInForce::Day => "GTC",
+        };
+        // STOP_LOSS is a market order once triggered, STOP_LOSS_LIMIT a limit order; a buy
+        // triggers at or above the stop, a sell at or below, as in the domain. A trailing stop
+        // is a STOP_LOSS with `trailingDelta` in basis points.
         match intent.order_type {
             OrderType::Market => params.push(("type", "MARKET".to_owned())),
             OrderType::Limit(price) => {
                 params.push(("type", "LIMIT".to_owned()));
-                // Binance has no day orders for spot (it trades around the clock): a day order
-                // rests like GTC.
-                let tif = match intent.time_in_force {
-                    TimeInForce::Ioc => "IOC",
-                    TimeInForce::Fok => "FOK",
-                    TimeInForce::Gtc | TimeInForce::Day => "GTC",
-                };
                 params.push(("timeInForce", tif.to_owned()));
                 params.push(("price", price.dec().normalize().to_string()));
+            }
+            OrderType::Stop(stop) => {
+                params.push(("type", "STOP_LOSS".to_owned()));
+                params.push(("stopPrice", stop.dec().normalize().to_string()));
+            }
+            OrderType::StopLimit { stop, limit } => {
+                params.push(("type", "STOP_LOSS_LIMIT".to_owned()));
+                params.push(("timeInForce", tif.to_owned()));
+                params.push(("price", limit.dec().normalize().to_string()));
+                params.push(("stopPrice", stop.dec().normalize().to_string()));
+            }
+            OrderType::TrailingStop(Trail::Percent(rate)) if rate.centi_bps() % 100 == 0 => {
+                params.push(("type", "STOP_LOSS".to_owned()));
+                params.push(("trailingDelta", (rate.centi_bps() / 100).to_string()));
+            }
+            OrderType::TrailingStop(_) => {
+                return Submitted::Known(vec![VenueEventKind::Rejected {
+                    reason: "Binance trails stops by whole basis points of price only (trailingDelta); \
+                             give trail_percent in steps of 0.01"
+                        .into(),
+                }]);
             }
         }
         params.push(("quantity", intent.qty.dec().normalize().to_string()));
