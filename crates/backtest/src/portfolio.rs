@@ -114,7 +114,6 @@ struct Slot {
     position: Position,
     trips: TripTracker,
     last_price: Option<Price>,
-    unrealized: Money,
     bars: BarAggregator,
     uses_timer: bool,
 }
@@ -126,7 +125,6 @@ struct Account {
     /// Slot of each instrument id (instrument ids are small numbers).
     slot_of: Vec<u32>,
     realized: Money,
-    unrealized: Money,
     day: i64,
     day_start_equity: Money,
     orders: Vec<PlacedOrder>,
@@ -139,6 +137,38 @@ struct Account {
 }
 
 const NO_SLOT: u32 = u32::MAX;
+
+/// The parts of some legs' equity after one bar time: kept apart so that legs run on separate
+/// threads add up to exactly what one account holding them all marks (one rounding of the
+/// summed market value).
+#[derive(Debug, Clone, Copy, Default)]
+struct Marks {
+    ts: Timestamp,
+    realized: Money,
+    /// Σ price × qty of the open positions, in raw units ([`Price::raw_notional`]).
+    raw_value: i128,
+    cost: Money,
+}
+
+impl Marks {
+    /// `capital` plus the realized P&L and unrealized P&L of `parts` together.
+    fn total(capital: Money, parts: &[Marks]) -> Result<Money, AccountingOverflow> {
+        let mut realized = Money::ZERO;
+        let mut raw_value: i128 = 0;
+        let mut cost = Money::ZERO;
+        for part in parts {
+            realized = realized.checked_add(part.realized).ok_or(AccountingOverflow)?;
+            raw_value = raw_value.checked_add(part.raw_value).ok_or(AccountingOverflow)?;
+            cost = cost.checked_add(part.cost).ok_or(AccountingOverflow)?;
+        }
+        let value = Money::checked_from_raw_notional(raw_value).ok_or(AccountingOverflow)?;
+        capital
+            .checked_add(realized)
+            .and_then(|equity| equity.checked_add(value))
+            .and_then(|equity| equity.checked_sub(cost))
+            .ok_or(AccountingOverflow)
+    }
+}
 
 /// Where an accepted order goes: matched on the next bar (or at this bar's close) or on the
 /// next trade.
@@ -165,7 +195,6 @@ impl Account {
                 position: Position::flat(leg.instrument),
                 trips: TripTracker::default(),
                 last_price: None,
-                unrealized: Money::ZERO,
                 bars: BarAggregator::new(leg.instrument, config.bar_period_nanos),
             });
         }
@@ -175,7 +204,6 @@ impl Account {
             slots,
             slot_of,
             realized: Money::ZERO,
-            unrealized: Money::ZERO,
             day: i64::MIN,
             day_start_equity: config.initial_capital,
             orders: Vec::new(),
@@ -192,19 +220,31 @@ impl Account {
         (slot != NO_SLOT).then_some(slot as usize)
     }
 
-    fn equity(&self) -> Money {
-        self.config
-            .initial_capital
-            .checked_add(self.realized)
-            .and_then(|e| e.checked_add(self.unrealized))
-            .unwrap_or(Money::MAX)
+    /// What the equity is made of now: realized P&L, and the open positions' market value at
+    /// each instrument's last price and their cost.
+    fn marks(&self, ts: Timestamp) -> Result<Marks, AccountingOverflow> {
+        let mut marks = Marks { ts, realized: self.realized, raw_value: 0, cost: Money::ZERO };
+        for slot in &self.slots {
+            if let (false, Some(price)) = (slot.position.is_flat(), slot.last_price) {
+                marks.raw_value =
+                    marks.raw_value.checked_add(price.raw_notional(slot.position.qty())).ok_or(AccountingOverflow)?;
+                marks.cost = marks.cost.checked_add(slot.position.cost_basis()).ok_or(AccountingOverflow)?;
+            }
+        }
+        Ok(marks)
     }
 
-    fn new_day(&mut self, ts: Timestamp) {
+    /// Capital, realized P&L and every open position marked at its instrument's last price.
+    fn equity(&self) -> Result<Money, AccountingOverflow> {
+        Marks::total(self.config.initial_capital, &[self.marks(Timestamp::default())?])
+    }
+
+    fn new_day(&mut self, ts: Timestamp) -> Result<(), AccountingOverflow> {
         if ts.utc_day() != self.day {
             self.day = ts.utc_day();
-            self.day_start_equity = self.equity();
+            self.day_start_equity = self.equity()?;
         }
+        Ok(())
     }
 
     fn context(&self, slot: usize, now: Timestamp) -> StrategyContext {
@@ -212,20 +252,6 @@ impl Account {
         let working =
             if self.venue.working_count() == 0 { Qty::ZERO } else { self.venue.working_qty(position.instrument) };
         StrategyContext { now, position: position.qty(), working }
-    }
-
-    /// Marks `slot` at `price` and keeps the account's unrealized total.
-    fn mark(&mut self, slot: usize, price: Price) -> Result<(), AccountingOverflow> {
-        let s = &mut self.slots[slot];
-        s.last_price = Some(price);
-        let unrealized = if s.position.is_flat() { Money::ZERO } else { s.position.unrealized_pnl(price)? };
-        self.unrealized = self
-            .unrealized
-            .checked_sub(s.unrealized)
-            .and_then(|u| u.checked_add(unrealized))
-            .ok_or(AccountingOverflow)?;
-        s.unrealized = unrealized;
-        Ok(())
     }
 
     fn book_fill(&mut self, fill: &Fill) -> Result<Option<usize>, AccountingOverflow> {
@@ -236,9 +262,6 @@ impl Account {
         s.trips.record(fill, &before, &s.position);
         let realized_change = s.position.realized_pnl().checked_sub(before.realized_pnl()).ok_or(AccountingOverflow)?;
         self.realized = self.realized.checked_add(realized_change).ok_or(AccountingOverflow)?;
-        if let Some(price) = s.last_price {
-            self.mark(slot, price)?;
-        }
         self.fills.push(*fill);
         Ok(Some(slot))
     }
@@ -278,6 +301,7 @@ impl Account {
     /// Sends the intents in `self.intents` (and those that fills booked at once add) through
     /// the account's risk checks to the venue.
     fn route(&mut self, route: Route<'_>, overflow: &dyn Fn() -> SimulationError) -> Result<(), SimulationError> {
+        let limits = self.config.risk_limits;
         let mut next = 0;
         while next < self.intents.len() {
             let intent = self.intents[next];
@@ -296,11 +320,19 @@ impl Account {
                 position: s.position.qty(),
                 working: self.venue.working_qty(intent.instrument),
                 last_trade: s.last_price,
-                gross_exposure: self.gross_exposure(),
-                daily_pnl: self.equity().checked_sub(self.day_start_equity).unwrap_or(Money::ZERO),
+                // Worked out only for the limits that read them.
+                gross_exposure: if limits.max_gross_exposure.is_some() { self.gross_exposure() } else { Money::ZERO },
+                daily_pnl: match limits.max_daily_loss {
+                    Some(_) => self
+                        .equity()
+                        .ok()
+                        .and_then(|equity| equity.checked_sub(self.day_start_equity))
+                        .unwrap_or(Money::ZERO),
+                    None => Money::ZERO,
+                },
                 buying_power: None,
             };
-            if let Err(rejection) = check_order(&intent, &snapshot, &self.config.risk_limits) {
+            if let Err(rejection) = check_order(&intent, &snapshot, &limits) {
                 self.reject(rejection.reason);
                 continue;
             }
@@ -344,7 +376,6 @@ impl Account {
         bar: &Bar,
         overflow: &dyn Fn() -> SimulationError,
     ) -> Result<(), SimulationError> {
-        self.new_day(bar.ts);
         if self.venue.working_count() != 0 {
             self.venue.on_bar(bar, &mut self.sim_fills).map_err(|FillOverflow| overflow())?;
             if !self.sim_fills.is_empty() {
@@ -352,7 +383,7 @@ impl Account {
                 self.book_sim_fills(Route::Bar(bar), overflow)?;
             }
         }
-        self.mark(slot, bar.close).map_err(|AccountingOverflow| overflow())?;
+        self.slots[slot].last_price = Some(bar.close);
         let ctx = self.context(slot, bar.ts);
         self.intents.clear();
         self.slots[slot].strategy.on_bar(&ctx, bar, &mut self.intents);
@@ -380,7 +411,7 @@ impl Account {
 
     /// One trade (tick replay).
     fn on_tick(&mut self, tick: &Tick, overflow: &dyn Fn() -> SimulationError) -> Result<(), SimulationError> {
-        self.new_day(tick.ts);
+        self.new_day(tick.ts).map_err(|AccountingOverflow| overflow())?;
         if self.venue.working_count() != 0 {
             let available = match self.config.liquidity {
                 Liquidity::Unlimited => None,
@@ -394,7 +425,7 @@ impl Account {
             }
         }
         let Some(slot) = self.slot(tick.instrument) else { return Ok(()) };
-        self.mark(slot, tick.price).map_err(|AccountingOverflow| overflow())?;
+        self.slots[slot].last_price = Some(tick.price);
         let ctx = self.context(slot, tick.ts);
         self.intents.clear();
         self.slots[slot].strategy.on_tick(&ctx, tick, &mut self.intents);
@@ -448,12 +479,7 @@ impl Account {
             round_trips,
             equity,
             positions,
-            risk_rejections: REASONS
-                .iter()
-                .zip(self.rejections)
-                .filter(|(_, count)| *count > 0)
-                .map(|(reason, count)| (*reason, count))
-                .collect(),
+            risk_rejections: reasons_counted(self.rejections),
             unfilled_orders: self.venue.working_count(),
             elapsed: started.elapsed(),
         }
@@ -462,6 +488,11 @@ impl Account {
 
 /// Runs a portfolio over each leg's bars (`series[i]` belongs to `legs[i]`), merged in time
 /// order; bars of one time are taken in leg order, and equity is marked once per bar time.
+///
+/// Without account-wide limits (gross exposure, daily loss) the legs cannot affect one another,
+/// so they run in groups on all cores and their results are merged: orders, fills and round
+/// trips in the order one account would have produced them, and the equity marked exactly as
+/// one account marks it.
 ///
 /// # Errors
 /// [`SimulationError`] on an amount overflow, a runaway strategy, a leg without bars of its
@@ -472,44 +503,209 @@ pub fn run_portfolio_bars(
     config: &PortfolioConfig,
 ) -> Result<PortfolioResult, SimulationError> {
     let started = Instant::now();
-    if let Some((leg, _)) =
-        legs.iter().zip(series).find(|(leg, bars)| bars.iter().any(|b| b.instrument != leg.instrument))
-    {
-        return Err(SimulationError::ForeignBars { instrument: leg.instrument.0 });
+    let mut seen = std::collections::HashSet::new();
+    if let Some(leg) = legs.iter().find(|leg| !seen.insert(leg.instrument)) {
+        return Err(SimulationError::DuplicateInstrument { instrument: leg.instrument.0 });
     }
-    let mut account = Account::new(legs, config)?;
-    let total: usize = series.iter().map(|bars| bars.len()).sum();
-    let mut cursors = vec![0usize; series.len()];
+    let limits = config.risk_limits;
+    let independent = limits.max_gross_exposure.is_none() && limits.max_daily_loss.is_none();
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let groups = if independent { cores.min(legs.len()).max(1) } else { 1 };
+    let per_group = legs.len().div_ceil(groups).max(1);
+    let mut chunks: Vec<(Vec<Leg>, &[&[Bar]])> = Vec::with_capacity(groups);
+    let mut legs = legs.into_iter();
+    for group_series in series.chunks(per_group) {
+        chunks.push((legs.by_ref().take(group_series.len()).collect(), group_series));
+    }
+    let capital = config.initial_capital;
     let mut equity: Vec<(Timestamp, Money)> = Vec::with_capacity(series.iter().map(|b| b.len()).max().unwrap_or(0));
-    let mut current: Option<Timestamp> = None;
-    for done in 0..total {
-        // The leg whose next bar is earliest (the first such leg on a tie).
-        let mut pick = usize::MAX;
-        let mut pick_ts = i64::MAX;
-        for (index, bars) in series.iter().enumerate() {
-            if let Some(bar) = bars.get(cursors[index]) {
-                if bar.ts.nanos() < pick_ts {
-                    pick_ts = bar.ts.nanos();
-                    pick = index;
+    let groups_run: Vec<(Account, usize)> = if chunks.len() <= 1 {
+        let (legs, bars) = chunks.pop().unwrap_or_default();
+        let mut emit = |marks: Marks| {
+            let total = Marks::total(capital, &[marks]).map_err(|AccountingOverflow| SimulationError::Overflow {
+                bar_index: equity.len(),
+                ts_ms: marks.ts.millis(),
+            })?;
+            equity.push((marks.ts, total));
+            Ok(())
+        };
+        vec![run_bar_group(legs, bars, config, &mut emit)?]
+    } else {
+        run_groups_on_threads(chunks, config, &mut equity)?
+    };
+    let mut rejections = [0u64; REASONS.len()];
+    let mut parts = Vec::with_capacity(groups_run.len());
+    let mut events = 0;
+    for (account, bars) in groups_run {
+        events += bars;
+        for (count, more) in rejections.iter_mut().zip(account.rejections) {
+            *count += more;
+        }
+        parts.push(account.finish(0, Vec::new(), started));
+    }
+    let positions = parts.iter().flat_map(|part| part.positions.iter().copied()).collect();
+    let unfilled_orders = parts.iter().map(|part| part.unfilled_orders).sum();
+    let mut orders = Vec::new();
+    let mut fills = Vec::new();
+    let mut round_trips = Vec::new();
+    for part in parts {
+        orders.push(part.orders);
+        fills.push(part.fills);
+        round_trips.push(part.round_trips);
+    }
+    Ok(PortfolioResult {
+        events,
+        // Groups hold consecutive legs, so merging by time with ties to the earlier group gives
+        // one account's order: by time, then by leg.
+        orders: merge_by_time(orders, |order| order.ts),
+        fills: merge_by_time(fills, |fill| fill.ts),
+        round_trips: merge_by_time(round_trips, |(_, trip)| trip.exit_ts),
+        equity,
+        positions,
+        risk_rejections: reasons_counted(rejections),
+        unfilled_orders,
+        elapsed: started.elapsed(),
+    })
+}
+
+/// Marks handed from a group's thread to the merging one at a time (the buffers are reused, so
+/// memory does not grow with the run).
+const MARKS_BLOCK: usize = 4_096;
+
+/// Runs each group on its own thread and merges their marks into `equity` as they come: at each
+/// bar time of any group, every group's latest marks added up.
+fn run_groups_on_threads(
+    chunks: Vec<(Vec<Leg>, &[&[Bar]])>,
+    config: &PortfolioConfig,
+    equity: &mut Vec<(Timestamp, Money)>,
+) -> Result<Vec<(Account, usize)>, SimulationError> {
+    use std::sync::mpsc;
+    std::thread::scope(|scope| {
+        let mut blocks = Vec::new();
+        let mut recycle = Vec::new();
+        let mut handles = Vec::new();
+        for (legs, bars) in chunks {
+            let (block_tx, block_rx) = mpsc::sync_channel::<Vec<Marks>>(4);
+            let (recycle_tx, recycle_rx) = mpsc::channel::<Vec<Marks>>();
+            blocks.push(block_rx);
+            recycle.push(recycle_tx);
+            handles.push(scope.spawn(move || {
+                let mut buffer = Vec::with_capacity(MARKS_BLOCK);
+                let mut emit = |marks: Marks| {
+                    buffer.push(marks);
+                    if buffer.len() == MARKS_BLOCK {
+                        let next = recycle_rx.try_recv().unwrap_or_else(|_| Vec::with_capacity(MARKS_BLOCK));
+                        // A closed channel means the merge gave up on an error of its own.
+                        let _ = block_tx.send(std::mem::replace(&mut buffer, next));
+                    }
+                    Ok(())
+                };
+                let outcome = run_bar_group(legs, bars, config, &mut emit);
+                let _ = block_tx.send(buffer);
+                outcome
+            }));
+        }
+        let groups = blocks.len();
+        let mut pending: Vec<std::collections::VecDeque<Marks>> = vec![std::collections::VecDeque::new(); groups];
+        let mut open = vec![true; groups];
+        let mut latest = vec![Marks::default(); groups];
+        let mut merged = Ok(());
+        loop {
+            // A time is final once every group still running has marks past or at it.
+            for group in 0..groups {
+                while open[group] && pending[group].is_empty() {
+                    match blocks[group].recv() {
+                        Ok(mut block) => {
+                            pending[group].extend(block.drain(..));
+                            let _ = recycle[group].send(block);
+                        }
+                        Err(_) => open[group] = false,
+                    }
+                }
+            }
+            let Some(ts) = pending.iter().filter_map(|marks| marks.front()).map(|m| m.ts).min() else { break };
+            for (group, marks) in pending.iter_mut().enumerate() {
+                if let Some(next) = marks.front().filter(|m| m.ts == ts) {
+                    latest[group] = *next;
+                    marks.pop_front();
+                }
+            }
+            match Marks::total(config.initial_capital, &latest) {
+                Ok(total) => equity.push((ts, total)),
+                Err(AccountingOverflow) => {
+                    merged = Err(SimulationError::Overflow { bar_index: equity.len(), ts_ms: ts.millis() });
+                    break;
                 }
             }
         }
-        let bar = &series[pick][cursors[pick]];
-        cursors[pick] += 1;
-        if current.is_some_and(|ts| ts != bar.ts) {
-            if let Some(ts) = current {
-                equity.push((ts, account.equity()));
+        drop(blocks);
+        let mut accounts = Vec::with_capacity(handles.len());
+        for handle in handles {
+            accounts.push(handle.join().unwrap_or(Err(SimulationError::Panicked))?);
+        }
+        merged.map(|()| accounts)
+    })
+}
+
+/// Merges lists each sorted by `key` into one sorted list; ties go to the earlier list.
+fn merge_by_time<T>(lists: Vec<Vec<T>>, key: impl Fn(&T) -> Timestamp) -> Vec<T> {
+    if lists.len() == 1 {
+        return lists.into_iter().next().unwrap_or_default();
+    }
+    let mut merged = Vec::with_capacity(lists.iter().map(Vec::len).sum());
+    let mut lists: Vec<std::iter::Peekable<std::vec::IntoIter<T>>> =
+        lists.into_iter().map(|list| list.into_iter().peekable()).collect();
+    loop {
+        let mut pick: Option<(usize, Timestamp)> = None;
+        for (index, list) in lists.iter_mut().enumerate() {
+            if let Some(ts) = list.peek().map(&key) {
+                if pick.is_none_or(|(_, best)| ts < best) {
+                    pick = Some((index, ts));
+                }
             }
         }
-        current = Some(bar.ts);
-        let overflow = || SimulationError::Overflow { bar_index: done, ts_ms: bar.ts.millis() };
-        account.event = done;
-        account.on_bar(pick, bar, &overflow)?;
+        let Some((index, _)) = pick else { break };
+        merged.extend(lists[index].next());
     }
-    if let Some(ts) = current {
-        equity.push((ts, account.equity()));
+    merged
+}
+
+/// Runs `legs` over their `series` in one account, handing `emit` its marks after each bar
+/// time: the account at the end, and the number of bars.
+fn run_bar_group(
+    legs: Vec<Leg>,
+    series: &[&[Bar]],
+    config: &PortfolioConfig,
+    emit: &mut dyn FnMut(Marks) -> Result<(), SimulationError>,
+) -> Result<(Account, usize), SimulationError> {
+    let mut account = Account::new(legs, config)?;
+    let mut cursors = vec![0usize; series.len()];
+    let mut done = 0;
+    // One round per bar time: the earliest next bar of any leg, then every leg's bar of that
+    // time in leg order (aligned series cost one scan of the legs per time, not per bar).
+    while let Some(ts) = series.iter().zip(&cursors).filter_map(|(bars, at)| bars.get(*at)).map(|bar| bar.ts).min() {
+        let first = done;
+        let overflow = move || SimulationError::Overflow { bar_index: first, ts_ms: ts.millis() };
+        account.new_day(ts).map_err(|AccountingOverflow| overflow())?;
+        for (leg, bars) in series.iter().enumerate() {
+            while let Some(bar) = bars.get(cursors[leg]).filter(|bar| bar.ts == ts) {
+                if bar.instrument != account.slots[leg].position.instrument {
+                    return Err(SimulationError::ForeignBars { instrument: account.slots[leg].position.instrument.0 });
+                }
+                cursors[leg] += 1;
+                account.event = done;
+                done += 1;
+                account.on_bar(leg, bar, &overflow)?;
+            }
+        }
+        emit(account.marks(ts).map_err(|AccountingOverflow| overflow())?)?;
     }
-    Ok(account.finish(total, equity, started))
+    Ok((account, done))
+}
+
+/// The non-zero counts per reason, in [`REASONS`] order.
+fn reasons_counted(counts: [u64; REASONS.len()]) -> Vec<(RiskReason, u64)> {
+    REASONS.iter().zip(counts).filter(|(_, count)| *count > 0).map(|(reason, count)| (*reason, count)).collect()
 }
 
 /// Replays `ticks` (in time order, any mix of the legs' instruments) through the legs'
@@ -540,7 +736,8 @@ pub fn run_tick_replay(
         last_ts = ts;
         account.event = index;
         if ts.div_euclid(period) != equity_period {
-            equity.push((Timestamp::from_nanos(equity_period * period), account.equity()));
+            let marked = account.equity().map_err(|AccountingOverflow| overflow())?;
+            equity.push((Timestamp::from_nanos(equity_period * period), marked));
             equity_period = ts.div_euclid(period);
         }
         if any_timer && ts >= next_timer {
@@ -552,8 +749,12 @@ pub fn run_tick_replay(
         }
         account.on_tick(tick, &overflow)?;
     }
-    if !ticks.is_empty() {
-        equity.push((Timestamp::from_nanos(equity_period * period), account.equity()));
+    if let Some(last) = ticks.last() {
+        let marked = account.equity().map_err(|AccountingOverflow| SimulationError::Overflow {
+            bar_index: ticks.len() - 1,
+            ts_ms: last.ts.millis(),
+        })?;
+        equity.push((Timestamp::from_nanos(equity_period * period), marked));
     }
     Ok(account.finish(ticks.len(), equity, started))
 }

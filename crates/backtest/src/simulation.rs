@@ -59,6 +59,9 @@ pub enum SimulationError {
         /// The leg's instrument id.
         instrument: u32,
     },
+    /// A thread running part of a portfolio panicked.
+    #[error("a thread running part of the portfolio panicked")]
+    Panicked,
     /// Ticks to replay are not in time order.
     #[error("tick {index} (epoch ms {ts_ms}) is earlier than the tick before it")]
     OutOfOrder {

@@ -194,3 +194,35 @@ fn ticks_out_of_time_order_are_refused() {
     let error = run_tick_replay(vec![level_breakout("level=100")], &data, &config()).err().unwrap();
     assert!(error.to_string().starts_with("tick 1 "), "{error}");
 }
+
+#[test]
+fn legs_run_on_all_cores_give_exactly_what_one_account_running_them_in_turn_gives() {
+    let series = common::reference_bars();
+    // Three legs on different stretches of the reference path (their bars at the same times).
+    let legs_bars: Vec<Vec<Bar>> = (0..3u32)
+        .map(|k| {
+            let offset = k as usize * 20_000;
+            series.bars[..20_000]
+                .iter()
+                .zip(&series.bars[offset..offset + 20_000])
+                .map(|(at, path)| Bar { instrument: InstrumentId(10 + k), ts: at.ts, ..*path })
+                .collect()
+        })
+        .collect();
+    let slices: Vec<&[Bar]> = legs_bars.iter().map(Vec::as_slice).collect();
+    let legs = || (0..3u32).map(|k| sma_leg(InstrumentId(10 + k))).collect::<Vec<_>>();
+    // No account-wide limit: the legs are independent and run in groups on all cores.
+    let parallel = run_portfolio_bars(legs(), &slices, &config()).unwrap();
+    // A daily loss limit no run reaches makes them one account run in one thread.
+    let one_account = PortfolioConfig {
+        risk_limits: RiskLimits { max_daily_loss: Some(Money::from_units(1_000_000_000)), ..RiskLimits::default() },
+        ..config()
+    };
+    let sequential = run_portfolio_bars(legs(), &slices, &one_account).unwrap();
+    assert!(parallel.fills.len() > 1_000, "the legs trade: {}", parallel.fills.len());
+    assert_eq!(parallel.orders, sequential.orders);
+    assert_eq!(parallel.fills, sequential.fills);
+    assert_eq!(parallel.round_trips, sequential.round_trips);
+    assert_eq!(parallel.equity, sequential.equity);
+    assert_eq!(parallel.positions, sequential.positions);
+}

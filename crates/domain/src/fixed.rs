@@ -384,6 +384,13 @@ impl Price {
         i64::try_from(money).ok().map(Money)
     }
 
+    /// The exact product `price × qty` in raw units (10^-16), for sums of notionals that are
+    /// rounded once ([`Money::checked_from_raw_notional`]) instead of once per term.
+    #[must_use]
+    pub fn raw_notional(self, qty: Qty) -> i128 {
+        i128::from(self.0) * i128::from(qty.0)
+    }
+
     /// Rounds to a multiple of `tick`, up (`round_up`) or down; `None` if `tick` is not positive
     /// or on overflow.
     #[must_use]
@@ -425,6 +432,16 @@ impl Qty {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(transparent)]
 pub struct Bps(i64);
+
+impl Money {
+    /// Money from a sum of [`Price::raw_notional`] products, rounded half away from zero: a
+    /// portfolio's market value with one rounding (and one division) for all its holdings.
+    #[must_use]
+    pub fn checked_from_raw_notional(raw_notional: i128) -> Option<Money> {
+        let money = div_round_half_away(raw_notional, i128::from(SCALE))?;
+        i64::try_from(money).ok().map(Money)
+    }
+}
 
 impl Bps {
     /// Zero basis points.

@@ -68,6 +68,100 @@ async fn an_sma_strategy_builds_bars_from_live_ticks_and_trades_them() {
     app.stop().await;
 }
 
+/// `(side, qty, fill price)` of each order, in the order placed.
+type OrderTrace = Vec<(String, String, String)>;
+
+/// What the backtester's tick replay of `ticks` (epoch ms, price) does with `level_breakout`
+/// under `params`, through the paper venue's fill rules.
+fn level_breakout_replayed(params: &str, ticks: &[(i64, &str)]) -> OrderTrace {
+    use backtest::portfolio::{run_tick_replay, Leg, Liquidity, PortfolioConfig};
+    use domain::{InstrumentId, Money, Price, Qty, Tick, Timestamp};
+    let instrument = InstrumentId(0);
+    let base = domain::StrategyBase { instrument, quantity: Qty::from_units(1) };
+    let strategy = domain::build_strategy("level_breakout", &params.parse().unwrap(), base).unwrap();
+    let ticks: Vec<Tick> = ticks
+        .iter()
+        .map(|(ms, price)| Tick {
+            instrument,
+            ts: Timestamp::checked_from_millis(*ms).unwrap(),
+            price: price.parse().unwrap(),
+            size: Qty::from_units(3),
+        })
+        .collect();
+    let config = PortfolioConfig {
+        fill_model: domain::fill::FillModel { tick: Price::from_raw(1_000_000), ..Default::default() },
+        risk_limits: domain::risk::RiskLimits::default(),
+        initial_capital: Money::from_units(100_000),
+        bar_period_nanos: 60_000_000_000,
+        liquidity: Liquidity::Unlimited,
+    };
+    let result = run_tick_replay(vec![Leg { instrument, strategy }], &ticks, &config).unwrap();
+    assert_eq!(result.orders.len(), result.fills.len(), "every order of the replay filled");
+    result
+        .orders
+        .iter()
+        .zip(&result.fills)
+        .map(|(order, fill)| {
+            let side = if order.intent.side == domain::Side::Buy { "buy" } else { "sell" };
+            (side.to_owned(), order.intent.qty.to_string(), fill.price.to_string())
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn level_breakout_trading_live_places_the_orders_its_tick_backtest_of_the_same_trades_places() {
+    let (app, feed, _db) = spawn_app().await;
+    app.create_strategy(json!({"name": "brk-eq", "kind": "level_breakout",
+        "params": {"level": "100", "hold_seconds": 1, "quantity": "3"},
+        "account": "acct-eq", "symbols": ["ETHUSD"], "enabled": true}))
+        .await;
+    eventually("the strategy leased", || async {
+        lease(&app, "brk-eq").await.0.as_deref() == Some(app.instance_id.as_str())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await; // the strategy task subscribes to the feed
+                                                          // Two breakouts, each followed by a plateau longer than the hold plus one timer period, so
+                                                          // the trade the exit fills at does not depend on where the live clock's seconds fall.
+    let mut path = vec!["99", "99.5", "100.5"];
+    path.extend(["101"; 16]);
+    path.extend(["99", "99.4", "100.2"]);
+    path.extend(["100.4"; 16]);
+    let mut sent = Vec::new();
+    for price in path {
+        let ts_ms = chrono::Utc::now().timestamp_millis();
+        feed.tick_at("ETHUSD", price, ts_ms);
+        sent.push((ts_ms, price));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let live = || async {
+        let (_, page) = app.get("/api/v1/orders?strategy=brk-eq").await;
+        let mut orders: Vec<(i64, (String, String, String))> = page["orders"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| {
+                let text = |key: &str| o[key].as_str().unwrap_or_default().to_owned();
+                (o["order_id"].as_i64().unwrap(), (text("side"), text("qty"), text("avg_fill_price")))
+            })
+            .collect();
+        orders.sort();
+        orders.into_iter().map(|(_, order)| order).collect::<OrderTrace>()
+    };
+    eventually("four orders filled live", || async {
+        let orders = live().await;
+        orders.len() == 4 && orders.iter().all(|(_, _, price)| !price.is_empty())
+    })
+    .await;
+    let replayed = level_breakout_replayed("level=100,hold_seconds=1,quantity=3", &sent);
+    let expected: OrderTrace = [("buy", "101"), ("sell", "101"), ("buy", "100.4"), ("sell", "100.4")]
+        .into_iter()
+        .map(|(side, price)| (side.to_owned(), "3".to_owned(), price.to_owned()))
+        .collect();
+    assert_eq!(replayed, expected, "the backtest over the ticks");
+    assert_eq!(live().await, replayed, "live trading over the same ticks");
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn a_tick_strategy_buys_a_breakout_on_the_trade_and_its_timer_closes_the_position() {
     let (app, feed, _db) = spawn_app().await;
