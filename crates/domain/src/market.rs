@@ -18,6 +18,7 @@ const NANOS_PER_DAY: i64 = 86_400 * 1_000_000_000;
 
 impl Timestamp {
     /// Wraps nanoseconds since the epoch.
+    #[inline]
     #[must_use]
     pub const fn from_nanos(nanos: i64) -> Self {
         Self(nanos)
@@ -33,18 +34,21 @@ impl Timestamp {
     }
 
     /// Nanoseconds since the epoch.
+    #[inline]
     #[must_use]
     pub const fn nanos(self) -> i64 {
         self.0
     }
 
     /// Milliseconds since the epoch, rounded towards negative infinity.
+    #[inline]
     #[must_use]
     pub const fn millis(self) -> i64 {
         self.0.div_euclid(NANOS_PER_MILLI)
     }
 
     /// The UTC calendar day number (days since 1970-01-01), used for DAY orders.
+    #[inline]
     #[must_use]
     pub const fn utc_day(self) -> i64 {
         self.0.div_euclid(NANOS_PER_DAY)

@@ -103,6 +103,7 @@ impl Position {
     ///
     /// # Errors
     /// [`AccountingOverflow`] if the market value does not fit.
+    #[inline]
     pub fn unrealized_pnl(&self, mark: Price) -> Result<Money, AccountingOverflow> {
         mark.checked_notional(self.qty).and_then(|value| value.checked_sub(self.cost_basis)).ok_or(AccountingOverflow)
     }
