@@ -61,6 +61,7 @@ fn main() -> anyhow::Result<()> {
             shard_index: 0,
             shard_count: 1,
             threads: None,
+            walk_forward: None,
         })?;
         println!("backtest command with all outputs {:.1} ms", command_started.elapsed().as_secs_f64() * 1e3);
         return Ok(());

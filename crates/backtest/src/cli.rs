@@ -18,6 +18,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use crate::data::{load_bars, BarSeries, LoadOptions};
 use crate::report::{write_outputs, RunDescription, RunOutputs};
 use crate::sweep::{is_grid, run_sweep, write_sweep_csv, ParamGrid, SweepOutcome};
+use crate::walk_forward::{run_walk_forward, write_walk_forward_csv, WalkForwardPlan};
 use crate::{run_backtest, BacktestSpec};
 
 /// Bars from which a single run shows a progress bar (below that it takes well under a second).
@@ -98,6 +99,11 @@ pub struct BacktestArgs {
     /// Worker threads for sweeps (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Walk-forward optimisation of the `--params` grid: `IN,OUT[,STEP]` in bars. Each window
+    /// sweeps IN bars and runs the winner over the next OUT; windows start STEP (default OUT)
+    /// bars apart. Writes walk_forward.csv (with shards, one file per shard of windows).
+    #[arg(long, value_name = "IN,OUT[,STEP]")]
+    pub walk_forward: Option<String>,
 }
 
 fn spec_from(args: &BacktestArgs, params: StrategyParams) -> anyhow::Result<BacktestSpec> {
@@ -187,6 +193,9 @@ pub fn run(args: BacktestArgs) -> anyhow::Result<()> {
 /// Bad arguments, unknown strategy or parameter, invalid data, or an output that cannot be
 /// written.
 pub fn run_with(args: &BacktestArgs, load: impl FnOnce() -> anyhow::Result<LoadedSeries>) -> anyhow::Result<()> {
+    if let Some(plan) = &args.walk_forward {
+        return run_walk_forward_command(args, plan, load);
+    }
     if is_grid(&args.params) {
         return run_grid(args, load);
     }
@@ -354,6 +363,74 @@ fn run_grid(args: &BacktestArgs, load: impl FnOnce() -> anyhow::Result<LoadedSer
             "sweep.csv".to_owned()
         };
         let path = write_file_atomically(dir, &name, |w| Ok(write_sweep_csv(w, &grid, &outcome)?))?;
+        writeln!(out, "wrote {}", path.display())?;
+    }
+    Ok(())
+}
+
+fn run_walk_forward_command(
+    args: &BacktestArgs,
+    plan: &str,
+    load: impl FnOnce() -> anyhow::Result<LoadedSeries>,
+) -> anyhow::Result<()> {
+    let plan = WalkForwardPlan::parse(plan).map_err(|problem| anyhow::anyhow!("--walk-forward: {problem}"))?;
+    if !is_grid(&args.params) {
+        bail!("--walk-forward needs a parameter grid in --params (e.g. fast=5..20:5,slow=20..60:10)");
+    }
+    let grid = ParamGrid::parse(&args.params)?;
+    let spec = spec_from(args, StrategyParams::new())?;
+    let LoadedSeries { series, label, .. } = load()?;
+    let threads =
+        args.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZero::get));
+    let started = Instant::now();
+    let outcome =
+        run_walk_forward(&spec, &grid, &series, plan, (args.shard_index, args.shard_count), threads, &|_| {})?;
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    writeln!(
+        out,
+        "walk-forward {} {} on {} ({} bars): {} of {} windows ({} in-sample, {} out-of-sample bars, step {}) in {:.1} ms",
+        spec.strategy,
+        args.params,
+        label,
+        series.bars.len(),
+        outcome.windows.len(),
+        outcome.total_windows,
+        plan.in_sample,
+        plan.out_of_sample,
+        plan.step,
+        started.elapsed().as_secs_f64() * 1e3,
+    )?;
+    writeln!(
+        out,
+        "{:>6}  {:<28} {:>10} {:>10} {:>8} {:>12}",
+        "window", "winner", "in return", "out return", "out trips", "out P&L"
+    )?;
+    for w in &outcome.windows {
+        writeln!(
+            out,
+            "{:>6}  {:<28} {:>9.4}% {:>9.4}% {:>8} {:>12}",
+            w.index,
+            w.winner.params.to_string(),
+            w.winner.total_return * 100.0,
+            w.result.total_return * 100.0,
+            w.result.round_trips,
+            w.result.realized_pnl.display_min(2),
+        )?;
+    }
+    writeln!(
+        out,
+        "out-of-sample realized P&L {}, walk-forward efficiency {}",
+        outcome.out_of_sample_pnl().display_min(2),
+        ratio(outcome.efficiency(), false)
+    )?;
+    if let Some(dir) = &args.out {
+        let name = if args.shard_count > 1 {
+            format!("walk-forward-shard-{}-of-{}.csv", args.shard_index, args.shard_count)
+        } else {
+            "walk_forward.csv".to_owned()
+        };
+        let path = write_file_atomically(dir, &name, |w| Ok(write_walk_forward_csv(w, &outcome)?))?;
         writeln!(out, "wrote {}", path.display())?;
     }
     Ok(())

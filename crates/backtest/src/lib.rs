@@ -7,6 +7,7 @@
 //! - [`metrics`]: returns, risk-adjusted ratios, drawdown, trade statistics.
 //! - [`report`]: `summary.json`, `trades.csv`, `equity.csv`, `report.html`.
 //! - [`sweep`]: parameter grids run in parallel.
+//! - [`walk_forward`]: rolling in-sample sweeps and out-of-sample runs of their winners.
 //! - [`cli`]: the `backtest` command.
 
 #![warn(missing_docs, clippy::missing_errors_doc, clippy::missing_panics_doc)]
@@ -18,6 +19,7 @@ pub mod portfolio;
 pub mod report;
 pub mod simulation;
 pub mod sweep;
+pub mod walk_forward;
 
 use domain::fill::FillModel;
 use domain::risk::RiskLimits;

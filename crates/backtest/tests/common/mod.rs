@@ -51,6 +51,7 @@ pub fn reference_args(data: PathBuf) -> BacktestArgs {
         shard_index: 0,
         shard_count: 1,
         threads: None,
+        walk_forward: None,
     }
 }
 
