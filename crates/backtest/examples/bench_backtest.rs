@@ -61,6 +61,9 @@ fn main() -> anyhow::Result<()> {
             shard_index: 0,
             shard_count: 1,
             threads: None,
+            tick_size: None,
+            lot_size: None,
+            min_notional: None,
             walk_forward: None,
         })?;
         println!("backtest command with all outputs {:.1} ms", command_started.elapsed().as_secs_f64() * 1e3);
@@ -75,6 +78,7 @@ fn main() -> anyhow::Result<()> {
         fill_model: FillModel::default(),
         risk_limits: RiskLimits::default(),
         initial_capital: Money::from_units(100_000),
+        instrument_rules: Default::default(),
     };
     let first = run_backtest(&spec, &series, &mut |_| {})?;
     let whole = started.elapsed();

@@ -10,9 +10,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use domain::fill::{FeeSchedule, FillModel, FillTiming};
-use domain::risk::RiskLimits;
+use domain::risk::{InstrumentRules, RiskLimits};
 use domain::strategy::StrategyParams;
-use domain::{Bps, InstrumentId, Money, Qty};
+use domain::{Bps, InstrumentId, Money, Price, Qty};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::data::{load_bars, BarSeries, LoadOptions};
@@ -99,6 +99,16 @@ pub struct BacktestArgs {
     /// Worker threads for sweeps (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
+    /// The instrument's price grid: limit prices must be multiples of it, and slipped fill prices
+    /// are rounded to it (default: the data's price precision).
+    #[arg(long)]
+    pub tick_size: Option<Price>,
+    /// The instrument's lot: order quantities must be multiples of it.
+    #[arg(long)]
+    pub lot_size: Option<Qty>,
+    /// The instrument's minimum order notional.
+    #[arg(long)]
+    pub min_notional: Option<Money>,
     /// Walk-forward optimisation of the `--params` grid: `IN,OUT[,STEP]` in bars. Each window
     /// sweeps IN bars and runs the winner over the next OUT; windows start STEP (default OUT)
     /// bars apart. Writes walk_forward.csv (with shards, one file per shard of windows).
@@ -139,6 +149,11 @@ fn spec_from(args: &BacktestArgs, params: StrategyParams) -> anyhow::Result<Back
             ..RiskLimits::default()
         },
         initial_capital: args.initial_capital,
+        instrument_rules: InstrumentRules {
+            tick_size: args.tick_size,
+            lot_size: args.lot_size,
+            min_notional: args.min_notional,
+        },
     })
 }
 

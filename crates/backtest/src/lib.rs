@@ -22,7 +22,7 @@ pub mod sweep;
 pub mod walk_forward;
 
 use domain::fill::FillModel;
-use domain::risk::RiskLimits;
+use domain::risk::{InstrumentRules, RiskLimits};
 use domain::strategy::{build_strategy, StrategyBase, StrategyConfigError, StrategyParams};
 use domain::{Money, Price, Qty};
 
@@ -45,6 +45,9 @@ pub struct BacktestSpec {
     pub risk_limits: RiskLimits,
     /// Capital at the start.
     pub initial_capital: Money,
+    /// The instrument's lot, tick and minimum notional; a tick size also sets the grid slipped
+    /// prices round to.
+    pub instrument_rules: InstrumentRules,
 }
 
 /// Why a backtest could not run.
@@ -82,11 +85,16 @@ pub fn run_backtest(
     let config = SimulationConfig {
         instrument,
         fill_model: FillModel {
-            tick: Price::tick_for_decimals(series.price_decimals).unwrap_or(Price::from_raw(1)),
+            tick: spec
+                .instrument_rules
+                .tick_size
+                .or_else(|| Price::tick_for_decimals(series.price_decimals))
+                .unwrap_or(Price::from_raw(1)),
             ..spec.fill_model
         },
         risk_limits: spec.risk_limits,
         initial_capital: spec.initial_capital,
+        instrument_rules: spec.instrument_rules,
     };
     let result = run_simulation(&series.bars, &mut strategy, &config, progress)?;
     let last_close = series.bars.last().map(|bar| bar.close);

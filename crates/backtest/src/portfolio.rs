@@ -331,6 +331,7 @@ impl Account {
                     None => Money::ZERO,
                 },
                 buying_power: None,
+                instrument: Default::default(),
             };
             if let Err(rejection) = check_order(&intent, &snapshot, &limits) {
                 self.reject(rejection.reason);

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use domain::fill::{FillModel, FillOverflow, SimFill, SimulatedVenue, Submitted};
 use domain::position::{AccountingOverflow, Position};
-use domain::risk::{check_order, RiskLimits, RiskReason, RiskSnapshot};
+use domain::risk::{check_order, InstrumentRules, RiskLimits, RiskReason, RiskSnapshot};
 use domain::strategy::IntentBuffer;
 use domain::{Bar, Fill, InstrumentId, Money, Price, Qty, Strategy, StrategyContext, Timestamp};
 
@@ -28,6 +28,8 @@ pub struct SimulationConfig {
     pub risk_limits: RiskLimits,
     /// Cash at the start, the base of returns.
     pub initial_capital: Money,
+    /// The instrument's lot, tick and minimum notional, checked on every order.
+    pub instrument_rules: InstrumentRules,
 }
 
 /// Why a backtest stopped.
@@ -207,7 +209,7 @@ struct Book<'a, S: ?Sized> {
 }
 
 /// Every reason the risk checks give, in the order reports list them.
-pub(crate) const REASONS: [RiskReason; 12] = [
+pub(crate) const REASONS: [RiskReason; 15] = [
     RiskReason::Halted,
     RiskReason::InvalidQuantity,
     RiskReason::MaxOrderQty,
@@ -220,6 +222,9 @@ pub(crate) const REASONS: [RiskReason; 12] = [
     RiskReason::OrderRateLimit,
     RiskReason::InsufficientBuyingPower,
     RiskReason::ReduceOnly,
+    RiskReason::LotSize,
+    RiskReason::TickSize,
+    RiskReason::MinNotional,
 ];
 const REASON_COUNT: usize = REASONS.len();
 
@@ -277,6 +282,7 @@ impl<S: Strategy + ?Sized> Book<'_, S> {
                 daily_pnl: self.last_equity.checked_sub(self.day_start_equity).unwrap_or(Money::ZERO),
                 // A backtest has no broker account to ask.
                 buying_power: None,
+                instrument: self.config.instrument_rules,
             };
             if let Err(rejection) = check_order(&intent, &snapshot, &self.config.risk_limits) {
                 let slot = REASONS.iter().position(|r| *r == rejection.reason).unwrap_or(0);
@@ -447,6 +453,7 @@ mod tests {
             fill_model: FillModel { timing, ..FillModel::default() },
             risk_limits: RiskLimits::default(),
             initial_capital: Money::from_units(1_000),
+            instrument_rules: InstrumentRules::default(),
         }
     }
 

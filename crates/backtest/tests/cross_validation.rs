@@ -17,6 +17,7 @@ fn reference_run(series: &BarSeries, timing: FillTiming) -> BacktestOutcome {
         fill_model: FillModel { timing, ..FillModel::default() },
         risk_limits: RiskLimits::default(),
         initial_capital: Money::from_units(100_000),
+        instrument_rules: Default::default(),
     };
     run_backtest(&spec, series, &mut |_| {}).expect("reference run")
 }
@@ -84,6 +85,7 @@ fn fees_and_slippage_lower_the_reference_pnl_by_exactly_their_cost() {
         },
         risk_limits: RiskLimits::default(),
         initial_capital: Money::from_units(100_000),
+        instrument_rules: Default::default(),
     };
     let with_fees = run_backtest(&spec, &series, &mut |_| {}).unwrap();
     // 1,922 round trips × 2 orders × 1 fee each.
@@ -99,4 +101,50 @@ fn fees_and_slippage_lower_the_reference_pnl_by_exactly_their_cost() {
         assert_eq!(trip.entry_price.raw() % 10_000, 0);
         assert_eq!(trip.exit_price.raw() % 10_000, 0);
     }
+}
+
+#[test]
+fn the_instruments_lot_is_checked_on_every_order_and_its_tick_rounds_slipped_prices() {
+    let series = common::reference_bars();
+    let base = BacktestSpec {
+        strategy: "sma_cross".into(),
+        params: "fast=10,slow=30".parse().unwrap(),
+        quantity: Qty::from_units(100),
+        fill_model: FillModel { slippage: domain::Bps::from_bps(1), ..FillModel::default() },
+        risk_limits: RiskLimits::default(),
+        initial_capital: Money::from_units(100_000),
+        instrument_rules: Default::default(),
+    };
+    let lots_of_1000 = BacktestSpec {
+        instrument_rules: domain::risk::InstrumentRules {
+            lot_size: Some(Qty::from_units(1_000)),
+            ..Default::default()
+        },
+        ..base.clone()
+    };
+    let refused = run_backtest(&lots_of_1000, &series, &mut |_| {}).unwrap();
+    assert_eq!(refused.result.round_trips.len(), 0);
+    assert_eq!(
+        refused.result.risk_rejections,
+        vec![(domain::risk::RiskReason::LotSize, refused.result.risk_rejections[0].1)]
+    );
+    assert!(refused.result.risk_rejections[0].1 > 1_000);
+    // Slipped prices round against the trader: to the data's 0.0001 by default, to 0.05 here.
+    let coarse = BacktestSpec {
+        instrument_rules: domain::risk::InstrumentRules {
+            tick_size: Some("0.05".parse().unwrap()),
+            ..Default::default()
+        },
+        ..base.clone()
+    };
+    let fine = run_backtest(&base, &series, &mut |_| {}).unwrap();
+    let rounded = run_backtest(&coarse, &series, &mut |_| {}).unwrap();
+    assert_eq!(rounded.result.round_trips.len(), fine.result.round_trips.len());
+    assert!(rounded.metrics.realized_pnl < fine.metrics.realized_pnl, "coarser rounding costs more");
+    let tick: Price = "0.05".parse().unwrap();
+    assert!(rounded
+        .result
+        .round_trips
+        .iter()
+        .all(|t| t.entry_price.raw() % tick.raw() == 0 && t.exit_price.raw() % tick.raw() == 0));
 }

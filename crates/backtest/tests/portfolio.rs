@@ -47,6 +47,7 @@ fn a_one_leg_portfolio_gives_the_single_instrument_backtests_trades_and_pnl() {
         fill_model: FillModel::default(),
         risk_limits: RiskLimits::default(),
         initial_capital: Money::from_units(100_000),
+        instrument_rules: Default::default(),
     };
     let single = run_backtest(&spec, &series, &mut |_| {}).unwrap();
     let portfolio = run_portfolio_bars(vec![sma_leg(InstrumentId(0))], &[&series.bars], &config()).unwrap();

@@ -19,6 +19,7 @@ fn spec() -> BacktestSpec {
         fill_model: FillModel::default(),
         risk_limits: RiskLimits::default(),
         initial_capital: Money::from_units(100_000),
+        instrument_rules: Default::default(),
     }
 }
 

@@ -241,13 +241,31 @@ pub struct SimulatedVenue {
     model: FillModel,
     working: Vec<WorkingOrder>,
     next_id: u64,
+    /// Instruments whose prices round to their own tick rather than the model's.
+    ticks: Vec<(InstrumentId, Price)>,
 }
 
 impl SimulatedVenue {
     /// A venue with no working orders that prices fills with `model`.
     #[must_use]
     pub fn new(model: FillModel) -> Self {
-        Self { model, working: Vec::with_capacity(8), next_id: 1 }
+        Self { model, working: Vec::with_capacity(8), next_id: 1, ticks: Vec::new() }
+    }
+
+    /// Rounds `instrument`'s slipped prices and percent trails to `tick` from now on.
+    pub fn set_tick(&mut self, instrument: InstrumentId, tick: Price) {
+        match self.ticks.iter_mut().find(|(i, _)| *i == instrument) {
+            Some(entry) => entry.1 = tick,
+            None => self.ticks.push((instrument, tick)),
+        }
+    }
+
+    /// The pricing rules for `instrument`: the model with the instrument's tick, if it has one.
+    fn model_for(&self, instrument: InstrumentId) -> FillModel {
+        match self.ticks.iter().find(|(i, _)| *i == instrument) {
+            Some((_, tick)) => FillModel { tick: *tick, ..self.model },
+            None => self.model,
+        }
     }
 
     /// The pricing rules in use.
@@ -303,8 +321,9 @@ impl SimulatedVenue {
         let id = self.allocate_id();
         let mut order = WorkingOrder::new(id, intent, signal_bar.ts.utc_day(), Some(signal_bar.close));
         if self.model.timing == FillTiming::SignalBarClose {
-            if let Some(price) = order.price_on_trade(&self.model, signal_bar.close)? {
-                let fill = self.model.fill(id, &intent, price, signal_bar.ts)?;
+            let model = self.model_for(intent.instrument);
+            if let Some(price) = order.price_on_trade(&model, signal_bar.close)? {
+                let fill = model.fill(id, &intent, price, signal_bar.ts)?;
                 return Ok(Submitted::Filled(fill));
             }
             if !order.keeps_waiting() {
@@ -331,7 +350,7 @@ impl SimulatedVenue {
         if self.working.is_empty() {
             return Ok(());
         }
-        let model = self.model;
+        let model = self.model_for(bar.instrument);
         self.match_working(bar.instrument, bar.ts, None, fills, |order| order.price_on_bar(&model, bar))
     }
 
@@ -368,7 +387,7 @@ impl SimulatedVenue {
         if self.working.is_empty() {
             return Ok(());
         }
-        let model = self.model;
+        let model = self.model_for(instrument);
         self.match_working(instrument, ts, available, fills, |order| order.price_on_trade(&model, price))
     }
 
@@ -781,5 +800,20 @@ mod tests {
         let mut fills = Vec::new();
         venue.on_bar(&bar(60_000, "102", "103", "101.5", "102"), &mut fills).unwrap();
         assert_eq!(fills[0].fill.price, price("102"));
+    }
+
+    #[test]
+    fn an_instruments_own_tick_rounds_its_slipped_prices_and_others_keep_the_models() {
+        let slipped = FillModel { slippage: Bps::from_bps(10), ..model(FillTiming::NextBarOpen) };
+        let mut venue = SimulatedVenue::new(slipped);
+        venue.set_tick(INSTRUMENT, price("0.05"));
+        venue.submit(buy(1), Timestamp::from_nanos(0));
+        let other = InstrumentId(8);
+        venue.submit(OrderIntent::market(other, Side::Buy, Qty::from_units(1)), Timestamp::from_nanos(0));
+        let mut fills = Vec::new();
+        // 100.0001 × 1.001 = 100.1001001: up to 100.15 on a 0.05 grid, 100.1002 on the model's.
+        venue.on_trade(INSTRUMENT, price("100.0001"), Timestamp::from_nanos(1), &mut fills).unwrap();
+        venue.on_trade(other, price("100.0001"), Timestamp::from_nanos(1), &mut fills).unwrap();
+        assert_eq!((fills[0].fill.price, fills[1].fill.price), (price("100.15"), price("100.1002")));
     }
 }

@@ -33,6 +33,12 @@ pub enum RiskReason {
     InsufficientBuyingPower,
     /// A reduce-only order would open, grow or flip the position (working orders included).
     ReduceOnly,
+    /// The quantity is not a whole number of the instrument's lots.
+    LotSize,
+    /// A limit or stop price is not on the instrument's price grid (tick size).
+    TickSize,
+    /// The order's notional is below the instrument's minimum.
+    MinNotional,
 }
 
 impl RiskReason {
@@ -52,6 +58,9 @@ impl RiskReason {
             Self::OrderRateLimit => "order_rate_limit",
             Self::InsufficientBuyingPower => "insufficient_buying_power",
             Self::ReduceOnly => "reduce_only",
+            Self::LotSize => "lot_size",
+            Self::TickSize => "tick_size",
+            Self::MinNotional => "min_notional",
         }
     }
 }
@@ -81,6 +90,31 @@ pub struct RiskLimits {
     pub max_daily_loss: Option<Money>,
 }
 
+/// What the venue accepts for one instrument; `None` leaves a rule unchecked.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct InstrumentRules {
+    /// Prices (limit and stop) must be whole multiples of it.
+    pub tick_size: Option<Price>,
+    /// Quantities must be whole multiples of it.
+    pub lot_size: Option<Qty>,
+    /// Smallest notional of an order (valued as the notional check values it).
+    pub min_notional: Option<Money>,
+}
+
+impl InstrumentRules {
+    /// Whether `price` is on the price grid.
+    #[must_use]
+    pub fn on_tick(&self, price: Price) -> bool {
+        self.tick_size.is_none_or(|tick| tick.raw() > 0 && price.raw() % tick.raw() == 0)
+    }
+
+    /// Whether `qty` is a whole number of lots.
+    #[must_use]
+    pub fn whole_lots(&self, qty: Qty) -> bool {
+        self.lot_size.is_none_or(|lot| lot.raw() > 0 && qty.raw() % lot.raw() == 0)
+    }
+}
+
 /// What the checks need to know about the account at the time of the order.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RiskSnapshot {
@@ -102,12 +136,15 @@ pub struct RiskSnapshot {
     /// What the broker account can still spend on this order, when the venue says (a live
     /// venue's buying power; `None` for paper, or while the venue has not answered).
     pub buying_power: Option<Money>,
+    /// The instrument's lot, tick and minimum notional.
+    pub instrument: InstrumentRules,
 }
 
 /// Checks `intent` against `limits`; `Ok` means the order may be sent.
 ///
-/// Checks run in a fixed order (halt, quantity, daily loss, order size, collar, position,
-/// exposure, buying power) and the first failure is reported. Market orders are valued at the last trade,
+/// Checks run in a fixed order (halt, quantity, reduce-only, the instrument's lot and tick,
+/// daily loss, order size, minimum notional, collar, position, exposure, buying power) and the
+/// first failure is reported. Market orders are valued at the last trade,
 /// limit orders at their limit price.
 ///
 /// # Errors
@@ -132,6 +169,13 @@ pub fn check_order(intent: &OrderIntent, state: &RiskSnapshot, limits: &RiskLimi
     if intent.reduce_only && !closes_without_crossing {
         return reject(RiskReason::ReduceOnly);
     }
+    if !state.instrument.whole_lots(intent.qty) {
+        return reject(RiskReason::LotSize);
+    }
+    let prices = [intent.order_type.limit_price(), intent.order_type.stop_price()];
+    if prices.iter().flatten().any(|price| !state.instrument.on_tick(*price)) {
+        return reject(RiskReason::TickSize);
+    }
 
     if let Some(max_loss) = limits.max_daily_loss {
         let loss = state.daily_pnl.checked_neg().unwrap_or(Money::MAX);
@@ -154,6 +198,11 @@ pub fn check_order(intent: &OrderIntent, state: &RiskSnapshot, limits: &RiskLimi
         let notional = price.checked_notional(intent.qty).unwrap_or(Money::MAX);
         if notional > max_notional {
             return reject(RiskReason::MaxOrderNotional);
+        }
+    }
+    if let (Some(minimum), Some(price)) = (state.instrument.min_notional, valuation_price) {
+        if price.checked_notional(intent.qty).unwrap_or(Money::MAX) < minimum {
+            return reject(RiskReason::MinNotional);
         }
     }
     if let (Some(collar), Some(limit)) = (limits.price_collar, intent.order_type.limit_price()) {
@@ -260,6 +309,28 @@ mod tests {
             "a working stop already closes it"
         );
         assert_eq!(RiskReason::ReduceOnly.code(), "reduce_only");
+    }
+
+    #[test]
+    fn orders_off_the_instruments_lot_or_tick_or_below_its_minimum_notional_are_refused() {
+        let limits = RiskLimits::default();
+        let rules = InstrumentRules {
+            tick_size: Some("0.05".parse().unwrap()),
+            lot_size: Some(qty(10)),
+            min_notional: Some(money("1000")),
+        };
+        let listed = RiskSnapshot { instrument: rules, ..state() };
+        let limit =
+            |units, price: &str| OrderIntent::limit(InstrumentId(1), Side::Buy, qty(units), price.parse().unwrap());
+        assert_eq!(reason(check_order(&limit(10, "100.05"), &listed, &limits)), None);
+        assert_eq!(reason(check_order(&limit(15, "100.05"), &listed, &limits)), Some(RiskReason::LotSize));
+        assert_eq!(reason(check_order(&limit(10, "100.02"), &listed, &limits)), Some(RiskReason::TickSize));
+        assert_eq!(reason(check_order(&limit(10, "99.95"), &listed, &limits)), Some(RiskReason::MinNotional));
+        let stop =
+            OrderIntent::of_type(InstrumentId(1), Side::Sell, qty(10), OrderType::Stop("100.01".parse().unwrap()));
+        assert_eq!(reason(check_order(&stop, &listed, &limits)), Some(RiskReason::TickSize), "stop prices too");
+        assert_eq!(reason(check_order(&buy(10), &listed, &limits)), None, "a market order at the last trade of 100");
+        assert_eq!(reason(check_order(&buy(5), &state(), &limits)), None, "no rules, no checks");
     }
 
     #[test]

@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod audit;
 pub mod backtests;
 pub mod halt;
+pub mod instruments;
 pub mod orders;
 pub mod portfolio;
 pub mod reconciliation;
@@ -54,6 +55,7 @@ impl Modify for BearerAuth {
         portfolio::fills, portfolio::positions, portfolio::pnl, portfolio::equity,
         strategies::create, strategies::list, strategies::get_one, strategies::configure, strategies::enable, strategies::disable,
         risk::get_limits, risk::put_limits,
+        instruments::list, instruments::get_one, instruments::put,
         halt::create, halt::resume, halt::list,
         backtests::create, backtests::list, backtests::get_one, backtests::trades, backtests::equity, backtests::report,
         reports::list, reports::get_one,
@@ -66,7 +68,7 @@ impl Modify for BearerAuth {
         crate::oms::OrderRow, orders::OrderPage, orders::OrderDetail, orders::OrderEventRow, orders::PlaceOrder, orders::ReplaceOrder,
         portfolio::FillRow, portfolio::PositionView, portfolio::Pnl, portfolio::EquityPoint,
         crate::strategies::StrategyRow, strategies::CreateStrategy, strategies::ConfigureStrategy,
-        crate::oms::risk::StoredLimits,
+        crate::oms::risk::StoredLimits, instruments::Instrument, instruments::InstrumentDefinition,
         crate::halt::Halt, crate::halt::Scope, halt::HaltRequest, halt::ResumeRequest, halt::Resumed,
         crate::backtests::BacktestRequest, crate::backtests::FillChoice, crate::backtests::source::BarSource,
         crate::backtests::jobs::JobView, crate::backtests::jobs::TradeRow,
@@ -101,6 +103,7 @@ pub fn protected() -> Router<AppState> {
         .merge(portfolio::router())
         .merge(strategies::router())
         .merge(risk::router())
+        .merge(instruments::router())
         .merge(halt::router())
         .merge(signals::router())
         .merge(backtests::router())

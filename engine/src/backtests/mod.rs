@@ -174,6 +174,7 @@ impl BacktestRequest {
             },
             risk_limits: RiskLimits::default(),
             initial_capital,
+            instrument_rules: Default::default(),
         };
         domain::build_strategy(&spec.strategy, &spec.params, StrategyBase { instrument: InstrumentId(0), quantity })
             .map_err(|e| {

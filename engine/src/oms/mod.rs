@@ -421,6 +421,22 @@ impl Oms {
         }
     }
 
+    /// The tick size of `symbol` when `venue` is the paper venue (which rounds prices to it);
+    /// `None` for other venues, which round by their own rules, or when it is not defined.
+    async fn paper_tick(&self, venue: &Venue, symbol: &str) -> Option<domain::Price> {
+        if !venue.is_per_process() {
+            return None;
+        }
+        let mut conn = self.pool.acquire().await.ok()?;
+        match crate::api::instruments::rules(&mut conn, symbol).await {
+            Ok(rules) => rules.tick_size,
+            Err(e) => {
+                tracing::warn!(%symbol, error = %e, "instrument not read; the paper venue rounds to 0.01");
+                None
+            }
+        }
+    }
+
     /// Hands a `pending_new` order to the venue.
     pub async fn dispatch(&self, order: &OrderRow) {
         let instrument = self.market.instruments.id(&order.symbol);
@@ -428,7 +444,8 @@ impl Oms {
             Ok(intent) => {
                 let symbol = std::sync::Arc::from(order.symbol.as_str());
                 if let Some(venue) = self.venue_of(order) {
-                    venue.submit(VenueOrder { order_id: order.order_id, symbol, intent }).await;
+                    let tick = self.paper_tick(venue, &order.symbol).await;
+                    venue.submit(VenueOrder { order_id: order.order_id, symbol, intent, tick }).await;
                 }
             }
             Err(e) => tracing::error!(order_id = order.order_id, error = %e, "order cannot be sent"),
@@ -646,7 +663,8 @@ impl Oms {
         crate::metrics::order_state(next.code());
         if let (Some(venue), Ok(intent)) = (self.venue_of(&row), child.open_intent(instrument)) {
             let symbol = std::sync::Arc::from(child.symbol.as_str());
-            venue.replace(order_id, VenueOrder { order_id: child.order_id, symbol, intent }).await;
+            let tick = self.paper_tick(venue, &child.symbol).await;
+            venue.replace(order_id, VenueOrder { order_id: child.order_id, symbol, intent, tick }).await;
         }
         Ok(WriteOutcome::Created(child))
     }
@@ -1010,7 +1028,8 @@ impl Oms {
                 if let Some(venue) = self.venue_of(order) {
                     let acknowledged = order.status != OrderStatus::PendingNew.code();
                     let booked = crate::venue::Booked { filled, acknowledged };
-                    venue.reconcile(VenueOrder { order_id: order.order_id, symbol, intent }, booked).await;
+                    let tick = self.paper_tick(venue, &order.symbol).await;
+                    venue.reconcile(VenueOrder { order_id: order.order_id, symbol, intent, tick }, booked).await;
                 }
             }
             Err(e) => tracing::error!(order_id = order.order_id, error = %e, "order cannot be reconciled"),

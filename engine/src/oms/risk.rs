@@ -250,6 +250,7 @@ pub async fn evaluate(
             Some((venue, figure)) => Some(available_buying_power(tx, market, venue, figure).await?),
             None => None,
         },
+        instrument: crate::api::instruments::rules(tx, &order.symbol).await?,
     };
     Ok(check_order(intent, &snapshot, &limits).map_err(|rejection| rejection.reason.code()))
 }

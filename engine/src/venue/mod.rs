@@ -143,6 +143,9 @@ pub struct VenueOrder {
     pub symbol: std::sync::Arc<str>,
     /// What to trade (quantity = what is still open).
     pub intent: OrderIntent,
+    /// The instrument's tick size, where defined and the venue needs it (the paper venue rounds
+    /// slipped prices to it; otherwise to 0.01).
+    pub tick: Option<Price>,
 }
 
 /// The configured venue.

@@ -130,6 +130,9 @@ impl Book {
         if self.cancelled_early.remove(&order.order_id) || self.by_order.contains_key(&order.order_id) {
             return;
         }
+        if let Some(tick) = order.tick {
+            self.sim.set_tick(order.intent.instrument, tick);
+        }
         let id = self.sim.submit(order.intent, crate::market::now());
         self.working.insert(
             id,

@@ -8,6 +8,7 @@ mod binance;
 mod faults;
 mod halt;
 mod helpers;
+mod instruments;
 mod order_types;
 mod orders;
 mod ownership;

@@ -51,6 +51,9 @@ pub fn reference_args(data: PathBuf) -> BacktestArgs {
         shard_index: 0,
         shard_count: 1,
         threads: None,
+        tick_size: None,
+        lot_size: None,
+        min_notional: None,
         walk_forward: None,
     }
 }
