@@ -22,7 +22,9 @@ use domain::fill::{FillModel, FillOverflow, SimFill, SimulatedVenue, Submitted};
 use domain::position::{AccountingOverflow, Position};
 use domain::risk::{check_order, RiskLimits, RiskReason, RiskSnapshot};
 use domain::strategy::IntentBuffer;
-use domain::{Bar, Fill, InstrumentId, Money, OrderIntent, Price, Qty, Strategy, StrategyContext, Tick, Timestamp};
+use domain::{
+    Bar, ExternalSignal, Fill, InstrumentId, Money, OrderIntent, Price, Qty, Strategy, StrategyContext, Tick, Timestamp,
+};
 
 use crate::simulation::{RoundTrip, SimulationError, TripTracker, REASONS};
 
@@ -410,6 +412,22 @@ impl Account {
         Ok(())
     }
 
+    /// An external signal for the leg of its instrument (tick replay).
+    fn on_signal(
+        &mut self,
+        signal: &ExternalSignal,
+        overflow: &dyn Fn() -> SimulationError,
+    ) -> Result<(), SimulationError> {
+        let Some(slot) = self.slot(signal.instrument) else { return Ok(()) };
+        let ctx = self.context(slot, signal.ts);
+        self.intents.clear();
+        self.slots[slot].strategy.on_signal(&ctx, signal, &mut self.intents);
+        if !self.intents.is_empty() {
+            self.route(Route::Trade(signal.ts), overflow)?;
+        }
+        Ok(())
+    }
+
     /// One trade (tick replay).
     fn on_tick(&mut self, tick: &Tick, overflow: &dyn Fn() -> SimulationError) -> Result<(), SimulationError> {
         self.new_day(tick.ts).map_err(|AccountingOverflow| overflow())?;
@@ -720,6 +738,25 @@ pub fn run_tick_replay(
     ticks: &[Tick],
     config: &PortfolioConfig,
 ) -> Result<PortfolioResult, SimulationError> {
+    run_replay(legs, ticks, &[], config)
+}
+
+/// As [`run_tick_replay`], with external `signals` (TradingView alerts, in time order) given to
+/// the strategies of their instruments' legs (`on_signal`) at their time: before the first
+/// trade after it, so a market order a signal places fills at that trade, as on paper.
+///
+/// # Errors
+/// As [`run_tick_replay`]; signals out of time order too.
+pub fn run_replay(
+    legs: Vec<Leg>,
+    ticks: &[Tick],
+    signals: &[ExternalSignal],
+    config: &PortfolioConfig,
+) -> Result<PortfolioResult, SimulationError> {
+    if let Some(index) = signals.windows(2).position(|pair| pair[1].ts < pair[0].ts) {
+        return Err(SimulationError::OutOfOrder { index: index + 1, ts_ms: signals[index + 1].ts.millis() });
+    }
+    let mut pending_signals = signals.iter().peekable();
     let started = Instant::now();
     let mut account = Account::new(legs, config)?;
     let any_timer = account.slots.iter().any(|slot| slot.uses_timer);
@@ -747,6 +784,9 @@ pub fn run_tick_replay(
             let due = next_timer + (ts - next_timer) / TIMER_PERIOD_NANOS * TIMER_PERIOD_NANOS;
             next_timer = due + TIMER_PERIOD_NANOS;
             account.on_timer(Timestamp::from_nanos(due), &overflow)?;
+        }
+        while let Some(signal) = pending_signals.next_if(|signal| signal.ts <= tick.ts) {
+            account.on_signal(signal, &overflow)?;
         }
         account.on_tick(tick, &overflow)?;
     }

@@ -16,14 +16,14 @@ pub mod format;
 
 use arrow_array::{
     cast::AsArray,
-    types::{Decimal128Type, Int32Type, TimestampMicrosecondType},
+    types::{Decimal128Type, Int32Type, Int64Type, TimestampMicrosecondType},
     RecordBatch,
 };
 use arrow_schema::DataType;
 use chrono::{NaiveDate, TimeZone, Utc};
 use rust_decimal::Decimal;
 
-use crate::format::{BarRow, FormatError};
+use crate::format::{BarRow, FormatError, TickRow};
 
 /// Prefix of every market-data object.
 pub const PREFIX: &str = "market-data/historical";
@@ -57,6 +57,51 @@ pub fn object_key(symbol: &str, day: NaiveDate, kind: Kind) -> String {
     format!("{PREFIX}/symbol={symbol}/date={}/{}.parquet", day.format("%Y-%m-%d"), kind.as_str())
 }
 
+/// Refuses a batch whose columns are not `expected`'s (names and types).
+fn check_schema(batch: &RecordBatch, expected: &arrow_schema::Schema) -> Result<(), FormatError> {
+    let schema = batch.schema();
+    let same = schema.fields().len() == expected.fields().len()
+        && schema
+            .fields()
+            .iter()
+            .zip(expected.fields())
+            .all(|(a, b)| a.name() == b.name() && a.data_type() == b.data_type());
+    if same {
+        Ok(())
+    } else {
+        Err(FormatError::Schema(format!("{schema:?}")))
+    }
+}
+
+/// The rows of a decoded `ticks.parquet`, in file order.
+///
+/// # Errors
+/// [`FormatError::Schema`] when the batches do not have the tick schema.
+pub fn tick_rows(batches: &[RecordBatch]) -> Result<Vec<TickRow>, FormatError> {
+    let expected = format::tick_schema();
+    let mut rows = Vec::with_capacity(batches.iter().map(RecordBatch::num_rows).sum());
+    let scale = format::SCALE as u32;
+    for batch in batches {
+        check_schema(batch, &expected)?;
+        let ids = batch.column(0).as_primitive::<Int64Type>();
+        let ts = batch.column(1).as_primitive::<TimestampMicrosecondType>();
+        let (price, size) =
+            (batch.column(2).as_primitive::<Decimal128Type>(), batch.column(3).as_primitive::<Decimal128Type>());
+        for i in 0..batch.num_rows() {
+            let Some(at) = Utc.timestamp_micros(ts.value(i)).single() else {
+                return Err(FormatError::Column(DataType::Timestamp(arrow_schema::TimeUnit::Microsecond, None)));
+            };
+            rows.push(TickRow {
+                tick_id: ids.value(i),
+                ts: at,
+                price: Decimal::from_i128_with_scale(price.value(i), scale),
+                size: Decimal::from_i128_with_scale(size.value(i), scale),
+            });
+        }
+    }
+    Ok(rows)
+}
+
 /// The rows of a decoded `bars_1m.parquet`, in file order.
 ///
 /// # Errors
@@ -65,16 +110,7 @@ pub fn bar_rows(batches: &[RecordBatch]) -> Result<Vec<BarRow>, FormatError> {
     let expected = format::bar_schema();
     let mut rows = Vec::with_capacity(batches.iter().map(RecordBatch::num_rows).sum());
     for batch in batches {
-        let schema = batch.schema();
-        let same = schema.fields().len() == expected.fields().len()
-            && schema
-                .fields()
-                .iter()
-                .zip(expected.fields())
-                .all(|(a, b)| a.name() == b.name() && a.data_type() == b.data_type());
-        if !same {
-            return Err(FormatError::Schema(format!("{schema:?}")));
-        }
+        check_schema(batch, &expected)?;
         let ts = batch.column(0).as_primitive::<TimestampMicrosecondType>();
         let decimal = |i: usize| batch.column(i).as_primitive::<Decimal128Type>();
         let (open, high, low, close, volume) = (decimal(1), decimal(2), decimal(3), decimal(4), decimal(5));
@@ -148,5 +184,21 @@ mod tests {
         let rows = vec![format::TickRow { tick_id: 1, ts: Utc::now(), price: Decimal::ONE, size: Decimal::ONE }];
         let batch = format::ticks_batch(&rows).unwrap();
         assert!(matches!(bar_rows(&[batch]), Err(FormatError::Schema(_))));
+    }
+
+    #[test]
+    fn ticks_read_back_exactly_as_written() {
+        let t = Utc.with_ymd_and_hms(2026, 11, 20, 12, 0, 0).unwrap();
+        let rows = vec![
+            TickRow { tick_id: 7, ts: t, price: Decimal::new(1_000_125, 4), size: Decimal::new(3, 0) },
+            TickRow { tick_id: 8, ts: t, price: Decimal::new(99_999_999, 6), size: Decimal::new(15, 1) },
+        ];
+        let encoded = format::encode(&format::ticks_batch(&rows).unwrap()).unwrap();
+        let back = tick_rows(&format::decode(encoded).unwrap()).unwrap();
+        assert_eq!(back, rows);
+        let one = Decimal::ONE;
+        let bar = BarRow { ts: t, open: one, high: one, low: one, close: one, volume: one, trades: 1 };
+        let bars = format::encode(&format::bars_batch(&[bar]).unwrap()).unwrap();
+        assert!(matches!(tick_rows(&format::decode(bars).unwrap()), Err(FormatError::Schema(_))));
     }
 }

@@ -18,6 +18,7 @@ use backtest::cli::{BacktestArgs, LoadedSeries};
 use chrono::{DateTime, NaiveDate, Utc};
 use platform::store::{ObjectStore, StoreTarget};
 
+use super::replay;
 use super::source::{self, BarSource, HistoryRequest};
 
 /// Arguments of `engine backtest`.
@@ -45,6 +46,19 @@ pub struct BacktestCommand {
     /// Also copy the output files under this key prefix of the object store.
     #[arg(long)]
     pub store_prefix: Option<String>,
+    /// Replay the symbol's trades one by one as live trading runs them (`on_tick`, a timer every
+    /// second, bars of `--bar-seconds`, fills at the next trade as on paper) instead of running
+    /// bars; needs `--source` (the ticks in Postgres or the archive's `ticks.parquet`).
+    #[arg(long)]
+    pub replay: bool,
+    /// With `--replay`: also replay the TradingView signals the strategy of this name received
+    /// for the symbol in the range (read from Postgres: DATABASE_URL or DATABASE_SECRET_ID).
+    #[arg(long, value_name = "STRATEGY")]
+    pub signals_of: Option<String>,
+    /// With `--replay`: the period of the bars given to `on_bar`, in seconds (a strategy's
+    /// `bar_seconds`).
+    #[arg(long, default_value_t = 60)]
+    pub bar_seconds: u32,
 }
 
 fn parse_time(flag: &str, value: Option<&str>) -> anyhow::Result<DateTime<Utc>> {
@@ -101,19 +115,20 @@ pub async fn run(command: BacktestCommand) -> anyhow::Result<()> {
         _ => None,
     };
     let out = args.out.clone();
-    let ran = match command.source {
-        None => tokio::task::spawn_blocking(move || backtest::cli::run(args)).await?,
-        Some(source) => {
-            if args.data.is_some() {
-                bail!("--data and --source are exclusive: give one");
-            }
+    let ran = match (command.replay, command.source) {
+        (true, None) => bail!("--replay needs --source postgres or --source archive (the trades to replay)"),
+        (true, Some(source)) => {
             let history = history_request(&command)?;
             let runtime = tokio::runtime::Handle::current();
+            let (bar_seconds, signals_of) = (command.bar_seconds, command.signals_of.clone());
             tokio::task::spawn_blocking(move || {
-                backtest::cli::run_with(&args, || runtime.block_on(load(source, &history)))
+                backtest::cli::run_replay_with(&args, bar_seconds, || {
+                    runtime.block_on(load_replay(source, &history, signals_of.as_deref()))
+                })
             })
             .await?
         }
+        (false, source) => run_bars(args, source, &command).await,
     };
     let copied = match (ran, &command.store_prefix, &out) {
         (Ok(()), Some(prefix), Some(dir)) => copy_to_store(dir, prefix).await,
@@ -123,6 +138,52 @@ pub async fn run(command: BacktestCommand) -> anyhow::Result<()> {
         let _ = std::fs::remove_dir_all(dir);
     }
     copied
+}
+
+/// Trades (and signals) for a replay.
+async fn load_replay(
+    source: BarSource,
+    history: &HistoryRequest,
+    signals_of: Option<&str>,
+) -> anyhow::Result<backtest::cli::LoadedTicks> {
+    let started = std::time::Instant::now();
+    let pool = match (source, signals_of) {
+        (BarSource::Postgres, _) | (_, Some(_)) => Some(platform::db::pool_from_env().await?),
+        _ => None,
+    };
+    let trades = match (source, &pool) {
+        (BarSource::Postgres, Some(pool)) => replay::load_ticks_postgres(pool, history).await?,
+        _ => replay::load_ticks_archive(&*open_store().await, history).await?,
+    };
+    let signals = match (signals_of, &pool) {
+        (Some(strategy), Some(pool)) => replay::load_signals(pool, strategy, history).await?,
+        _ => Vec::new(),
+    };
+    Ok(backtest::cli::LoadedTicks {
+        ticks: trades.ticks,
+        signals,
+        price_decimals: trades.price_decimals,
+        label: history.label(source).replacen(&format!(" {}", history.interval), " ticks", 1),
+        load_time: started.elapsed(),
+    })
+}
+
+/// A bar backtest (or sweep, or walk-forward) over `--data` or `--source`.
+async fn run_bars(args: BacktestArgs, source: Option<BarSource>, command: &BacktestCommand) -> anyhow::Result<()> {
+    match source {
+        None => tokio::task::spawn_blocking(move || backtest::cli::run(args)).await?,
+        Some(source) => {
+            if args.data.is_some() {
+                bail!("--data and --source are exclusive: give one");
+            }
+            let history = history_request(command)?;
+            let runtime = tokio::runtime::Handle::current();
+            tokio::task::spawn_blocking(move || {
+                backtest::cli::run_with(&args, || runtime.block_on(load(source, &history)))
+            })
+            .await?
+        }
+    }
 }
 
 /// Copies every finished file of `dir` (not the hidden partial ones) under `prefix`.

@@ -10,6 +10,7 @@
 
 pub mod command;
 pub mod jobs;
+pub mod replay;
 pub mod source;
 pub mod worker;
 

@@ -358,3 +358,149 @@ fn the_command_line_backtests_the_archive_and_sweep_shards_write_to_the_store() 
     assert!(String::from_utf8_lossy(&missing.stderr).contains("--symbol is required"));
     let _ = std::fs::remove_dir_all(store);
 }
+
+/// Prices of a replay, one trade a second from 2026-11-02 10:00:00 UTC: a cross of 100 at the
+/// second trade, a plateau, a drop, another cross.
+const REPLAY_PATH: [&str; 21] = [
+    "99", "100.5", "101", "101", "101", "101", "101", "101", "101", "101", "101", "101", "101", "99", "100.2", "100.4",
+    "100.4", "100.4", "100.4", "100.4", "100.4",
+];
+
+fn replay_start() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 2, 10, 0, 0).unwrap()
+}
+
+fn replay_rows() -> Vec<format::TickRow> {
+    REPLAY_PATH
+        .iter()
+        .enumerate()
+        .map(|(n, price)| format::TickRow {
+            tick_id: n as i64 + 1,
+            ts: replay_start() + chrono::Duration::seconds(n as i64),
+            price: price.parse().unwrap(),
+            size: Decimal::from(3),
+        })
+        .collect()
+}
+
+/// `replay_fills.csv` of `dir` as (seconds after the start, side, qty, price).
+fn replayed_fills(dir: &std::path::Path) -> Vec<(i64, String, String, String)> {
+    let text = std::fs::read_to_string(dir.join("replay_fills.csv")).expect("replay_fills.csv");
+    text.lines()
+        .skip(1)
+        .map(|line| {
+            let f: Vec<&str> = line.split(',').collect();
+            let seconds = (f[0].parse::<i64>().unwrap() - replay_start().timestamp_millis()) / 1000;
+            (seconds, f[1].to_owned(), f[2].to_owned(), f[3].to_owned())
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_command_line_replays_stored_trades_and_a_strategys_signals_tick_by_tick_from_postgres_and_the_archive() {
+    let db = TestDb::new().await;
+    let store = temp_store();
+    let symbol_id: i32 = sqlx::query_scalar("insert into symbol (symbol) values ('REPLAY') returning symbol_id")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    sqlx::query("select halyard_ensure_partition('tick', 'test202611', '2026-11-01', '2026-12-01')")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    let rows = replay_rows();
+    for row in &rows {
+        sqlx::query("insert into tick (symbol_id, ts, price, size) values ($1, $2, $3, $4)")
+            .bind(symbol_id)
+            .bind(row.ts)
+            .bind(row.price)
+            .bind(row.size)
+            .execute(&db.pool)
+            .await
+            .unwrap();
+    }
+    let path = store.join(market_archive::object_key("REPLAY", replay_start().date_naive(), Kind::Ticks));
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, format::encode(&format::ticks_batch(&rows).unwrap()).unwrap()).unwrap();
+    let strategy_id: i64 = sqlx::query_scalar(
+        "insert into strategy (name, kind, account, symbols) values ('follow', 'signal_follower', 'acct', '{REPLAY}')
+         returning strategy_id",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    for (key, action, after_ms) in [("s-1", "buy", 10_500), ("s-2", "exit", 16_500)] {
+        sqlx::query(
+            "insert into signal (strategy_id, account, strategy, dedupe_key, ticker, action, payload, received_at, status)
+             values ($1, 'acct', 'follow', $2, 'replay', $3, '{}', $4, 'processed')",
+        )
+        .bind(strategy_id)
+        .bind(key)
+        .bind(action)
+        .bind(replay_start() + chrono::Duration::milliseconds(after_ms))
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    }
+    let range = ["--symbol", "REPLAY", "--from", "2026-11-02", "--to", "2026-11-03", "--replay"];
+    let replay = |source: &str, extra: &[&str], out: &std::path::Path| {
+        let out = out.to_str().unwrap().to_owned();
+        let args = [&["--source", source][..], &range[..], extra, &["--out", &out]].concat();
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_engine"));
+        let run = command
+            .arg("backtest")
+            .args(&args)
+            .env("ARCHIVE_DIR", &store)
+            .env_remove("ARCHIVE_BUCKET")
+            .env("DATABASE_URL", db.url())
+            .env("RUST_LOG", "warn")
+            .output()
+            .expect("run engine");
+        let stdout = String::from_utf8_lossy(&run.stdout).into_owned();
+        assert!(run.status.success(), "{stdout}{}", String::from_utf8_lossy(&run.stderr));
+        stdout
+    };
+    let breakout = ["--strategy", "level_breakout", "--params", "level=100,hold_seconds=5", "--quantity", "2"];
+    let from_postgres = store.join("out-pg");
+    let stdout = replay("postgres", &breakout, &from_postgres);
+    assert!(stdout.lines().any(|l| l.starts_with("trades replayed") && l.ends_with(" 21")), "{stdout}");
+    let text = |side: &str, qty: &str, price: &str| (side.to_owned(), qty.to_owned(), price.to_owned());
+    let expected = |fills: &[(i64, (String, String, String))]| -> Vec<(i64, String, String, String)> {
+        fills.iter().map(|(t, (s, q, p))| (*t, s.clone(), q.clone(), p.clone())).collect()
+    };
+    // Bought at the trade after the cross; the timer sells 5 s after that fill, before that
+    // second's trade; the second cross buys again and is sold 5 s later at the last trade.
+    assert_eq!(
+        replayed_fills(&from_postgres),
+        expected(&[
+            (2, text("buy", "2", "101")),
+            (7, text("sell", "2", "101")),
+            (15, text("buy", "2", "100.4")),
+            (20, text("sell", "2", "100.4")),
+        ])
+    );
+    let from_archive = store.join("out-archive");
+    replay("archive", &breakout, &from_archive);
+    assert_eq!(replayed_fills(&from_archive), replayed_fills(&from_postgres), "the archive's trades replay alike");
+
+    let follower = ["--strategy", "signal_follower", "--quantity", "1", "--signals-of", "follow"];
+    let signals = store.join("out-signals");
+    let stdout = replay("archive", &follower, &signals);
+    assert!(stdout.lines().any(|l| l.starts_with("signals replayed") && l.ends_with(" 2")), "{stdout}");
+    // Each signal's market order fills at the first trade after it arrived, as on paper.
+    assert_eq!(replayed_fills(&signals), expected(&[(11, text("buy", "1", "101")), (17, text("sell", "1", "100.4"))]));
+    let summary: Value =
+        serde_json::from_str(&std::fs::read_to_string(signals.join("replay_summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["realized_pnl"], "-0.6");
+
+    let no_source =
+        replay_refused(&store, &["--replay", "--strategy", "level_breakout", "--params", "level=1", "--quantity", "1"]);
+    assert!(no_source.contains("--replay needs --source"), "{no_source}");
+    let _ = std::fs::remove_dir_all(store);
+}
+
+fn replay_refused(store: &std::path::Path, args: &[&str]) -> String {
+    let run = engine_command(store, args);
+    assert!(!run.status.success());
+    String::from_utf8_lossy(&run.stderr).into_owned()
+}
