@@ -210,6 +210,7 @@ pub async fn flatten(oms: &Oms, halt: &Halt) -> anyhow::Result<usize> {
             lease: None,
             bypass_halt: true,
             emulate: false,
+            bracket: None,
         };
         oms.place(order).await?;
         placed += 1;

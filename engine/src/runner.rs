@@ -477,6 +477,7 @@ async fn decide(
             lease: Some(lease),
             bypass_halt: false,
             emulate: false,
+            bracket: None,
         };
         let outcome = oms.place(order).await?;
         let o = outcome.order();

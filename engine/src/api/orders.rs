@@ -189,6 +189,14 @@ pub struct PlaceOrder {
     /// loss of the engine that placed it: every engine watches held stops.
     #[serde(default)]
     pub emulate: bool,
+    /// Bracket: a take-profit limit price for the closing leg. The legs wait at the engine
+    /// (`held`) until this entry is done, then work for what it filled as a one-cancels-other
+    /// pair; an entry that fills nothing cancels them.
+    #[schema(value_type = Option<String>, pattern = r"^[0-9]{1,11}(\.[0-9]{1,8})?$")]
+    pub take_profit: Option<Decimal>,
+    /// Bracket: a stop-loss stop price for the closing leg (see `take_profit`).
+    #[schema(value_type = Option<String>, pattern = r"^[0-9]{1,11}(\.[0-9]{1,8})?$")]
+    pub stop_loss: Option<Decimal>,
     /// `gtc` (default), `ioc`, `day` or `fok` (fill whole at once or cancel).
     #[serde(default)]
     #[schema(value_type = Option<String>)]
@@ -224,6 +232,26 @@ pub async fn place(
     if req.emulate && !order_type.is_stop() {
         return Err(invalid(format!("only stop orders are emulated, not a {} order", order_type.code())));
     }
+    let leg = |name: &str, value: Option<Decimal>| -> Result<Option<domain::Price>, ApiError> {
+        match value {
+            None => Ok(None),
+            Some(v) if v > Decimal::ZERO => convert::price(v).map(Some).map_err(|e| invalid(format!("{name}: {e}"))),
+            Some(_) => Err(invalid(format!("{name} must be greater than zero"))),
+        }
+    };
+    let (take_profit, stop_loss) = (leg("take_profit", req.take_profit)?, leg("stop_loss", req.stop_loss)?);
+    let bracket = match (take_profit, stop_loss) {
+        (None, None) => None,
+        _ if req.reduce_only => return Err(invalid("a reduce-only order takes no bracket".into())),
+        (Some(tp), Some(sl)) if (req.side == Side::Buy) != (tp > sl) => {
+            return Err(invalid(format!(
+                "a {} bracket's take_profit must be {} its stop_loss",
+                if req.side == Side::Buy { "buy" } else { "sell" },
+                if req.side == Side::Buy { "above" } else { "below" }
+            )))
+        }
+        (take_profit, stop_loss) => Some(crate::oms::contingency::Bracket { take_profit, stop_loss }),
+    };
     let symbol = req.symbol.trim().to_ascii_uppercase();
     if symbol.is_empty() || req.account.trim().is_empty() {
         return Err(invalid("account and symbol are required".into()));
@@ -248,6 +276,7 @@ pub async fn place(
         lease: None,
         bypass_halt: false,
         emulate: req.emulate,
+        bracket,
     };
     tracing::info!(actor = %caller.name, client_order_id = %order.client_order_id, "manual order");
     match state.oms.place(order).await? {

@@ -9,6 +9,7 @@
 //! reason) and its first event. Only after the commit is the order handed to the venue.
 
 mod busts;
+pub mod contingency;
 pub mod risk;
 pub mod triggers;
 
@@ -73,6 +74,8 @@ pub struct NewOrder {
     /// Hold a stop at the engine until it triggers even where the venue has the order type
     /// (stops the venue does not support are always held).
     pub emulate: bool,
+    /// A bracket: the take-profit and stop-loss legs to work once this entry is done.
+    pub bracket: Option<contingency::Bracket>,
 }
 
 /// An order row locked for an update, with the epoch of the owner that took it.
@@ -127,6 +130,12 @@ pub struct OrderRow {
     pub trigger_reference: Option<Decimal>,
     /// When a held stop's trigger was reached.
     pub triggered_at: Option<DateTime<Utc>>,
+    /// The entry this bracket leg waits for.
+    pub parent_order_id: Option<i64>,
+    /// Orders that cancel one another when one fills (a bracket's legs: the entry's id).
+    pub oco_group: Option<i64>,
+    /// When the entry's end released this leg.
+    pub activated_at: Option<DateTime<Utc>>,
     /// `gtc`, `ioc`, `day` or `fok`.
     pub time_in_force: String,
     /// Ordered quantity.
@@ -314,7 +323,7 @@ pub struct BookedFill {
 }
 
 const ORDER_COLUMNS: &str = "order_id, account, strategy, client_order_id, symbol, side, order_type, limit_price, \
-    stop_price, trail_amount, trail_percent, reduce_only, emulated, trigger_reference, triggered_at, time_in_force, qty, filled_qty, avg_fill_price, status, reject_reason, venue, instance_id, signal_id, replaces, created_at, updated_at";
+    stop_price, trail_amount, trail_percent, reduce_only, emulated, trigger_reference, triggered_at, parent_order_id, oco_group, activated_at, time_in_force, qty, filled_qty, avg_fill_price, status, reject_reason, venue, instance_id, signal_id, replaces, created_at, updated_at";
 
 /// Statuses in which an order is working at the engine or its venue and counts towards the
 /// position it may build: the open statuses and `held`.
@@ -539,6 +548,9 @@ impl Oms {
         let event = if status == OrderStatus::Rejected { "risk_rejected" } else { "created" };
         let detail = serde_json::json!({"reason": reason});
         record_event(tx, &row, event, None, status.code(), Some(detail)).await?;
+        if let (Some(bracket), false) = (order.bracket, status == OrderStatus::Rejected) {
+            self.write_bracket(tx, &row, order, bracket).await?;
+        }
         Ok(WriteOutcome::Created(row))
     }
 
@@ -558,7 +570,9 @@ impl Oms {
         let updated = update_status(&mut tx, &row, &state, None).await?;
         record_event(&mut tx, &row, event.code(), Some(&row.status), next.code(), Some(serde_json::json!({"by": by})))
             .await?;
+        let settled = self.settle_contingent(&mut tx, &row, next, state.filled, false).await?;
         tx.commit().await?;
+        self.after_settled(settled).await;
         // The venue is told unless the engine held the order: a pending_new order may be on
         // its way to it.
         if row.status == OrderStatus::Held.code() {
@@ -632,6 +646,7 @@ impl Oms {
             lease: None,
             bypass_halt: false,
             emulate: false,
+            bracket: None,
         };
         let outcome = self.write(&mut tx, &amendment).await?;
         let WriteOutcome::Created(child) = outcome else {
@@ -798,7 +813,10 @@ impl Oms {
         }
         record_event(&mut tx, &row, domain_event.code(), Some(from.code()), next.code(), fill_detail).await?;
         settle_amendment(&mut tx, &row, from, next, &event.kind).await?;
+        let filled_now = matches!(event.kind, VenueEventKind::Fill { .. });
+        let settled = self.settle_contingent(&mut tx, &row, next, state.filled, filled_now).await?;
         tx.commit().await?;
+        self.after_settled(settled).await;
         if next != from {
             crate::metrics::order_state(next.code());
         }

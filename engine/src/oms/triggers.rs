@@ -82,14 +82,16 @@ fn better(side: Side, a: Option<Price>, b: Option<Price>) -> Option<Price> {
 }
 
 async fn refresh(oms: &Oms, held: &mut HashMap<InstrumentId, Vec<Held>>) {
-    let rows: Vec<OrderRow> =
-        match sqlx::query_as(&format!("select {ORDER_COLUMNS} from \"order\" where status = 'held' order by order_id"))
-            .fetch_all(oms.pool())
-            .await
-        {
-            Ok(rows) => rows,
-            Err(e) => return tracing::warn!(error = %e, "held stops not re-read"),
-        };
+    let rows: Vec<OrderRow> = match sqlx::query_as(&format!(
+        "select {ORDER_COLUMNS} from \"order\"
+              where status = 'held' and (parent_order_id is null or activated_at is not null) order by order_id"
+    ))
+    .fetch_all(oms.pool())
+    .await
+    {
+        Ok(rows) => rows,
+        Err(e) => return tracing::warn!(error = %e, "held stops not re-read"),
+    };
     let mut next: HashMap<InstrumentId, Vec<Held>> = HashMap::new();
     for row in rows {
         let instrument = oms.market().instruments.id(&row.symbol);
@@ -190,7 +192,9 @@ impl Oms {
         .await?;
         let detail = serde_json::json!({"price": price.dec(), "by": &*self.instance_id, "halted": blocked});
         record_event(&mut tx, &row, event.code(), Some(&row.status), next.code(), Some(detail)).await?;
+        let settled = self.settle_contingent(&mut tx, &row, next, state.filled, false).await?;
         tx.commit().await?;
+        self.after_settled(settled).await;
         crate::metrics::order_state(&updated.status);
         if blocked {
             tracing::info!(order_id, "held stop triggered under a halt; cancelled");

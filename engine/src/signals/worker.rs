@@ -226,6 +226,7 @@ async fn decide(
             lease: None,
             bypass_halt: false,
             emulate: false,
+            bracket: None,
         };
         outcomes.push(oms.write(tx, &order).await?);
     }

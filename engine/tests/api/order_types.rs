@@ -255,3 +255,103 @@ async fn an_emulated_paper_stop_is_held_by_the_engine_sent_as_a_market_order_whe
     );
     app.stop().await;
 }
+
+/// The bracket legs of `entry` as (client order id, status, avg fill price).
+async fn legs(app: &crate::helpers::TestApp, account: &str) -> Vec<(String, String, String)> {
+    let (_, page) = app.get(&format!("/api/v1/orders?account={account}")).await;
+    let mut legs: Vec<(String, String, String)> = page["orders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| o["parent_order_id"].is_i64())
+        .map(|o| {
+            let text = |k: &str| o[k].as_str().unwrap_or_default().to_owned();
+            (text("client_order_id"), text("status"), text("avg_fill_price"))
+        })
+        .collect();
+    legs.sort();
+    legs
+}
+
+#[tokio::test]
+async fn a_bracket_entry_releases_its_take_profit_and_stop_loss_when_filled_and_the_first_to_fill_cancels_the_other() {
+    let (app, feed, _db) = spawn_app().await;
+    feed.tick("BRKT", "100");
+    let bracket = |id: &str| {
+        json!({"account": "b", "symbol": "BRKT", "side": "buy", "qty": "2", "take_profit": "105", "stop_loss": "98",
+               "client_order_id": id})
+    };
+    let (status, entry) = app.post("/api/v1/orders", bracket("b-1")).await;
+    assert_eq!(status, 201, "{entry}");
+    let entry_id = entry["order_id"].as_i64().unwrap();
+    app.order_reaches(entry_id, "new").await;
+    assert_eq!(
+        legs(&app, "b").await,
+        [("b-1-sl".into(), "held".into(), String::new()), ("b-1-tp".into(), "held".into(), String::new())],
+        "the legs wait for the entry"
+    );
+    feed.tick("BRKT", "100.5");
+    app.order_reaches(entry_id, "filled").await;
+    crate::helpers::eventually("both legs work at the venue", || async {
+        legs(&app, "b").await.iter().all(|(_, status, _)| status == "new")
+    })
+    .await;
+    feed.tick("BRKT", "103");
+    feed.tick("BRKT", "105.2");
+    crate::helpers::eventually("the take-profit fills and the stop-loss is cancelled", || async {
+        legs(&app, "b").await
+            == [
+                ("b-1-sl".into(), "cancelled".into(), String::new()),
+                ("b-1-tp".into(), "filled".into(), "105.2".into()),
+            ]
+    })
+    .await;
+    let (_, positions) = app.get("/api/v1/positions?account=b").await;
+    assert_eq!((positions[0]["qty"].as_str(), positions[0]["realized_pnl"].as_str()), (Some("0"), Some("9.4")));
+
+    // A second bracket stopped out: the stop-loss fills and cancels the take-profit.
+    let (_, second) = app.post("/api/v1/orders", bracket("b-2")).await;
+    app.order_reaches(second["order_id"].as_i64().unwrap(), "new").await;
+    feed.tick("BRKT", "100");
+    app.order_reaches(second["order_id"].as_i64().unwrap(), "filled").await;
+    crate::helpers::eventually("the second bracket's legs work", || async {
+        legs(&app, "b").await.iter().filter(|(id, s, _)| id.starts_with("b-2") && s == "new").count() == 2
+    })
+    .await;
+    feed.tick("BRKT", "97.5");
+    crate::helpers::eventually("stopped out", || async {
+        let all = legs(&app, "b").await;
+        all.contains(&("b-2-sl".into(), "filled".into(), "97.5".into()))
+            && all.contains(&("b-2-tp".into(), "cancelled".into(), String::new()))
+    })
+    .await;
+
+    // An entry cancelled before it fills cancels its legs.
+    let (_, third) = app
+        .post(
+            "/api/v1/orders",
+            json!({"account": "b", "symbol": "BRKT", "side": "buy", "qty": "1", "limit_price": "90", "take_profit": "110",
+                   "stop_loss": "85", "client_order_id": "b-3"}),
+        )
+        .await;
+    let third_id = third["order_id"].as_i64().unwrap();
+    app.order_reaches(third_id, "new").await;
+    app.post(&format!("/api/v1/orders/{third_id}/cancel"), json!({})).await;
+    app.order_reaches(third_id, "cancelled").await;
+    crate::helpers::eventually("the unfilled entry's legs are cancelled", || async {
+        legs(&app, "b").await.iter().filter(|(id, s, _)| id.starts_with("b-3") && s == "cancelled").count() == 2
+    })
+    .await;
+    let (status, error) = app
+        .post(
+            "/api/v1/orders",
+            json!({"account": "b", "symbol": "BRKT", "side": "buy", "qty": "1", "take_profit": "95", "stop_loss": "99",
+                   "client_order_id": "b-4"}),
+        )
+        .await;
+    assert_eq!(
+        (status, error["error"]["message"].as_str()),
+        (422, Some("a buy bracket's take_profit must be above its stop_loss"))
+    );
+    app.stop().await;
+}

@@ -61,6 +61,7 @@ async fn write_buy(oms: &Oms, account: &str, symbol: &str, qty: &str, client_ord
                 lease: None,
                 bypass_halt: false,
                 emulate: false,
+                bracket: None,
             },
         )
         .await

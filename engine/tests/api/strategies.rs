@@ -285,6 +285,7 @@ async fn an_order_written_with_a_stale_fencing_token_is_refused() {
         }),
         bypass_halt: false,
         emulate: false,
+        bracket: None,
     };
     assert!(matches!(oms.place(order(token - 1, "stale")).await, Err(engine::oms::OmsError::StaleLease)));
     assert!(oms.place(order(token, "current")).await.is_ok());
