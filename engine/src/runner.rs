@@ -477,7 +477,7 @@ async fn decide(
             lease: Some(lease),
             bypass_halt: false,
             emulate: false,
-            bracket: None,
+            bracket: intent.bracket,
         };
         let outcome = oms.place(order).await?;
         let o = outcome.order();

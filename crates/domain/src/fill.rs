@@ -161,12 +161,16 @@ struct WorkingOrder {
     partly_filled: bool,
     /// Whether a stop has triggered (always for other orders).
     trigger: StopTrigger,
+    /// Filled so far.
+    filled: Qty,
+    /// Orders of one group cancel one another when one fills (a bracket's legs).
+    group: Option<u64>,
 }
 
 impl WorkingOrder {
     fn new(id: SimOrderId, intent: OrderIntent, day: i64, reference: Option<Price>) -> Self {
         let trigger = StopTrigger::new(intent.order_type, reference);
-        Self { id, intent, submitted_day: day, partly_filled: false, trigger }
+        Self { id, intent, submitted_day: day, partly_filled: false, trigger, filled: Qty::ZERO, group: None }
     }
 
     /// The price of a fill against a trade at `price`, if the order fills there; moves a stop's
@@ -298,9 +302,23 @@ impl SimulatedVenue {
 
     /// Cancels one working order; `false` when it is not working (filled, expired or unknown).
     pub fn cancel(&mut self, id: SimOrderId) -> bool {
-        let before = self.working.len();
-        self.working.retain(|order| order.id != id);
-        before != self.working.len()
+        let Some(index) = self.working.iter().position(|order| order.id == id) else { return false };
+        let order = self.working.remove(index);
+        // A bracket entry cancelled after part of it filled leaves its legs for that part.
+        self.release_legs(&order.intent, order.filled, order.id, order.submitted_day);
+        true
+    }
+
+    /// Works the bracket legs of `entry` (order `id`) for `filled`, if it has a bracket and
+    /// filled anything; they match from the next bar or trade on.
+    fn release_legs(&mut self, entry: &OrderIntent, filled: Qty, id: SimOrderId, day: i64) {
+        let Some(bracket) = entry.bracket.filter(|_| filled.is_positive()) else { return };
+        for leg in bracket.legs(entry.instrument, entry.side, filled) {
+            let leg_id = self.allocate_id();
+            let mut order = WorkingOrder::new(leg_id, leg, day, None);
+            order.group = Some(id.0);
+            self.working.push(order);
+        }
     }
 
     /// True while the order rests in the venue.
@@ -324,6 +342,7 @@ impl SimulatedVenue {
             let model = self.model_for(intent.instrument);
             if let Some(price) = order.price_on_trade(&model, signal_bar.close)? {
                 let fill = model.fill(id, &intent, price, signal_bar.ts)?;
+                self.release_legs(&intent, intent.qty, id, signal_bar.ts.utc_day());
                 return Ok(Submitted::Filled(fill));
             }
             if !order.keeps_waiting() {
@@ -336,8 +355,17 @@ impl SimulatedVenue {
 
     /// Accepts an order submitted at `now` for matching against the next trades (paper venue).
     pub fn submit(&mut self, intent: OrderIntent, now: Timestamp) -> SimOrderId {
+        self.submit_in_group(intent, now, None)
+    }
+
+    /// As [`Self::submit`], in one-cancels-other `group`: the first order of the group to fill
+    /// (even in part) cancels the others at once, before any later trade. Bracket legs the venue
+    /// releases itself are grouped by their entry's id; give groups of another number range.
+    pub fn submit_in_group(&mut self, intent: OrderIntent, now: Timestamp, group: Option<u64>) -> SimOrderId {
         let id = self.allocate_id();
-        self.working.push(WorkingOrder::new(id, intent, now.utc_day(), None));
+        let mut order = WorkingOrder::new(id, intent, now.utc_day(), None);
+        order.group = group;
+        self.working.push(order);
         id
     }
 
@@ -402,47 +430,67 @@ impl SimulatedVenue {
         let day = ts.utc_day();
         let model = self.model;
         let mut result = Ok(());
+        // Bracket entries that left the book with fills, and legs that filled: settled after
+        // the pass, so a leg released by this trade or bar only meets the next one.
+        let mut done_entries: Vec<(OrderIntent, Qty, SimOrderId)> = Vec::new();
+        let mut filled_legs: Vec<(u64, SimOrderId)> = Vec::new();
         self.working.retain_mut(|order| {
             if order.intent.instrument != instrument || result.is_err() {
                 return true;
             }
-            if order.intent.time_in_force == TimeInForce::Day && day > order.submitted_day {
-                return false;
-            }
-            let price = match price_for(order) {
-                Ok(Some(price)) => price,
-                Ok(None) => return order.keeps_waiting(),
-                Err(overflow) => {
-                    result = Err(overflow);
-                    return true;
+            let keep = 'decide: {
+                if order.intent.time_in_force == TimeInForce::Day && day > order.submitted_day {
+                    break 'decide false;
+                }
+                let price = match price_for(order) {
+                    Ok(Some(price)) => price,
+                    Ok(None) => break 'decide order.keeps_waiting(),
+                    Err(overflow) => {
+                        result = Err(overflow);
+                        break 'decide true;
+                    }
+                };
+                let qty = match available {
+                    // Fill or kill: all of it from this trade, or nothing and the order is gone.
+                    Some(left) if left < order.intent.qty && order.intent.time_in_force == TimeInForce::Fok => {
+                        break 'decide false;
+                    }
+                    Some(left) if left < order.intent.qty => left,
+                    _ => order.intent.qty,
+                };
+                if !qty.is_positive() {
+                    break 'decide !order.intent.time_in_force.is_immediate();
+                }
+                match model.partial_fill(order.id, &order.intent, qty, price, ts, !order.partly_filled) {
+                    Ok(fill) => {
+                        fills.push(fill);
+                        available = available.map(|left| left.checked_sub(qty).unwrap_or(Qty::ZERO));
+                        let rest = order.intent.qty.checked_sub(qty).unwrap_or(Qty::ZERO);
+                        order.intent.qty = rest;
+                        order.partly_filled = true;
+                        order.filled = order.filled.checked_add(qty).unwrap_or(Qty::MAX);
+                        if let Some(group) = order.group {
+                            filled_legs.push((group, order.id));
+                        }
+                        rest.is_positive() && !order.intent.time_in_force.is_immediate()
+                    }
+                    Err(overflow) => {
+                        result = Err(overflow);
+                        true
+                    }
                 }
             };
-            let qty = match available {
-                // Fill or kill: all of it from this trade, or nothing and the order is gone.
-                Some(left) if left < order.intent.qty && order.intent.time_in_force == TimeInForce::Fok => {
-                    return false;
-                }
-                Some(left) if left < order.intent.qty => left,
-                _ => order.intent.qty,
-            };
-            if !qty.is_positive() {
-                return !order.intent.time_in_force.is_immediate();
+            if !keep && order.intent.bracket.is_some() && order.filled.is_positive() {
+                done_entries.push((order.intent, order.filled, order.id));
             }
-            match model.partial_fill(order.id, &order.intent, qty, price, ts, !order.partly_filled) {
-                Ok(fill) => {
-                    fills.push(fill);
-                    available = available.map(|left| left.checked_sub(qty).unwrap_or(Qty::ZERO));
-                    let rest = order.intent.qty.checked_sub(qty).unwrap_or(Qty::ZERO);
-                    order.intent.qty = rest;
-                    order.partly_filled = true;
-                    rest.is_positive() && !order.intent.time_in_force.is_immediate()
-                }
-                Err(overflow) => {
-                    result = Err(overflow);
-                    true
-                }
-            }
+            keep
         });
+        for (group, leg) in filled_legs {
+            self.working.retain(|order| order.group != Some(group) || order.id == leg);
+        }
+        for (entry, filled, id) in done_entries {
+            self.release_legs(&entry, filled, id, day);
+        }
         result
     }
 
@@ -815,5 +863,62 @@ mod tests {
         venue.on_trade(INSTRUMENT, price("100.0001"), Timestamp::from_nanos(1), &mut fills).unwrap();
         venue.on_trade(other, price("100.0001"), Timestamp::from_nanos(1), &mut fills).unwrap();
         assert_eq!((fills[0].fill.price, fills[1].fill.price), (price("100.15"), price("100.1002")));
+    }
+
+    fn bracket_entry(qty: i64) -> OrderIntent {
+        buy(qty).with_bracket(Some(price("105")), Some(price("98")))
+    }
+
+    #[test]
+    fn a_filled_bracket_entry_leaves_its_legs_working_from_the_next_trade_and_the_first_to_fill_cancels_the_other() {
+        let mut venue = SimulatedVenue::new(model(FillTiming::NextBarOpen));
+        venue.submit(bracket_entry(2), Timestamp::from_nanos(0));
+        let mut fills = Vec::new();
+        trade(&mut venue, "106", &mut fills);
+        assert_eq!(fills.len(), 1, "the entry only: its take-profit starts with the next trade");
+        assert_eq!(venue.working_qty(INSTRUMENT), Qty::from_units(-4), "two sell legs of 2");
+        trade(&mut venue, "105.5", &mut fills);
+        assert_eq!(
+            (fills[1].fill.side, fills[1].fill.qty, fills[1].fill.price),
+            (Side::Sell, Qty::from_units(2), price("105.5"))
+        );
+        assert_eq!(venue.working_count(), 0, "the stop-loss went with the take-profit's fill");
+    }
+
+    #[test]
+    fn a_bracket_entry_cancelled_after_a_partial_fill_protects_what_filled_and_one_that_filled_nothing_leaves_nothing()
+    {
+        let mut venue = SimulatedVenue::new(model(FillTiming::NextBarOpen));
+        let partly = venue.submit(bracket_entry(5), Timestamp::from_nanos(0));
+        let mut fills = Vec::new();
+        venue
+            .on_trade_with_liquidity(
+                INSTRUMENT,
+                price("100"),
+                Some(Qty::from_units(2)),
+                Timestamp::from_nanos(1),
+                &mut fills,
+            )
+            .unwrap();
+        assert!(venue.cancel(partly));
+        assert_eq!(venue.working_qty(INSTRUMENT), Qty::from_units(-4), "legs for the 2 filled");
+        trade(&mut venue, "97.9", &mut fills);
+        assert_eq!((fills[1].fill.qty, fills[1].fill.price), (Qty::from_units(2), price("97.9")), "stopped out");
+        assert_eq!(venue.working_count(), 0);
+        let unfilled = venue.submit(bracket_entry(1).with_time_in_force(TimeInForce::Day), Timestamp::from_nanos(0));
+        assert!(venue.cancel(unfilled));
+        assert_eq!(venue.working_count(), 0, "nothing filled, no legs");
+    }
+
+    #[test]
+    fn a_bracket_on_bars_fills_its_take_profit_when_a_bar_reaches_it() {
+        let mut venue = SimulatedVenue::new(model(FillTiming::NextBarOpen));
+        venue.submit_on_bar(bracket_entry(1), &bar(0, "100", "100", "100", "100")).unwrap();
+        let mut fills = Vec::new();
+        venue.on_bar(&bar(60_000, "100", "106", "99", "104"), &mut fills).unwrap();
+        assert_eq!(fills.len(), 1, "the entry at the open; its legs wait for the next bar");
+        venue.on_bar(&bar(120_000, "104", "105.5", "103", "105"), &mut fills).unwrap();
+        assert_eq!((fills[1].fill.side, fills[1].fill.price), (Side::Sell, price("105")));
+        assert_eq!(venue.working_count(), 0);
     }
 }

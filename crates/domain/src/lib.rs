@@ -25,8 +25,8 @@ pub mod trigger;
 
 pub use fixed::{Bps, Money, Price, Qty};
 pub use market::{
-    Bar, ExternalSignal, Fill, InstrumentId, OrderIntent, OrderType, Side, SignalAction, Tick, TimeInForce, Timestamp,
-    Trail,
+    Bar, Bracket, ExternalSignal, Fill, InstrumentId, OrderIntent, OrderType, Side, SignalAction, Tick, TimeInForce,
+    Timestamp, Trail,
 };
 pub use order::{OrderEvent, OrderState, OrderStatus, TransitionError};
 pub use strategy::{build_strategy, Strategy, StrategyBase, StrategyContext, StrategyParams};

@@ -260,6 +260,27 @@ pub struct OrderIntent {
     /// May only bring the position closer to flat, never open, grow or flip it.
     #[serde(default)]
     pub reduce_only: bool,
+    /// Closing legs to work once this entry is done (a bracket).
+    #[serde(default)]
+    pub bracket: Option<Bracket>,
+}
+
+/// The closing legs of a bracket entry: once the entry is done they work for what it filled, on
+/// the other side and reduce-only, and the first to fill (even in part) cancels the other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Bracket {
+    /// The take-profit leg's limit price.
+    pub take_profit: Option<Price>,
+    /// The stop-loss leg's stop price.
+    pub stop_loss: Option<Price>,
+}
+
+impl Bracket {
+    /// The legs' orders for an entry on `side` in `instrument` that filled `qty`.
+    pub fn legs(self, instrument: InstrumentId, side: Side, qty: Qty) -> impl Iterator<Item = OrderIntent> {
+        let leg = move |order_type| OrderIntent::of_type(instrument, side.opposite(), qty, order_type).reducing_only();
+        [self.take_profit.map(OrderType::Limit), self.stop_loss.map(OrderType::Stop)].into_iter().flatten().map(leg)
+    }
 }
 
 impl OrderIntent {
@@ -272,13 +293,20 @@ impl OrderIntent {
     /// A good-till-cancelled order of any type.
     #[must_use]
     pub const fn of_type(instrument: InstrumentId, side: Side, qty: Qty, order_type: OrderType) -> Self {
-        Self { instrument, side, qty, order_type, time_in_force: TimeInForce::Gtc, reduce_only: false }
+        Self { instrument, side, qty, order_type, time_in_force: TimeInForce::Gtc, reduce_only: false, bracket: None }
     }
 
     /// A good-till-cancelled limit order.
     #[must_use]
     pub const fn limit(instrument: InstrumentId, side: Side, qty: Qty, price: Price) -> Self {
         Self::of_type(instrument, side, qty, OrderType::Limit(price))
+    }
+
+    /// The same intent as a bracket entry with these closing legs.
+    #[must_use]
+    pub const fn with_bracket(mut self, take_profit: Option<Price>, stop_loss: Option<Price>) -> Self {
+        self.bracket = Some(Bracket { take_profit, stop_loss });
+        self
     }
 
     /// The same intent, reduce-only.

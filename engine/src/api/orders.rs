@@ -250,7 +250,7 @@ pub async fn place(
                 if req.side == Side::Buy { "above" } else { "below" }
             )))
         }
-        (take_profit, stop_loss) => Some(crate::oms::contingency::Bracket { take_profit, stop_loss }),
+        (take_profit, stop_loss) => Some(domain::Bracket { take_profit, stop_loss }),
     };
     let symbol = req.symbol.trim().to_ascii_uppercase();
     if symbol.is_empty() || req.account.trim().is_empty() {

@@ -16,20 +16,11 @@
 //! owner like any order written ahead. Alpaca's own bracket orders are not used: their legs would
 //! carry Alpaca's ids, not the engine's.
 
-use domain::{OrderStatus, OrderType, Price, Qty};
+use domain::{Bracket, OrderStatus, Qty};
 use sqlx::PgConnection;
 
 use super::{record_event, side_code, NewOrder, Oms, OmsError, OrderRow, ORDER_COLUMNS, WORKING_STATUSES};
 use crate::convert::ToDecimal;
-
-/// The closing legs of a bracket entry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Bracket {
-    /// The take-profit leg's limit price.
-    pub take_profit: Option<Price>,
-    /// The stop-loss leg's stop price.
-    pub stop_loss: Option<Price>,
-}
 
 /// What a transition of an order means for its contingent orders, to act on after the commit.
 #[derive(Debug, Default)]
@@ -52,13 +43,10 @@ impl Oms {
         order: &NewOrder,
         bracket: Bracket,
     ) -> Result<(), OmsError> {
-        let side = order.side.opposite();
-        let legs = [
-            ("take_profit", "tp", bracket.take_profit.map(OrderType::Limit)),
-            ("stop_loss", "sl", bracket.stop_loss.map(OrderType::Stop)),
-        ];
-        for (leg, suffix, order_type) in legs {
-            let Some(order_type) = order_type else { continue };
+        let instrument = self.market.instruments.id(&order.symbol);
+        for intent in bracket.legs(instrument, order.side, order.qty) {
+            let order_type = intent.order_type;
+            let (leg, suffix) = if order_type.is_stop() { ("stop_loss", "sl") } else { ("take_profit", "tp") };
             let row: OrderRow = sqlx::query_as(&format!(
                 "insert into \"order\" (account, strategy, client_order_id, symbol, side, order_type, limit_price,
                     stop_price, time_in_force, qty, status, venue, instance_id, owner_epoch, signal_id, reduce_only,
@@ -70,7 +58,7 @@ impl Oms {
             .bind(&order.strategy)
             .bind(format!("{}-{suffix}", order.client_order_id))
             .bind(&order.symbol)
-            .bind(side_code(side))
+            .bind(side_code(intent.side))
             .bind(order_type.code())
             .bind(order_type.limit_price().map(ToDecimal::dec))
             .bind(order_type.stop_price().map(ToDecimal::dec))

@@ -75,7 +75,7 @@ pub struct NewOrder {
     /// (stops the venue does not support are always held).
     pub emulate: bool,
     /// A bracket: the take-profit and stop-loss legs to work once this entry is done.
-    pub bracket: Option<contingency::Bracket>,
+    pub bracket: Option<domain::Bracket>,
 }
 
 /// An order row locked for an update, with the epoch of the owner that took it.
@@ -219,6 +219,8 @@ impl OrderRow {
             order_type,
             time_in_force,
             reduce_only: self.reduce_only,
+            // The engine works a bracket's legs as orders of their own (`contingency`).
+            bracket: None,
         })
     }
 }
@@ -454,7 +456,15 @@ impl Oms {
                 let symbol = std::sync::Arc::from(order.symbol.as_str());
                 if let Some(venue) = self.venue_of(order) {
                     let tick = self.paper_tick(venue, &order.symbol).await;
-                    venue.submit(VenueOrder { order_id: order.order_id, symbol, intent, tick }).await;
+                    venue
+                        .submit(VenueOrder {
+                            order_id: order.order_id,
+                            symbol,
+                            intent,
+                            tick,
+                            oco_group: order.oco_group,
+                        })
+                        .await;
                 }
             }
             Err(e) => tracing::error!(order_id = order.order_id, error = %e, "order cannot be sent"),
@@ -491,6 +501,7 @@ impl Oms {
             order_type: order.order_type,
             time_in_force: order.time_in_force,
             reduce_only: order.reduce_only,
+            bracket: None,
         };
         let (venue_name, venue) = self.venues.route(&order.account);
         let buying_power = venue.buying_power(Some(&order.symbol)).map(|figure| (venue_name, figure));
@@ -679,7 +690,9 @@ impl Oms {
         if let (Some(venue), Ok(intent)) = (self.venue_of(&row), child.open_intent(instrument)) {
             let symbol = std::sync::Arc::from(child.symbol.as_str());
             let tick = self.paper_tick(venue, &child.symbol).await;
-            venue.replace(order_id, VenueOrder { order_id: child.order_id, symbol, intent, tick }).await;
+            venue
+                .replace(order_id, VenueOrder { order_id: child.order_id, symbol, intent, tick, oco_group: None })
+                .await;
         }
         Ok(WriteOutcome::Created(child))
     }
@@ -1047,7 +1060,10 @@ impl Oms {
                     let acknowledged = order.status != OrderStatus::PendingNew.code();
                     let booked = crate::venue::Booked { filled, acknowledged };
                     let tick = self.paper_tick(venue, &order.symbol).await;
-                    venue.reconcile(VenueOrder { order_id: order.order_id, symbol, intent, tick }, booked).await;
+                    let oco_group = order.oco_group;
+                    venue
+                        .reconcile(VenueOrder { order_id: order.order_id, symbol, intent, tick, oco_group }, booked)
+                        .await;
                 }
             }
             Err(e) => tracing::error!(order_id = order.order_id, error = %e, "order cannot be reconciled"),

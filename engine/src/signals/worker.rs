@@ -226,7 +226,7 @@ async fn decide(
             lease: None,
             bypass_halt: false,
             emulate: false,
-            bracket: None,
+            bracket: intent.bracket,
         };
         outcomes.push(oms.write(tx, &order).await?);
     }

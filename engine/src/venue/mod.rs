@@ -146,6 +146,9 @@ pub struct VenueOrder {
     /// The instrument's tick size, where defined and the venue needs it (the paper venue rounds
     /// slipped prices to it; otherwise to 0.01).
     pub tick: Option<Price>,
+    /// The one-cancels-other group of a bracket leg: the paper venue cancels the other legs in
+    /// the same step as the fill (live venues are sent the engine's cancel after it).
+    pub oco_group: Option<i64>,
 }
 
 /// The configured venue.

@@ -133,7 +133,9 @@ impl Book {
         if let Some(tick) = order.tick {
             self.sim.set_tick(order.intent.instrument, tick);
         }
-        let id = self.sim.submit(order.intent, crate::market::now());
+        // Engine order ids are below 2^63, apart from the venue's own bracket groups.
+        let group = order.oco_group.and_then(|g| u64::try_from(g).ok()).map(|g| g | (1 << 63));
+        let id = self.sim.submit_in_group(order.intent, crate::market::now(), group);
         self.working.insert(
             id,
             Working {

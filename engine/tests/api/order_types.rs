@@ -72,12 +72,18 @@ impl Strategy for PlaceAll {
 
 /// What the backtester's tick replay fills: (qty, price) per order, sorted by qty.
 fn replayed_fills() -> Vec<(String, String)> {
-    let instrument = InstrumentId(0);
     let intents = orders()
         .into_iter()
-        .map(|(qty, side, order_type, _)| OrderIntent::of_type(instrument, side, Qty::from_units(qty), order_type))
+        .map(|(qty, side, order_type, _)| OrderIntent::of_type(InstrumentId(0), side, Qty::from_units(qty), order_type))
         .collect();
-    let ticks: Vec<Tick> = PATH
+    replay(intents, &PATH)
+}
+
+/// The fills of `intents`, placed on the first of `path`'s trades, in the backtester's tick
+/// replay with the paper venue's tick and liquidity: (qty, price), sorted.
+fn replay(intents: Vec<OrderIntent>, path: &[&str]) -> Vec<(String, String)> {
+    let instrument = InstrumentId(0);
+    let ticks: Vec<Tick> = path
         .iter()
         .enumerate()
         .map(|(n, price)| Tick {
@@ -353,5 +359,51 @@ async fn a_bracket_entry_releases_its_take_profit_and_stop_loss_when_filled_and_
         (status, error["error"]["message"].as_str()),
         (422, Some("a buy bracket's take_profit must be above its stop_loss"))
     );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_bracket_fills_on_paper_exactly_where_the_tick_replay_fills_it() {
+    let (app, feed, _db) = spawn_app().await;
+    let entry = |tp: &str, sl: &str| {
+        OrderIntent::market(InstrumentId(0), Side::Buy, Qty::from_units(3)).with_bracket(Some(p(tp)), Some(p(sl)))
+    };
+    for (account, path, (tp, sl)) in [
+        ("bt-profit", ["100", "100.5", "103", "105.2", "99"], ("105", "98")),
+        ("bt-stop", ["100", "100.5", "99", "97.9", "106"], ("105", "98")),
+    ] {
+        let symbol = account.to_ascii_uppercase();
+        feed.tick(&symbol, path[0]);
+        let body = json!({"account": account, "symbol": account, "side": "buy", "qty": "3", "take_profit": tp,
+                          "stop_loss": sl, "client_order_id": format!("{account}-1")});
+        let (_, placed) = app.post("/api/v1/orders", body).await;
+        let id = placed["order_id"].as_i64().unwrap();
+        app.order_reaches(id, "new").await;
+        feed.tick(&symbol, path[1]);
+        app.order_reaches(id, "filled").await;
+        eventually("both legs work", || async {
+            legs(&app, account).await.iter().all(|(_, status, _)| status == "new")
+        })
+        .await;
+        for price in &path[2..] {
+            feed.tick(&symbol, price);
+        }
+        let expected = replay(vec![entry(tp, sl)], &path);
+        assert_eq!(expected.len(), 2, "entry and one leg: {expected:?}");
+        let paper = || async {
+            let (_, fills) = app.get(&format!("/api/v1/fills?account={account}")).await;
+            let mut got: Vec<(String, String)> = fills
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|f| (f["qty"].as_str().unwrap().to_owned(), f["price"].as_str().unwrap().to_owned()))
+                .collect();
+            got.sort();
+            got
+        };
+        eventually("paper fills the entry and one leg", || async { paper().await.len() >= 2 }).await;
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        assert_eq!(paper().await, expected, "{account}");
+    }
     app.stop().await;
 }
