@@ -625,9 +625,23 @@ impl EngineClient {
             "account": ticket.account, "symbol": ticket.symbol, "side": ticket.side,
             "qty": ticket.qty.normalize().to_string(), "client_order_id": client_order_id,
         });
-        if let Some(p) = ticket.limit_price {
-            body["order_type"] = "limit".into();
-            body["limit_price"] = p.normalize().to_string().into();
+        let text = |d: rust_decimal::Decimal| serde_json::Value::from(d.normalize().to_string());
+        body["order_type"] = match (ticket.stop_price, ticket.limit_price) {
+            (Some(_), Some(_)) => "stop_limit",
+            (Some(_), None) => "stop",
+            (None, Some(_)) => "limit",
+            (None, None) => "market",
+        }
+        .into();
+        for (field, value) in [
+            ("limit_price", ticket.limit_price),
+            ("stop_price", ticket.stop_price),
+            ("take_profit", ticket.take_profit),
+            ("stop_loss", ticket.stop_loss),
+        ] {
+            if let Some(value) = value {
+                body[field] = text(value);
+            }
         }
         self.0.send(self.0.request(reqwest::Method::POST, "/api/v1/orders").json(&body)).await
     }

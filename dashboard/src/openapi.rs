@@ -80,7 +80,18 @@ pub struct Operation {
 }
 
 const LIST_FILTERS: &[&str] = &["status", "symbol", "strategy", "account", "before", "from", "until"];
-const TICKET: &[&str] = &["csrf", "account", "symbol", "side", "qty", "limit_price", "client_order_id"];
+const TICKET: &[&str] = &[
+    "csrf",
+    "account",
+    "symbol",
+    "side",
+    "qty",
+    "limit_price",
+    "stop_price",
+    "take_profit",
+    "stop_loss",
+    "client_order_id",
+];
 const CSRF_ONLY: &[&str] = &["csrf"];
 
 const fn op(

@@ -15,8 +15,40 @@ pub struct Ticket {
     pub side: String,
     /// Quantity, positive.
     pub qty: Decimal,
-    /// Limit price; `None` for a market order.
+    /// Limit price; `None` for a market (or stop) order.
     pub limit_price: Option<Decimal>,
+    /// Stop price: a stop order (a stop-limit with a limit price) that works once a trade
+    /// reaches it.
+    pub stop_price: Option<Decimal>,
+    /// Bracket take-profit: the limit price of the leg that closes what the order fills.
+    pub take_profit: Option<Decimal>,
+    /// Bracket stop-loss: the stop price of the leg that closes what the order fills.
+    pub stop_loss: Option<Decimal>,
+}
+
+impl Ticket {
+    /// The order in words, e.g. `stop-limit, stop 99 limit 98.5, take profit at 110`.
+    #[must_use]
+    pub fn describe(&self) -> String {
+        let n = |d: Decimal| d.normalize().to_string();
+        let mut kind = match (self.stop_price, self.limit_price) {
+            (Some(stop), Some(limit)) => format!("stop-limit, stop {} limit {}", n(stop), n(limit)),
+            (Some(stop), None) => format!("stop at {}", n(stop)),
+            (None, Some(limit)) => format!("limit at {}", n(limit)),
+            (None, None) => "market".to_owned(),
+        };
+        if let Some(tp) = self.take_profit {
+            kind.push_str(&format!(", take profit at {}", n(tp)));
+        }
+        if let Some(sl) = self.stop_loss {
+            kind.push_str(&format!(", stop loss at {}", n(sl)));
+        }
+        kind
+    }
+}
+
+fn text(value: Option<Decimal>) -> String {
+    value.map(|v| v.normalize().to_string()).unwrap_or_default()
 }
 
 /// The ticket form, filled with `previous` when it is shown again.
@@ -27,7 +59,10 @@ pub fn TicketPage(csrf: String, previous: Option<Ticket>, error: Option<String>)
     let symbol = p.map(|t| t.symbol.clone()).unwrap_or_default();
     let sell = p.is_some_and(|t| t.side == "sell");
     let qty = p.map(|t| t.qty.normalize().to_string()).unwrap_or_default();
-    let limit = p.and_then(|t| t.limit_price).map(|l| l.normalize().to_string()).unwrap_or_default();
+    let limit = text(p.and_then(|t| t.limit_price));
+    let stop = text(p.and_then(|t| t.stop_price));
+    let take_profit = text(p.and_then(|t| t.take_profit));
+    let stop_loss = text(p.and_then(|t| t.stop_loss));
     view! {
         <section class="confirm">
             <h1>"New order"</h1>
@@ -47,6 +82,12 @@ pub fn TicketPage(csrf: String, previous: Option<Ticket>, error: Option<String>)
                 <input id="qty" name="qty" type="text" inputmode="decimal" required value=qty/>
                 <label for="limit_price">"Limit price (empty for a market order)"</label>
                 <input id="limit_price" name="limit_price" type="text" inputmode="decimal" value=limit/>
+                <label for="stop_price">"Stop price (a stop order; with a limit price, a stop-limit)"</label>
+                <input id="stop_price" name="stop_price" type="text" inputmode="decimal" value=stop/>
+                <label for="take_profit">"Bracket: take profit at (optional)"</label>
+                <input id="take_profit" name="take_profit" type="text" inputmode="decimal" value=take_profit/>
+                <label for="stop_loss">"Bracket: stop loss at (optional)"</label>
+                <input id="stop_loss" name="stop_loss" type="text" inputmode="decimal" value=stop_loss/>
                 <button type="submit" class="btn" id="review-order">"Review order"</button>
                 <a href="/orders" class="btn">"Cancel"</a>
             </form>
@@ -58,13 +99,18 @@ pub fn TicketPage(csrf: String, previous: Option<Ticket>, error: Option<String>)
 /// double submission place one order.
 #[component]
 pub fn TicketConfirmPage(csrf: String, ticket: Ticket, client_order_id: String) -> impl IntoView {
-    let kind = match ticket.limit_price {
-        Some(p) => format!("limit at {}", p.normalize()),
-        None => "market".to_owned(),
-    };
-    let summary =
-        format!("{} {} {} on account {}, {kind}", ticket.side, ticket.qty.normalize(), ticket.symbol, ticket.account);
-    let limit = ticket.limit_price.map(|l| l.normalize().to_string()).unwrap_or_default();
+    let summary = format!(
+        "{} {} {} on account {}, {}",
+        ticket.side,
+        ticket.qty.normalize(),
+        ticket.symbol,
+        ticket.account,
+        ticket.describe()
+    );
+    let limit = text(ticket.limit_price);
+    let stop = text(ticket.stop_price);
+    let take_profit = text(ticket.take_profit);
+    let stop_loss = text(ticket.stop_loss);
     view! {
         <section class="confirm">
             <h1>"Place this order?"</h1>
@@ -76,6 +122,9 @@ pub fn TicketConfirmPage(csrf: String, ticket: Ticket, client_order_id: String) 
                 <input type="hidden" name="side" value=ticket.side/>
                 <input type="hidden" name="qty" value=ticket.qty.normalize().to_string()/>
                 <input type="hidden" name="limit_price" value=limit/>
+                <input type="hidden" name="stop_price" value=stop/>
+                <input type="hidden" name="take_profit" value=take_profit/>
+                <input type="hidden" name="stop_loss" value=stop_loss/>
                 <input type="hidden" name="client_order_id" value=client_order_id/>
                 <button type="submit" class="btn danger" id="confirm-order">"Confirm order"</button>
                 <a href="/orders/new" class="btn">"Change"</a>

@@ -1,7 +1,8 @@
 //! The manual order ticket, for traders and admins (viewers get 403 whatever they send).
 //!
 //! - `GET /orders/new`: the form.
-//! - `POST /orders/confirm` (`csrf`, `account`, `symbol`, `side`, `qty`, optional `limit_price`):
+//! - `POST /orders/confirm` (`csrf`, `account`, `symbol`, `side`, `qty`, optional `limit_price`,
+//!   `stop_price`, and the bracket's `take_profit` and `stop_loss`):
 //!   checks the order and shows it for confirmation, with a fresh `client_order_id`.
 //! - `POST /orders` (the same fields and `client_order_id`): places it on the engine
 //!   (`POST /api/v1/orders`, strategy `manual`) and redirects to the orders page, where a refused
@@ -53,7 +54,51 @@ pub struct TicketForm {
     #[serde(default)]
     limit_price: String,
     #[serde(default)]
+    stop_price: String,
+    #[serde(default)]
+    take_profit: String,
+    #[serde(default)]
+    stop_loss: String,
+    #[serde(default)]
     client_order_id: String,
+}
+
+impl TicketForm {
+    fn ticket(&self) -> Result<Ticket, String> {
+        let ticket = parse_ticket(&self.account, &self.symbol, &self.side, &self.qty, &self.limit_price)?;
+        with_stops(ticket, &self.stop_price, &self.take_profit, &self.stop_loss)
+    }
+}
+
+/// An optional positive price field; `name` says which in the error.
+fn optional_price(name: &str, text: &str) -> Result<Option<Decimal>, String> {
+    match text.trim() {
+        "" => Ok(None),
+        text => match Decimal::from_str(text) {
+            Ok(p) if p > Decimal::ZERO => Ok(Some(p)),
+            Ok(_) => Err(format!("The {name} must be more than zero.")),
+            Err(_) => Err(format!("The {name} {text:?} is not a number.")),
+        },
+    }
+}
+
+/// Adds a stop price and bracket legs to a checked ticket; a buy bracket's take-profit must be
+/// above its stop-loss (a sell's below).
+pub fn with_stops(mut ticket: Ticket, stop_price: &str, take_profit: &str, stop_loss: &str) -> Result<Ticket, String> {
+    ticket.stop_price = optional_price("stop price", stop_price)?;
+    ticket.take_profit = optional_price("take-profit price", take_profit)?;
+    ticket.stop_loss = optional_price("stop-loss price", stop_loss)?;
+    if let (Some(tp), Some(sl)) = (ticket.take_profit, ticket.stop_loss) {
+        let buy = ticket.side == "buy";
+        if buy != (tp > sl) {
+            return Err(format!(
+                "A {} bracket's take profit must be {} its stop loss.",
+                ticket.side,
+                if buy { "above" } else { "below" }
+            ));
+        }
+    }
+    Ok(ticket)
 }
 
 /// Checks a posted ticket; the error says what to fix.
@@ -86,7 +131,16 @@ pub fn parse_ticket(account: &str, symbol: &str, side: &str, qty: &str, limit_pr
             Some(p)
         }
     };
-    Ok(Ticket { account: account.to_owned(), symbol, side: side.to_owned(), qty, limit_price })
+    Ok(Ticket {
+        account: account.to_owned(),
+        symbol,
+        side: side.to_owned(),
+        qty,
+        limit_price,
+        stop_price: None,
+        take_profit: None,
+        stop_loss: None,
+    })
 }
 
 async fn new_order(State(state): State<AppState>, user: CurrentUser) -> Result<Response, PageError> {
@@ -102,7 +156,7 @@ async fn confirm_order(
 ) -> Result<Response, PageError> {
     super::require_trader(&user, "place orders")?;
     super::check_csrf(&user, &form.csrf)?;
-    let content = match parse_ticket(&form.account, &form.symbol, &form.side, &form.qty, &form.limit_price) {
+    let content = match form.ticket() {
         Ok(ticket) => {
             // A new key per confirmation page: pressing "Confirm" twice places one order.
             let client_order_id = format!("dash-{}", &crate::auth::random_token()[..24]);
@@ -121,8 +175,7 @@ async fn place_order(
 ) -> Result<Response, PageError> {
     super::require_trader(&user, "place orders")?;
     super::check_csrf(&user, &form.csrf)?;
-    let ticket = parse_ticket(&form.account, &form.symbol, &form.side, &form.qty, &form.limit_price)
-        .map_err(PageError::BadRequest)?;
+    let ticket = form.ticket().map_err(PageError::BadRequest)?;
     let key = form.client_order_id.trim();
     if key.is_empty() || key.len() > 64 {
         return Err(PageError::BadRequest("The order has no client order id; start from the ticket again.".to_owned()));
@@ -151,6 +204,19 @@ mod tests {
     fn a_limit_ticket_keeps_its_price() {
         let t = parse_ticket("demo", "AAPL", "sell", "3", "187.25").unwrap();
         assert_eq!(t.limit_price, Some(Decimal::from_str("187.25").unwrap()));
+    }
+
+    #[test]
+    fn a_stop_and_a_bracket_are_read_and_a_bracket_the_wrong_way_round_is_refused() {
+        let base = parse_ticket("demo", "AAPL", "buy", "3", "101").unwrap();
+        let t = with_stops(base.clone(), "100", "110", "95").unwrap();
+        assert_eq!(
+            (t.stop_price, t.take_profit, t.stop_loss),
+            (Some(Decimal::from(100)), Some(Decimal::from(110)), Some(Decimal::from(95)))
+        );
+        assert_eq!(t.describe(), "stop-limit, stop 100 limit 101, take profit at 110, stop loss at 95");
+        assert!(with_stops(base.clone(), "", "95", "110").unwrap_err().contains("above its stop loss"));
+        assert!(with_stops(base, "x", "", "").unwrap_err().contains("stop price \"x\" is not a number"));
     }
 
     #[test]

@@ -122,3 +122,71 @@ async fn an_order_without_the_sessions_csrf_token_is_refused() {
     assert_eq!(b.post("/orders", &forged).await.status, 403);
     assert!(app.engine.lock().unwrap().order_requests.is_empty());
 }
+
+#[tokio::test]
+async fn a_trader_places_a_stop_limit_with_a_bracket_and_the_engine_receives_every_price() {
+    let app = TestApp::spawn().await;
+    app.user("alice", Role::Trader).await;
+    let mut b = app.browser();
+    b.sign_in("alice", PASSWORD).await;
+    let form = b.get("/orders/new").await;
+    assert!(form.body.contains("id=\"stop_price\"") && form.body.contains("id=\"take_profit\""), "{}", form.body);
+    let review = b
+        .post(
+            "/orders/confirm",
+            &[
+                ("csrf", &form.csrf()),
+                ("account", "demo"),
+                ("symbol", "aapl"),
+                ("side", "buy"),
+                ("qty", "3"),
+                ("limit_price", "101"),
+                ("stop_price", "100"),
+                ("take_profit", "110"),
+                ("stop_loss", "95"),
+            ],
+        )
+        .await;
+    assert!(
+        review.body.contains(
+            "buy 3 AAPL on account demo, stop-limit, stop 100 limit 101, take profit at 110, stop loss at 95"
+        ),
+        "{}",
+        review.body
+    );
+    let names = [
+        "csrf",
+        "account",
+        "symbol",
+        "side",
+        "qty",
+        "limit_price",
+        "stop_price",
+        "take_profit",
+        "stop_loss",
+        "client_order_id",
+    ];
+    let fields: Vec<(&str, String)> = names.into_iter().map(|n| (n, hidden(&review.body, n))).collect();
+    let form: Vec<(&str, &str)> = fields.iter().map(|(n, v)| (*n, v.as_str())).collect();
+    assert_eq!(b.post("/orders", &form).await.status, 303);
+    let sent = app.engine.lock().unwrap().order_requests[0].clone();
+    assert_eq!(
+        [&sent["order_type"], &sent["stop_price"], &sent["limit_price"], &sent["take_profit"], &sent["stop_loss"]],
+        ["stop_limit", "100", "101", "110", "95"]
+    );
+    let wrong_way = b
+        .post(
+            "/orders/confirm",
+            &[
+                ("csrf", &fields[0].1),
+                ("account", "demo"),
+                ("symbol", "AAPL"),
+                ("side", "buy"),
+                ("qty", "1"),
+                ("take_profit", "90"),
+                ("stop_loss", "95"),
+            ],
+        )
+        .await;
+    assert!(wrong_way.body.contains("take profit must be above its stop loss"), "{}", wrong_way.body);
+}

@@ -58,6 +58,19 @@ fn orders() -> Vec<(i64, Side, OrderType, Value)> {
     ]
 }
 
+/// The fills booked for `account`: (qty, price), sorted.
+async fn fills_of(app: &crate::helpers::TestApp, account: &str) -> Vec<(String, String)> {
+    let (_, fills) = app.get(&format!("/api/v1/fills?account={account}")).await;
+    let mut got: Vec<(String, String)> = fills
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["qty"].as_str().unwrap().to_owned(), f["price"].as_str().unwrap().to_owned()))
+        .collect();
+    got.sort();
+    got
+}
+
 /// Places every order of [`orders`] on the first trade it sees.
 struct PlaceAll(Vec<OrderIntent>);
 
@@ -135,22 +148,11 @@ async fn stop_stop_limit_and_trailing_stop_orders_fill_on_paper_exactly_where_th
     }
     let expected = replayed_fills();
     assert_eq!(expected.len(), 6, "all but the 3-wide trailing stop fill: {expected:?}");
-    let paper_fills = || async {
-        let (_, fills) = app.get("/api/v1/fills?account=stops").await;
-        let mut got: Vec<(String, String)> = fills
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|f| (f["qty"].as_str().unwrap().to_owned(), f["price"].as_str().unwrap().to_owned()))
-            .collect();
-        got.sort();
-        got
-    };
     eventually("the paper venue fills what the replay filled", || async {
-        paper_fills().await.len() >= expected.len()
+        fills_of(&app, "stops").await.len() >= expected.len()
     })
     .await;
-    let paper = paper_fills().await;
+    let paper = fills_of(&app, "stops").await;
     assert_eq!(paper, expected);
     let (_, untouched) = app.get(&format!("/api/v1/orders/{}", ids[5])).await;
     assert_eq!(untouched["status"], "new", "the wide trailing stop still waits");
@@ -390,20 +392,9 @@ async fn a_bracket_fills_on_paper_exactly_where_the_tick_replay_fills_it() {
         }
         let expected = replay(vec![entry(tp, sl)], &path);
         assert_eq!(expected.len(), 2, "entry and one leg: {expected:?}");
-        let paper = || async {
-            let (_, fills) = app.get(&format!("/api/v1/fills?account={account}")).await;
-            let mut got: Vec<(String, String)> = fills
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|f| (f["qty"].as_str().unwrap().to_owned(), f["price"].as_str().unwrap().to_owned()))
-                .collect();
-            got.sort();
-            got
-        };
-        eventually("paper fills the entry and one leg", || async { paper().await.len() >= 2 }).await;
+        eventually("paper fills the entry and one leg", || async { fills_of(&app, account).await.len() >= 2 }).await;
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-        assert_eq!(paper().await, expected, "{account}");
+        assert_eq!(fills_of(&app, account).await, expected, "{account}");
     }
     app.stop().await;
 }
