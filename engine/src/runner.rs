@@ -74,8 +74,12 @@ async fn reconcile(oms: &Oms, why: &'static str) {
     for (_, venue) in oms.venues().shared() {
         venue.refresh_buying_power().await;
     }
-    let quiet_for = if why == "scheduled" { RECONCILE_QUIET } else { Duration::ZERO };
-    match oms.reconcile_all_open(quiet_for).await {
+    let (quiet_for, changed_before) = match why {
+        "scheduled" => (RECONCILE_QUIET, None),
+        "start-up" => (Duration::ZERO, Some(oms.started_at())),
+        _ => (Duration::ZERO, oms.venues().listen_asked_at()),
+    };
+    match oms.reconcile_all_open(quiet_for, changed_before).await {
         Ok(0) => {}
         Ok(n) => tracing::info!(orders = n, why, "open orders reconciled with the venue"),
         Err(e) => tracing::warn!(error = %e, why, "reconciliation with the venue failed"),

@@ -307,6 +307,8 @@ pub struct Oms {
     venues: Venues,
     market: MarketData,
     fills: tokio::sync::broadcast::Sender<BookedFill>,
+    /// When this process started: its start-up reconciliation covers orders changed before.
+    started_at: DateTime<Utc>,
     /// Wakes this process's trigger watcher when it wrote a held stop.
     held_changed: Arc<tokio::sync::Notify>,
 }
@@ -348,6 +350,7 @@ impl Oms {
             venues,
             market,
             fills,
+            started_at: Utc::now(),
             held_changed: Arc::new(tokio::sync::Notify::new()),
         }
     }
@@ -384,6 +387,11 @@ impl Oms {
     /// This process's instance id.
     pub fn instance_id(&self) -> &str {
         &self.instance_id
+    }
+
+    /// When this process's order manager was built.
+    pub fn started_at(&self) -> DateTime<Utc> {
+        self.started_at
     }
 
     /// This process's epoch (the fencing token of its instance id); 0 before [`Self::register`].
@@ -1076,7 +1084,17 @@ impl Oms {
     /// `quiet_for` are asked about: one that just changed has its next events on the way, and
     /// asking about every busy order at each scheduled pass would cost the venue's rate limit
     /// and the engine's time exactly when it is busiest (start-up and reconnects pass zero).
-    pub async fn reconcile_all_open(&self, quiet_for: std::time::Duration) -> Result<usize, OmsError> {
+    ///
+    /// `changed_before` bounds it further: at start-up, the process's start (orders this process
+    /// wrote since are being sent by it); after a reconnect, when the stream asked to listen
+    /// (orders changed since have their events on the new stream). Without the bound, an order
+    /// placed a moment after the (re)start would be looked up, and re-sent, while its own
+    /// submission still waits out a `Retry-After`.
+    pub async fn reconcile_all_open(
+        &self,
+        quiet_for: std::time::Duration,
+        changed_before: Option<DateTime<Utc>>,
+    ) -> Result<usize, OmsError> {
         let shared: Vec<String> = self.venues.shared().into_iter().map(|(name, _)| name.to_owned()).collect();
         if shared.is_empty() {
             return Ok(0);
@@ -1084,11 +1102,13 @@ impl Oms {
         let open: Vec<OrderRow> = sqlx::query_as(&format!(
             "select {ORDER_COLUMNS} from \"order\"
               where status = any($1) and venue = any($2) and updated_at <= now() - make_interval(secs => $3)
+                and ($4::timestamptz is null or updated_at <= $4)
               order by order_id"
         ))
         .bind(&OPEN_STATUSES[..])
         .bind(&shared)
         .bind(quiet_for.as_secs_f64())
+        .bind(changed_before)
         .fetch_all(&self.pool)
         .await?;
         for order in &open {

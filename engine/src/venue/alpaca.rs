@@ -83,6 +83,8 @@ pub struct AlpacaVenue {
     events: mpsc::Sender<VenueEvent>,
     /// Notified each time the stream is listening again (see [`super::Venue::stream_reconnected`]).
     connected: Arc<tokio::sync::Notify>,
+    /// When the stream last asked to listen: orders changed after it have their events on it.
+    listen_asked_at: Arc<std::sync::Mutex<Option<chrono::DateTime<chrono::Utc>>>>,
     /// Executions of orders the engine did not place (see [`super::Venue::take_foreign_executions`]).
     foreign: Arc<std::sync::Mutex<Vec<String>>>,
     /// The account's buying power as last read (see [`super::Venue::buying_power`]).
@@ -253,6 +255,7 @@ impl AlpacaVenue {
             credentials,
             events,
             connected: Arc::default(),
+            listen_asked_at: Arc::default(),
             foreign: Arc::default(),
             buying_power: Arc::default(),
         };
@@ -261,6 +264,11 @@ impl AlpacaVenue {
     }
 
     /// Notified each time the trade-updates stream is listening (again).
+    /// When the stream last asked Alpaca to listen (see [`super::Venue::stream_reconnected`]).
+    pub fn listen_asked_at(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        *self.listen_asked_at.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     pub fn stream_connected(&self) -> Arc<tokio::sync::Notify> {
         self.connected.clone()
     }
@@ -763,6 +771,8 @@ impl AlpacaVenue {
                         anyhow::bail!("Alpaca refused the stream credentials");
                     }
                     let listen = json!({"action": "listen", "data": {"streams": ["trade_updates"]}});
+                    *self.listen_asked_at.lock().unwrap_or_else(std::sync::PoisonError::into_inner) =
+                        Some(chrono::Utc::now());
                     socket.send(Message::Text(listen.to_string().into())).await?;
                 }
                 "listening" => {

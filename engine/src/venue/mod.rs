@@ -228,6 +228,16 @@ impl Venue {
         }
     }
 
+    /// When the venue's stream last asked to listen: orders changed after that have their events
+    /// on the new stream, so a reconnect reconciles only those changed before.
+    pub fn listen_asked_at(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        match self {
+            Self::Paper(_) => None,
+            Self::Alpaca(alpaca) => alpaca.listen_asked_at(),
+            Self::Binance(binance) => binance.listen_asked_at(),
+        }
+    }
+
     /// Signalled each time the venue's event stream is (re)established, so what happened while
     /// it was down is reconciled; `None` for the paper venue, which has no stream to lose.
     pub fn stream_reconnected(&self) -> Option<std::sync::Arc<tokio::sync::Notify>> {
@@ -385,5 +395,11 @@ impl Venues {
     /// Notified each time any venue's stream is (re)established.
     pub fn stream_reconnected(&self) -> Arc<tokio::sync::Notify> {
         self.reconnected.clone()
+    }
+
+    /// The latest time any venue's stream asked to listen (the reconnect's reconciliation covers
+    /// orders changed before it; later ones have their events on the stream).
+    pub fn listen_asked_at(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        self.all().into_iter().filter_map(|(_, venue)| venue.listen_asked_at()).max()
     }
 }

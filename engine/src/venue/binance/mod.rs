@@ -229,6 +229,8 @@ pub struct BinanceVenue {
     credentials: LiveSecret,
     events: mpsc::Sender<VenueEvent>,
     connected: Arc<tokio::sync::Notify>,
+    /// When the stream last asked to subscribe: orders changed after it have their events on it.
+    listen_asked_at: Arc<std::sync::Mutex<Option<chrono::DateTime<chrono::Utc>>>>,
     symbols: Arc<Mutex<HashMap<String, (Instant, SymbolInfo)>>>,
     foreign: Arc<Mutex<Vec<String>>>,
     /// The account's free balances as last read (see [`Self::buying_power`]).
@@ -259,6 +261,7 @@ impl BinanceVenue {
             credentials,
             events,
             connected: Arc::default(),
+            listen_asked_at: Arc::default(),
             symbols: Arc::default(),
             balances: Arc::default(),
             foreign: Arc::default(),
@@ -268,6 +271,11 @@ impl BinanceVenue {
     }
 
     /// Notified each time the user data stream is subscribed (again).
+    /// When the stream last asked Binance to subscribe (see [`super::Venue::stream_reconnected`]).
+    pub fn listen_asked_at(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        *self.listen_asked_at.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     pub fn stream_connected(&self) -> Arc<tokio::sync::Notify> {
         self.connected.clone()
     }
@@ -809,6 +817,7 @@ impl BinanceVenue {
             "method": "userDataStream.subscribe.signature",
             "params": {"apiKey": keys.api_key, "timestamp": timestamp, "signature": signature},
         });
+        *self.listen_asked_at.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(chrono::Utc::now());
         socket.send(Message::Text(subscribe.to_string().into())).await?;
         loop {
             let message = tokio::select! {
