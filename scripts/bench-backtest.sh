@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Backtester benchmarks: SMA(10,30) over 1,000,000 synthetic bars (issue 4); a 10-leg portfolio
-# of those bars and a tick replay of them (issue 17).
+# of those bars and a tick replay of them (issue 17); the wasm sma_cross module beside the
+# built-in (issue 18).
 # Prints CSV load time, backtest loop time and rate, whole-process wall time and peak memory.
 #
 # The bar file is generated once into .local/ with ../shared/data/gen_bars.py (numpy + pandas
@@ -55,3 +56,8 @@ measure "$binary" "$data" --command "$out_dir" | grep -E '^(bars|round trips|rea
 echo "-- portfolio (10 legs x 1M bars) and tick replay (4M trades through level_breakout)"
 cargo build --quiet --release -p backtest --example bench_portfolio
 "${CARGO_TARGET_DIR:-$root/target}/release/examples/bench_portfolio" "$data"
+
+echo "-- strategy module (issue 18): the wasm sma_cross module against the built-in, same bars"
+bash scripts/build-modules.sh
+cargo build --quiet --release -p backtest --example bench_module
+"${CARGO_TARGET_DIR:-$root/target}/release/examples/bench_module" "$data" "$root/target/wasm-modules/sma-cross-module.wasm"

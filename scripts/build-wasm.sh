@@ -20,42 +20,8 @@ target_dir=$root/target/wasm
 say() { printf '[wasm] %s\n' "$*"; }
 started=$(date +%s)
 
-need_apt() {
-  if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null; then
-    echo "missing $* and cannot install it (needs root and apt-get): install it, or \`rustup target add" \
-      "wasm32-unknown-unknown\`, and rerun" >&2
-    exit 1
-  fi
-  say "installing $*"
-  apt-get update -qq >/dev/null
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
-}
-installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
-
-skip_wasm_opt=""
-# Which standard library for wasm32.
-if command -v rustup >/dev/null && rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
-  say "toolchain: rustup's, with its wasm32-unknown-unknown target"
-  cargo_bin=cargo
-  build_std=()
-  # rustup's prebuilt wasm32 standard library has reference types, so the client must too: the
-  # `-reference-types` in .cargo/config.toml (for Debian's std rebuilt from source) is overridden,
-  # or wasm-bindgen fails ("failed to find the `__wbindgen_externref_table_alloc` function").
-  toolchain_env=(CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS=-Ctarget-feature=+reference-types)
-  # And no wasm-opt: Debian bookworm's binaryen 108 breaks wasm-bindgen's externref table.
-  skip_wasm_opt="rustup's std has reference types, which binaryen 108 mishandles"
-else
-  missing=()
-  for pkg in rustc-web cargo-web rust-web-src rust-web-llvm lld-22 binaryen; do
-    installed "$pkg" || missing+=("$pkg")
-  done
-  [ ${#missing[@]} -eq 0 ] || need_apt "${missing[@]}"
-  say "toolchain: $(/usr/bin/rustc --version) from Debian, building std for wasm32 from source"
-  cargo_bin=/usr/bin/cargo
-  build_std=(-Zbuild-std=std,panic_abort)
-  # rustup's proxies come first on PATH: name Debian's rustc explicitly.
-  toolchain_env=(RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1)
-fi
+# shellcheck source=lib/wasm-toolchain.sh
+source "$root/scripts/lib/wasm-toolchain.sh"
 
 # wasm-bindgen-cli at exactly the version of the wasm-bindgen crate the client links.
 bindgen_version=$(awk '$0 == "name = \"wasm-bindgen\"" { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)

@@ -2,7 +2,8 @@
 # `make test`: every test the project has.
 #  1. a throwaway PostgreSQL and the AWS emulator (moto) for the integration tests (both stopped
 #     again on exit);
-#  2. the Rust workspace's unit and integration tests, then the dashboard's browser test
+#  2. the example strategy modules built to wasm (scripts/build-modules.sh), the Rust workspace's
+#     unit and integration tests, then the dashboard's browser test
 #     (dashboard/e2e/run.sh: builds the dashboard's wasm client with scripts/build-wasm.sh, then
 #     the three services and headless Chromium, all stopped again);
 #  3. the infrastructure checks (terraform fmt/validate, checkov, apply/destroy against moto, and
@@ -22,6 +23,9 @@ step "starting the AWS emulator (moto) for the S3, Secrets Manager and CloudWatc
 trap 'bash scripts/moto-server.sh stop || true; bash scripts/pg-local.sh stop "$pgdir" || true' EXIT
 moto_url=$(bash scripts/moto-server.sh start)  # a separate line, so a failed start stops the run
 export HALYARD_TEST_MOTO_URL=$moto_url
+
+step "strategy modules for the sandbox's tests (scripts/build-modules.sh)"
+bash scripts/build-modules.sh
 
 step "Rust tests"
 cargo test --workspace --no-fail-fast 2>&1 | tee "$root/.local/cargo-test.log"

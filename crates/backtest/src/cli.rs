@@ -44,6 +44,19 @@ impl FillArg {
     }
 }
 
+/// The registry name for `--strategy`: a built-in's name as given, or for a `.wasm` file the
+/// `module:<sha256>` of the module, validated, compiled and registered for this process.
+fn strategy_name(strategy: &str) -> anyhow::Result<String> {
+    if !strategy.ends_with(".wasm") {
+        return Ok(strategy.to_owned());
+    }
+    let bytes = std::fs::read(strategy).with_context(|| format!("reading the strategy module {strategy}"))?;
+    let module = strategy_host::StrategyModule::compile(&bytes).with_context(|| format!("strategy module {strategy}"))?;
+    let name = strategy_host::module_strategy_name(&module.info().digest);
+    strategy_host::register(std::sync::Arc::new(module));
+    Ok(name)
+}
+
 /// Arguments of the `backtest` command.
 #[derive(Debug, Clone, clap::Args)]
 pub struct BacktestArgs {
@@ -51,7 +64,9 @@ pub struct BacktestArgs {
     /// caller supplies the bars another way (the engine's `--source postgres|archive`).
     #[arg(long, value_name = "FILE.csv")]
     pub data: Option<PathBuf>,
-    /// Strategy name: sma_cross, rsi_reversion, bollinger_breakout or signal_follower.
+    /// Strategy: a built-in's name (sma_cross, rsi_reversion, bollinger_breakout,
+    /// signal_follower, level_breakout) or a strategy module's file (`FILE.wasm`, built with the
+    /// strategy-sdk), run in the sandbox.
     #[arg(long)]
     pub strategy: String,
     /// Strategy parameters `name=value,…`; ranges `name=start..end[:step]` run a sweep.
@@ -130,7 +145,7 @@ fn spec_from(args: &BacktestArgs, params: StrategyParams) -> anyhow::Result<Back
         bail!("--initial-capital must be positive");
     }
     Ok(BacktestSpec {
-        strategy: args.strategy.clone(),
+        strategy: strategy_name(&args.strategy)?,
         params,
         quantity: args.quantity,
         fill_model: FillModel {
@@ -216,7 +231,7 @@ pub fn run_with(args: &BacktestArgs, load: impl FnOnce() -> anyhow::Result<Loade
     }
     let params: StrategyParams = args.params.parse()?;
     let spec = spec_from(args, params)?;
-    domain::build_strategy(
+    strategy_host::build_strategy(
         &spec.strategy,
         &spec.params,
         domain::StrategyBase { instrument: InstrumentId(0), quantity: spec.quantity },
@@ -541,7 +556,7 @@ pub fn run_replay_with(
     }
     let spec = spec_from(args, args.params.parse()?)?;
     let instrument = InstrumentId(0);
-    let strategy = domain::build_strategy(
+    let strategy = strategy_host::build_strategy(
         &spec.strategy,
         &spec.params,
         domain::StrategyBase { instrument, quantity: spec.quantity },

@@ -23,7 +23,8 @@ pub mod walk_forward;
 
 use domain::fill::FillModel;
 use domain::risk::{InstrumentRules, RiskLimits};
-use domain::strategy::{build_strategy, StrategyBase, StrategyConfigError, StrategyParams};
+use domain::strategy::{StrategyBase, StrategyConfigError, StrategyParams};
+use strategy_host::build_strategy;
 use domain::{Money, Price, Qty};
 
 use crate::data::BarSeries;
@@ -59,6 +60,9 @@ pub enum BacktestError {
     /// The loop stopped.
     #[error(transparent)]
     Simulation(#[from] SimulationError),
+    /// The strategy (a sandboxed module) was stopped during the run.
+    #[error("the strategy was stopped: {0}")]
+    StrategyFault(String),
 }
 
 /// A finished run.
@@ -97,6 +101,10 @@ pub fn run_backtest(
         instrument_rules: spec.instrument_rules,
     };
     let result = run_simulation(&series.bars, &mut strategy, &config, progress)?;
+    // A faulted module answers every later bar with nothing; its results would be a lie.
+    if let Some(reason) = strategy.fault() {
+        return Err(BacktestError::StrategyFault(reason.to_owned()));
+    }
     let last_close = series.bars.last().map(|bar| bar.close);
     let metrics = compute_metrics(&result, spec.initial_capital, last_close, series.interval_nanos);
     Ok(BacktestOutcome { result, metrics })

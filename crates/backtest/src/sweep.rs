@@ -205,7 +205,7 @@ pub fn run_sweep(
             continue;
         }
         // Build once up front: a wrong name fails the sweep, a bad value pair skips the combination.
-        match domain::build_strategy(
+        match strategy_host::build_strategy(
             &base.strategy,
             &params,
             domain::StrategyBase { instrument: Default::default(), quantity: base.quantity },

@@ -22,13 +22,6 @@ fn reference_run(series: &BarSeries, timing: FillTiming) -> BacktestOutcome {
     run_backtest(&spec, series, &mut |_| {}).expect("reference run")
 }
 
-/// `entry_ts,entry_px,exit_ts,exit_px` rows of the published reference trades.
-fn reference_trades() -> Vec<(i64, Price, i64, Price)> {
-    common::csv_rows(&common::fixture("sma_10_30_100k_trades.csv"))
-        .into_iter()
-        .map(|row| (row[0].parse().unwrap(), row[1].parse().unwrap(), row[2].parse().unwrap(), row[3].parse().unwrap()))
-        .collect()
-}
 
 #[test]
 fn sma_cross_reproduces_reference_trades_with_next_open_fill() {
@@ -36,7 +29,7 @@ fn sma_cross_reproduces_reference_trades_with_next_open_fill() {
     assert_eq!(series.bars.len(), 100_000);
     assert_eq!(series.price_decimals, 4);
     let outcome = reference_run(&series, FillTiming::NextBarOpen);
-    let expected = reference_trades();
+    let expected = common::reference_trades();
     let trips = &outcome.result.round_trips;
     assert_eq!(trips.len(), expected.len());
     for (index, (trip, (entry_ts, entry_px, exit_ts, exit_px))) in trips.iter().zip(&expected).enumerate() {

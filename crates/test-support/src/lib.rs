@@ -332,3 +332,24 @@ where
     }
     panic!("timed out after {timeout:?} waiting for {what}");
 }
+
+/// The bytes of the example strategy module built from `modules/<dir>` (crate `crate_name`,
+/// e.g. `sma-cross-module`), building the modules with `scripts/build-modules.sh` first if
+/// they are not there (`make test` builds them before the tests run).
+///
+/// # Panics
+/// If the build fails or the module is still missing after it.
+#[must_use]
+pub fn strategy_module(crate_name: &str) -> Vec<u8> {
+    let root = repo_root();
+    let dir = std::env::var_os("HALYARD_MODULES_DIR").map_or_else(|| root.join("target/wasm-modules"), PathBuf::from);
+    let file = dir.join(format!("{crate_name}.wasm"));
+    if !file.exists() {
+        let status = std::process::Command::new("bash")
+            .arg(root.join("scripts/build-modules.sh"))
+            .status()
+            .expect("running scripts/build-modules.sh");
+        assert!(status.success(), "scripts/build-modules.sh failed ({status})");
+    }
+    std::fs::read(&file).unwrap_or_else(|error| panic!("reading {}: {error}", file.display()))
+}

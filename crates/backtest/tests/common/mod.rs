@@ -15,6 +15,15 @@ pub fn reference_bars() -> BarSeries {
     load_bars(&fixture("bars_100k.csv.gz"), &LoadOptions::default()).expect("fixture loads")
 }
 
+/// `entry_ts,entry_px,exit_ts,exit_px` rows of the published SMA(10,30) reference trades on
+/// [`reference_bars`] with next-open fills.
+pub fn reference_trades() -> Vec<(i64, domain::Price, i64, domain::Price)> {
+    csv_rows(&fixture("sma_10_30_100k_trades.csv"))
+        .into_iter()
+        .map(|row| (row[0].parse().unwrap(), row[1].parse().unwrap(), row[2].parse().unwrap(), row[3].parse().unwrap()))
+        .collect()
+}
+
 /// A fresh, empty directory under cargo's scratch space for integration tests.
 pub fn scratch_dir(name: &str) -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("backtest-{name}-{}", std::process::id()));

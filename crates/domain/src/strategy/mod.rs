@@ -72,6 +72,13 @@ pub trait Strategy: Send {
     fn on_signal(&mut self, ctx: &StrategyContext, signal: &ExternalSignal, intents: &mut IntentBuffer) {
         let _ = (ctx, signal, intents);
     }
+
+    /// Why the strategy stopped working, if it did. A built-in never does; a sandboxed module
+    /// that trapped or ran past its limits answers every later event with nothing and says why
+    /// here, so its driver disables it with the reason instead of trading on a broken state.
+    fn fault(&self) -> Option<&str> {
+        None
+    }
 }
 
 impl<S: Strategy + ?Sized> Strategy for Box<S> {
@@ -95,6 +102,9 @@ impl<S: Strategy + ?Sized> Strategy for Box<S> {
     }
     fn on_signal(&mut self, ctx: &StrategyContext, signal: &ExternalSignal, intents: &mut IntentBuffer) {
         (**self).on_signal(ctx, signal, intents);
+    }
+    fn fault(&self) -> Option<&str> {
+        (**self).fault()
     }
 }
 

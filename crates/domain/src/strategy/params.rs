@@ -48,6 +48,14 @@ pub enum StrategyConfigError {
         /// Comma-separated allowed names.
         allowed: String,
     },
+    /// A strategy that is not a built-in (a sandboxed module) refused to start.
+    #[error("strategy `{strategy}`: {reason}")]
+    Rejected {
+        /// The strategy being built (a module's reference).
+        strategy: String,
+        /// Why, in the module's or the host's words.
+        reason: String,
+    },
 }
 
 /// Parameters of a strategy as given by the user: names to decimal, integer or boolean text.
@@ -265,6 +273,12 @@ impl<'a> ParamReader<'a> {
     /// [`StrategyConfigError::InvalidParam`] for any other text.
     pub fn flag(&mut self, name: &'static str, default: bool) -> Result<bool, StrategyConfigError> {
         Ok(self.parse::<bool>(name, "true or false")?.unwrap_or(default))
+    }
+
+    /// The text of `name` as given, or `default` when absent, for values the caller checks.
+    pub fn text(&mut self, name: &'static str, default: &'a str) -> &'a str {
+        self.allowed.push(name);
+        self.params.get(name).unwrap_or(default)
     }
 
     /// Refuses any parameter that was not read.
