@@ -74,9 +74,9 @@ if [ "$binaries" = prebuilt ]; then
     rm -rf "$context"
     mkdir -p "$context/bin"
     # --strip-all, where the release build keeps its symbol table (--strip-debug): an unoptimised
-    # build's symbol table is every monomorphised generic it did not inline, 19 MB of the
-    # engine's 74 MB, which a release binary does not carry. The size checked against the budget
-    # is then the debug build's code (larger than release's), not an artefact of the profile.
+    # build names every monomorphised generic it did not inline, 19 MB of the engine's 74 MB
+    # after --strip-debug (measured 2026-12-07). A release build inlines most of them, so that
+    # table says more about the profile than about the image; what is checked here is the code.
     for server in engine data-service dashboard; do
       strip --strip-all -o "$context/bin/$server" "target/debug/$server"
     done
